@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Installs everything presign-worker needs to build, run and test, and skips what is
+# already present at the right version. Safe to run again; called by `make dev`,
+# `make test` and `.ci/run`.
+#
+#   scripts/setup.sh            toolchain target, cargo tools, npm packages
+#   scripts/setup.sh --browser  also Chromium (for the browser tests)
+#   scripts/setup.sh --bench    also wrk (for `make bench`)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+S3S_FS_VERSION=0.14.1
+say() { printf '[setup] %s\n' "$*" >&2; }
+
+# Version of a crate as locked in Cargo.lock (first match).
+locked_version() {
+  awk -v n="$1" '$0 == "name = \"" n "\"" { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock
+}
+
+# `cargo install NAME VERSION [extra args]` unless that exact version is installed.
+cargo_tool() {
+  local name=$1 version=$2; shift 2
+  if cargo install --list | grep -qx "$name v$version:"; then
+    return 0
+  fi
+  say "installing $name $version (compiles from source, a few minutes)"
+  cargo install --quiet "$name" --version "$version" "$@"
+}
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+for c in clippy rustfmt; do
+  rustup component list --installed | grep -q "^$c" || rustup component add "$c"
+done
+
+# wasm-bindgen-cli must equal the wasm-bindgen crate in Cargo.lock (`--locked` fails here).
+cargo_tool wasm-bindgen-cli "$(locked_version wasm-bindgen)"
+cargo_tool worker-build "$(locked_version worker)"
+cargo_tool s3s-fs "$S3S_FS_VERSION" --features binary
+
+# npm packages (wrangler, workerd, esbuild, binaryen). `npm ci` only when the lock changed.
+if ! cmp -s package-lock.json node_modules/.package-lock.json 2>/dev/null; then
+  say "installing npm packages"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+apt_install() {
+  local missing=()
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  say "installing ${missing[*]} from Debian"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+for arg in "$@"; do
+  case "$arg" in
+    --browser) apt_install chromium ;;
+    --bench) apt_install wrk ;;
+    *) say "unknown option $arg"; exit 2 ;;
+  esac
+done
+say "ready"

@@ -1,0 +1,26 @@
+//! `presign`: the command-line companion of presign-worker.
+//!
+//! - `presign url ...`: sign a presigned S3 URL (see `presign url --help`).
+//! - `presign token ...`: mint an HS256 development token from `JWT_SECRET`.
+//! - `presign verify ...`: verify a token read on stdin and say why it is refused.
+#![forbid(unsafe_code)]
+
+mod url_cmd;
+
+const USAGE: &str = "usage: presign <url|token|verify> [options]  (presign <verb> --help for details)";
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let code = match args.first().map(String::as_str) {
+        Some("url") => url_cmd::run(&args[1..]),
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            0
+        }
+        _ => {
+            eprintln!("{USAGE}");
+            2
+        }
+    };
+    std::process::exit(code);
+}

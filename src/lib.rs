@@ -1,0 +1,15 @@
+//! presign-worker: S3-compatible presigned URLs handed out from the edge, authorised by a JWT.
+//!
+//! The crate is a pure core that compiles and is tested natively, plus a thin wasm32 adapter:
+//!
+//! - [`sigv4`]: AWS Signature Version 4 (canonical request, string to sign, signing key,
+//!   presigned URLs and header signing) with S3's encoding rules.
+//! - [`jwt`]: JWT verification (HS256/384/512) with a `Validation` allow-list.
+//!
+//! The core never reads the clock or randomness: time and random bytes are arguments.
+#![forbid(unsafe_code)]
+#![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod sigv4;
+
