@@ -5,6 +5,7 @@
 //! - `presign verify ...`: verify a token read on stdin and say why it is refused.
 #![forbid(unsafe_code)]
 
+mod token_cmd;
 mod url_cmd;
 
 const USAGE: &str = "usage: presign <url|token|verify> [options]  (presign <verb> --help for details)";
@@ -13,6 +14,8 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let code = match args.first().map(String::as_str) {
         Some("url") => url_cmd::run(&args[1..]),
+        Some("token") => token_cmd::run_token(&args[1..]),
+        Some("verify") => token_cmd::run_verify(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             0

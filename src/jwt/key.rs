@@ -1,0 +1,266 @@
+//! Verification keys and key sets (selection by `kid`).
+
+use std::fmt;
+
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+use base64::engine::DecodePaddingMode;
+use base64::{alphabet, Engine as _};
+use hmac::digest::KeyInit;
+use hmac::Hmac;
+use serde_json::Value;
+use sha2::{Sha256, Sha384, Sha512};
+
+use super::algorithm::{Algorithm, KeyFamily};
+use super::error::{Error, ErrorKind};
+use super::json;
+
+/// Prefix marking a secret given in base64 rather than as raw text.
+pub const BASE64_SECRET_PREFIX: &str = "base64:";
+
+/// Precomputed HMAC states (inner and outer pads already absorbed) for each hash.
+#[derive(Clone)]
+pub(crate) struct HmacKey {
+    pub(crate) len: usize,
+    pub(crate) hs256: Option<Hmac<Sha256>>,
+    pub(crate) hs384: Option<Hmac<Sha384>>,
+    pub(crate) hs512: Option<Hmac<Sha512>>,
+}
+
+#[derive(Clone)]
+pub(crate) enum KeyMaterial {
+    Hmac(Box<HmacKey>),
+}
+
+/// One verification key: an optional key id (`kid`), an optional pinned algorithm, and key
+/// material of one [`KeyFamily`].
+///
+/// The `Debug` output shows the `kid` and family only; the secret is never printed.
+#[derive(Clone)]
+pub struct Key {
+    kid: Option<String>,
+    algorithm: Option<Algorithm>,
+    pub(crate) material: KeyMaterial,
+}
+
+impl Key {
+    /// An HMAC key (for HS256, HS384 and HS512) with the given shared secret.
+    ///
+    /// The HMAC states are precomputed here, so verification only hashes the token. An empty
+    /// secret is accepted here but never verifies anything ([`ErrorKind::InvalidKey`]).
+    pub fn hmac(kid: Option<String>, secret: Vec<u8>) -> Self {
+        let hmac = HmacKey {
+            len: secret.len(),
+            hs256: <Hmac<Sha256> as KeyInit>::new_from_slice(&secret).ok(),
+            hs384: <Hmac<Sha384> as KeyInit>::new_from_slice(&secret).ok(),
+            hs512: <Hmac<Sha512> as KeyInit>::new_from_slice(&secret).ok(),
+        };
+        drop(secret);
+        Key {
+            kid,
+            algorithm: None,
+            material: KeyMaterial::Hmac(Box::new(hmac)),
+        }
+    }
+
+    /// Restricts this key to a single algorithm (like a JWK's `alg`). Tokens with any other `alg`
+    /// are refused with [`ErrorKind::AlgNotAllowed`] when they select this key.
+    pub fn with_algorithm(mut self, algorithm: Algorithm) -> Self {
+        self.algorithm = Some(algorithm);
+        self
+    }
+
+    /// The key id, if any.
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+
+    /// The algorithm this key is pinned to, if any.
+    pub fn algorithm(&self) -> Option<Algorithm> {
+        self.algorithm
+    }
+
+    /// The family of this key's material.
+    pub fn family(&self) -> KeyFamily {
+        match self.material {
+            KeyMaterial::Hmac(_) => KeyFamily::Hmac,
+        }
+    }
+
+    /// Refuses an algorithm this key must not be used with (other family, or not the pinned one).
+    pub(crate) fn check_algorithm(&self, alg: Algorithm) -> Result<(), Error> {
+        if alg.family() != self.family() {
+            return Err(Error::new(
+                ErrorKind::AlgNotAllowed,
+                "algorithm does not match the family of the selected key",
+            ));
+        }
+        if self.algorithm.is_some_and(|pinned| pinned != alg) {
+            return Err(Error::new(
+                ErrorKind::AlgNotAllowed,
+                "algorithm is not the one the selected key is restricted to",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Key")
+            .field("kid", &self.kid)
+            .field("algorithm", &self.algorithm)
+            .field("family", &self.family())
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
+/// The keys a verifier trusts, selected by `kid`.
+///
+/// Selection rule (no key is ever tried "just in case"):
+/// - a token **with** a `kid` uses the one key whose `kid` is equal (case-sensitive); if there is
+///   none, or several, the token is refused with [`ErrorKind::UnknownKey`];
+/// - a token **without** a `kid` uses the one key that has no `kid` (the default key, e.g. from
+///   `JWT_SECRET`); if there is none, or several, it is refused with [`ErrorKind::UnknownKey`].
+///   A key set holding only keys with ids therefore refuses tokens without `kid`.
+///
+/// The selected key's family and pinned algorithm are then checked against the token's `alg`
+/// before the key is used.
+#[derive(Debug, Clone, Default)]
+pub struct KeySet {
+    keys: Vec<Key>,
+}
+
+impl KeySet {
+    /// A key set holding these keys.
+    pub fn new(keys: Vec<Key>) -> Self {
+        KeySet { keys }
+    }
+
+    /// A key set with one HMAC key without `kid`, used for tokens without `kid`.
+    pub fn from_secret(secret: &[u8]) -> Self {
+        KeySet::new(vec![Key::hmac(None, secret.to_vec())])
+    }
+
+    /// Parses a `JWT_KEYS` value: a JSON object mapping each `kid` to an HMAC secret, given as raw
+    /// text or as `"base64:..."` (see [`parse_secret`]).
+    ///
+    /// Refused with [`ErrorKind::InvalidKey`]: text that is not a JSON object, duplicate or empty
+    /// `kid`s, secrets that are not strings, empty secrets, bad base64. Error messages never
+    /// contain a secret.
+    pub fn from_json_map(s: &str) -> Result<Self, Error> {
+        let invalid = |message| Error::new(ErrorKind::InvalidKey, message);
+        let value = json::parse_value(s.as_bytes()).map_err(|e| match e.kind() {
+            ErrorKind::DuplicateClaim => invalid("JWT_KEYS names the same kid twice"),
+            _ => invalid("JWT_KEYS is not valid JSON"),
+        })?;
+        let Value::Object(map) = value else {
+            return Err(invalid("JWT_KEYS is not a JSON object (kid -> secret)"));
+        };
+        let mut keys = Vec::with_capacity(map.len());
+        for (kid, secret) in map {
+            if kid.is_empty() {
+                return Err(invalid("JWT_KEYS has an empty kid"));
+            }
+            let Value::String(secret) = secret else {
+                return Err(invalid("JWT_KEYS secrets must be JSON strings"));
+            };
+            keys.push(Key::hmac(Some(kid), parse_secret(&secret)?));
+        }
+        Ok(KeySet::new(keys))
+    }
+
+    /// The key set described by the two usual settings: `JWT_SECRET` (one default key without
+    /// `kid`, raw text or `base64:...`) and `JWT_KEYS` (see [`KeySet::from_json_map`]). Either or
+    /// both may be given; with both, tokens with a `kid` use `JWT_KEYS` and tokens without use
+    /// `JWT_SECRET`. Neither, or an empty value, is [`ErrorKind::InvalidKey`].
+    pub fn from_config(jwt_secret: Option<&str>, jwt_keys: Option<&str>) -> Result<Self, Error> {
+        let mut set = match jwt_keys {
+            Some(keys) => KeySet::from_json_map(keys)?,
+            None => KeySet::default(),
+        };
+        if let Some(secret) = jwt_secret {
+            set.keys.push(Key::hmac(None, parse_secret(secret)?));
+        }
+        if set.keys.is_empty() {
+            return Err(Error::new(
+                ErrorKind::InvalidKey,
+                "no verification key is configured",
+            ));
+        }
+        Ok(set)
+    }
+
+    /// Adds a key.
+    pub fn push(&mut self, key: Key) {
+        self.keys.push(key);
+    }
+
+    /// The keys, in insertion order.
+    pub fn keys(&self) -> &[Key] {
+        &self.keys
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// True if there is no key (every token is then refused with [`ErrorKind::UnknownKey`]).
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Selects the key for a token's `kid` following the rule documented on [`KeySet`].
+    pub fn select(&self, kid: Option<&str>) -> Result<&Key, Error> {
+        let mut found: Option<&Key> = None;
+        for key in &self.keys {
+            if key.kid.as_deref() == kid {
+                if found.is_some() {
+                    return Err(Error::new(
+                        ErrorKind::UnknownKey,
+                        "several keys match the token's kid",
+                    ));
+                }
+                found = Some(key);
+            }
+        }
+        found.ok_or_else(|| match kid {
+            Some(_) => Error::new(ErrorKind::UnknownKey, "no key has the token's kid"),
+            None => Error::new(
+                ErrorKind::UnknownKey,
+                "token has no kid and there is no default key (a key without kid)",
+            ),
+        })
+    }
+}
+
+const SECRET_STANDARD: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+const SECRET_URL_SAFE: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::URL_SAFE,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// Turns a configured secret into key bytes: `"base64:..."` is decoded (standard or URL-safe
+/// alphabet, padding optional), anything else is used as raw UTF-8 bytes.
+///
+/// An empty secret, or bad base64, is [`ErrorKind::InvalidKey`].
+pub fn parse_secret(text: &str) -> Result<Vec<u8>, Error> {
+    let bytes = match text.strip_prefix(BASE64_SECRET_PREFIX) {
+        Some(b64) => {
+            let b64 = b64.trim();
+            SECRET_STANDARD
+                .decode(b64)
+                .or_else(|_| SECRET_URL_SAFE.decode(b64))
+                .map_err(|_| Error::new(ErrorKind::InvalidKey, "secret is not valid base64"))?
+        }
+        None => text.as_bytes().to_vec(),
+    };
+    if bytes.is_empty() {
+        return Err(Error::new(ErrorKind::InvalidKey, "secret is empty"));
+    }
+    Ok(bytes)
+}
