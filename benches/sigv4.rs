@@ -11,22 +11,34 @@ mod native {
     use std::time::{Duration, UNIX_EPOCH};
 
     use aws_sigv4::http_request::{
-        sign, PercentEncodingMode, SignableBody, SignableRequest, SignatureLocation, SigningSettings,
-        UriPathNormalizationMode,
+        sign, PercentEncodingMode, SignableBody, SignableRequest, SignatureLocation,
+        SigningSettings, UriPathNormalizationMode,
     };
     use aws_sigv4::sign::v4;
     use aws_smithy_runtime_api::client::identity::Identity;
     use criterion::Criterion;
-    use presign_worker::sigv4::{AddressingStyle, Bucket, Credentials, Endpoint, Method, ObjectRequest, Signer};
+    use presign_worker::sigv4::{
+        AddressingStyle, Bucket, Credentials, Endpoint, Method, ObjectRequest, Signer,
+    };
 
     const NOW: u64 = 1_764_000_000;
     const KEY: &str = "alice/0b9f3c1e-6d2a-4c1b-9e57-3f0e2a9d4b21/holiday photo.jpg";
-    const HEADERS: [(&str, &str); 2] = [("content-type", "image/jpeg"), ("content-length", "2483911")];
+    const HEADERS: [(&str, &str); 2] = [
+        ("content-type", "image/jpeg"),
+        ("content-length", "2483911"),
+    ];
 
     pub fn benches(c: &mut Criterion) {
         let mut g = c.benchmark_group("presign_put");
-        let signer = Signer::s3(Credentials::new("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", None), "auto")
-            .unwrap();
+        let signer = Signer::s3(
+            Credentials::new(
+                "AKIDEXAMPLE",
+                "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+                None,
+            ),
+            "auto",
+        )
+        .unwrap();
         let bucket = Bucket::new(
             &Endpoint::r2("0123456789abcdef0123456789abcdef").unwrap(),
             "uploads",
@@ -35,7 +47,12 @@ mod native {
         .unwrap();
         g.bench_function("ours", |b| {
             b.iter(|| {
-                let req = ObjectRequest { method: Method::Put, key: black_box(KEY), query: &[], headers: &HEADERS };
+                let req = ObjectRequest {
+                    method: Method::Put,
+                    key: black_box(KEY),
+                    query: &[],
+                    headers: &HEADERS,
+                };
                 signer.presign(&bucket, &req, 300, black_box(NOW)).unwrap()
             })
         });
@@ -51,7 +68,10 @@ mod native {
         // What the SDK does for S3: the key is URL-encoded first, then signed without re-encoding.
         let uri = format!(
             "https://0123456789abcdef0123456789abcdef.r2.cloudflarestorage.com/uploads/{}",
-            aws_smithy_http::label::fmt_string(KEY, aws_smithy_http::label::EncodingStrategy::Greedy)
+            aws_smithy_http::label::fmt_string(
+                KEY,
+                aws_smithy_http::label::EncodingStrategy::Greedy
+            )
         );
         g.bench_function("aws-sigv4", |b| {
             b.iter(|| {
@@ -69,9 +89,13 @@ mod native {
                     .build()
                     .unwrap()
                     .into();
-                let req =
-                    SignableRequest::new("PUT", black_box(uri.as_str()), HEADERS.iter().copied(), SignableBody::UnsignedPayload)
-                        .unwrap();
+                let req = SignableRequest::new(
+                    "PUT",
+                    black_box(uri.as_str()),
+                    HEADERS.iter().copied(),
+                    SignableBody::UnsignedPayload,
+                )
+                .unwrap();
                 let (instructions, _sig) = sign(req, &params).unwrap().into_parts();
                 // Build the final URL as a caller would.
                 let mut url = uri.clone();
@@ -88,11 +112,20 @@ mod native {
         g.bench_function("ours-cold-key", |b| {
             b.iter(|| {
                 let s = Signer::s3(
-                    Credentials::new("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", None),
+                    Credentials::new(
+                        "AKIDEXAMPLE",
+                        "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+                        None,
+                    ),
                     "auto",
                 )
                 .unwrap();
-                let req = ObjectRequest { method: Method::Put, key: black_box(KEY), query: &[], headers: &HEADERS };
+                let req = ObjectRequest {
+                    method: Method::Put,
+                    key: black_box(KEY),
+                    query: &[],
+                    headers: &HEADERS,
+                };
                 s.presign(&bucket, &req, 300, black_box(NOW)).unwrap()
             })
         });

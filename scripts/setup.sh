@@ -40,10 +40,21 @@ cargo_tool wasm-bindgen-cli "$(locked_version wasm-bindgen)"
 cargo_tool worker-build "$(locked_version worker)"
 cargo_tool s3s-fs "$S3S_FS_VERSION" --features binary
 
-# npm packages (wrangler, workerd, esbuild, binaryen). `npm ci` only when the lock changed.
-if ! cmp -s package-lock.json node_modules/.package-lock.json 2>/dev/null; then
+# npm packages (wrangler, workerd, esbuild, binaryen). `npm ci` (which deletes node_modules,
+# under any running wrangler) only when package-lock.json changed since the last install or a
+# tool is missing. npm's own node_modules/.package-lock.json never equals package-lock.json,
+# hence our stamp.
+NPM_STAMP=node_modules/.presign-worker-package-lock.json
+npm_ok() {
+  cmp -s package-lock.json "$NPM_STAMP" 2>/dev/null || return 1
+  for t in wrangler esbuild wasm-opt; do
+    [ -x "node_modules/.bin/$t" ] || return 1
+  done
+}
+if ! npm_ok; then
   say "installing npm packages"
   npm ci --no-audit --no-fund --loglevel=error
+  cp package-lock.json "$NPM_STAMP"
 fi
 
 apt_install() {

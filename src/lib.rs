@@ -9,8 +9,16 @@
 //! The core never reads the clock or randomness: time and random bytes are arguments.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
-#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
+pub mod api;
+pub mod config;
 pub mod jwt;
+pub mod policy;
 pub mod sigv4;
 
+#[cfg(target_arch = "wasm32")]
+mod adapter;

@@ -3,8 +3,8 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use presign_worker::sigv4::{
-    AddressingStyle, Bucket, Credentials, Endpoint, Method, ObjectRequest, Payload, RawRequest, Signer,
-    SignError, Trace, EMPTY_SHA256, HeaderSignOptions,
+    AddressingStyle, Bucket, Credentials, Endpoint, HeaderSignOptions, Method, ObjectRequest,
+    Payload, RawRequest, SignError, Signer, Trace, EMPTY_SHA256,
 };
 
 /// The S3 documentation's secret has `/` where the SigV4 suite's has `+`.
@@ -18,13 +18,22 @@ fn signer() -> Signer {
 }
 
 fn bucket() -> Bucket {
-    Bucket::new(&Endpoint::parse("https://s3.amazonaws.com").unwrap(), "examplebucket", AddressingStyle::VirtualHosted)
-        .unwrap()
+    Bucket::new(
+        &Endpoint::parse("https://s3.amazonaws.com").unwrap(),
+        "examplebucket",
+        AddressingStyle::VirtualHosted,
+    )
+    .unwrap()
 }
 
 #[test]
 fn query_auth_example_get_test_txt() {
-    let req = ObjectRequest { method: Method::Get, key: "test.txt", query: &[], headers: &[] };
+    let req = ObjectRequest {
+        method: Method::Get,
+        key: "test.txt",
+        query: &[],
+        headers: &[],
+    };
     let p = signer().presign(&bucket(), &req, 86_400, NOW).unwrap();
     // The documentation's URL, byte for byte.
     assert_eq!(
@@ -37,7 +46,13 @@ fn query_auth_example_get_test_txt() {
     assert!(p.headers.is_empty());
 }
 
-fn header_signed(method: &str, path: &str, query: &[(&str, &str)], headers: &[(&str, &str)], payload_hash: &str) -> Trace {
+fn header_signed(
+    method: &str,
+    path: &str,
+    query: &[(&str, &str)],
+    headers: &[(&str, &str)],
+    payload_hash: &str,
+) -> Trace {
     let req = RawRequest {
         method,
         origin: "https://examplebucket.s3.amazonaws.com",
@@ -46,15 +61,27 @@ fn header_signed(method: &str, path: &str, query: &[(&str, &str)], headers: &[(&
         query,
         headers,
     };
-    let opts = HeaderSignOptions { payload_hash, content_sha256_header: true, sign_session_token: true };
+    let opts = HeaderSignOptions {
+        payload_hash,
+        content_sha256_header: true,
+        sign_session_token: true,
+    };
     let mut trace = Trace::default();
-    signer().sign_raw(&req, &opts, NOW, Some(&mut trace)).unwrap();
+    signer()
+        .sign_raw(&req, &opts, NOW, Some(&mut trace))
+        .unwrap();
     trace
 }
 
 #[test]
 fn header_auth_example_get_object() {
-    let t = header_signed("GET", "/test.txt", &[], &[("Range", "bytes=0-9")], EMPTY_SHA256);
+    let t = header_signed(
+        "GET",
+        "/test.txt",
+        &[],
+        &[("Range", "bytes=0-9")],
+        EMPTY_SHA256,
+    );
     assert_eq!(
         t.canonical_request,
         "GET\n/test.txt\n\nhost:examplebucket.s3.amazonaws.com\nrange:bytes=0-9\n\
@@ -67,13 +94,28 @@ fn header_auth_example_get_object() {
         "AWS4-HMAC-SHA256\n20130524T000000Z\n20130524/us-east-1/s3/aws4_request\n\
          7344ae5b7ee6c3e7e6b0fe0640412a37625d1fbfff95c48bbb2dc43964946972"
     );
-    assert_eq!(t.signature, "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41");
+    assert_eq!(
+        t.signature,
+        "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"
+    );
 
     // The same through the object-level API, which also builds the Authorization header.
-    let req = ObjectRequest { method: Method::Get, key: "test.txt", query: &[], headers: &[("Range", "bytes=0-9")] };
-    let s = signer().sign(&bucket(), &req, Payload::Bytes(b""), NOW).unwrap();
+    let req = ObjectRequest {
+        method: Method::Get,
+        key: "test.txt",
+        query: &[],
+        headers: &[("Range", "bytes=0-9")],
+    };
+    let s = signer()
+        .sign(&bucket(), &req, Payload::Bytes(b""), NOW)
+        .unwrap();
     assert_eq!(s.url, "https://examplebucket.s3.amazonaws.com/test.txt");
-    let auth = &s.headers.iter().find(|(n, _)| n == "authorization").unwrap().1;
+    let auth = &s
+        .headers
+        .iter()
+        .find(|(n, _)| n == "authorization")
+        .unwrap()
+        .1;
     assert_eq!(
         *auth,
         "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request,\
@@ -90,12 +132,23 @@ fn header_auth_example_put_object() {
         method: Method::Put,
         key: "test$file.text",
         query: &[],
-        headers: &[("Date", "Fri, 24 May 2013 00:00:00 GMT"), ("x-amz-storage-class", "REDUCED_REDUNDANCY")],
+        headers: &[
+            ("Date", "Fri, 24 May 2013 00:00:00 GMT"),
+            ("x-amz-storage-class", "REDUCED_REDUNDANCY"),
+        ],
     };
-    let s = signer().sign(&bucket(), &req, Payload::Bytes(body), NOW).unwrap();
-    assert_eq!(s.url, "https://examplebucket.s3.amazonaws.com/test%24file.text");
+    let s = signer()
+        .sign(&bucket(), &req, Payload::Bytes(body), NOW)
+        .unwrap();
+    assert_eq!(
+        s.url,
+        "https://examplebucket.s3.amazonaws.com/test%24file.text"
+    );
     let get = |n: &str| s.headers.iter().find(|(k, _)| k == n).unwrap().1.clone();
-    assert_eq!(get("x-amz-content-sha256"), "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072");
+    assert_eq!(
+        get("x-amz-content-sha256"),
+        "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072"
+    );
     assert!(get("authorization").ends_with(
         "SignedHeaders=date;host;x-amz-content-sha256;x-amz-date;x-amz-storage-class, \
          Signature=98ad721746da40c64f1a55b78f14c238d841ea1380cd77a1b5971af0ece108bd"
@@ -106,37 +159,97 @@ fn header_auth_example_put_object() {
 fn header_auth_example_get_bucket_lifecycle() {
     let t = header_signed("GET", "/", &[("lifecycle", "")], &[], EMPTY_SHA256);
     assert!(t.canonical_request.starts_with("GET\n/\nlifecycle=\n"));
-    assert_eq!(t.signature, "fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543");
+    assert_eq!(
+        t.signature,
+        "fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543"
+    );
 }
 
 #[test]
 fn header_auth_example_list_objects() {
-    let t = header_signed("GET", "/", &[("prefix", "J"), ("max-keys", "2")], &[], EMPTY_SHA256);
-    assert!(t.canonical_request.starts_with("GET\n/\nmax-keys=2&prefix=J\n"));
-    assert_eq!(t.signature, "34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7");
+    let t = header_signed(
+        "GET",
+        "/",
+        &[("prefix", "J"), ("max-keys", "2")],
+        &[],
+        EMPTY_SHA256,
+    );
+    assert!(t
+        .canonical_request
+        .starts_with("GET\n/\nmax-keys=2&prefix=J\n"));
+    assert_eq!(
+        t.signature,
+        "34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7"
+    );
 }
 
 #[test]
 fn bad_input_is_a_typed_error() {
     let s = signer();
     let b = bucket();
-    let req = |key, headers| ObjectRequest { method: Method::Put, key, query: &[], headers };
-    assert_eq!(s.presign(&b, &req("", &[]), 60, NOW), Err(SignError::EmptyKey));
+    let req = |key, headers| ObjectRequest {
+        method: Method::Put,
+        key,
+        query: &[],
+        headers,
+    };
+    assert_eq!(
+        s.presign(&b, &req("", &[]), 60, NOW),
+        Err(SignError::EmptyKey)
+    );
     let (long, max) = ("k".repeat(1025), "k".repeat(1024));
-    assert_eq!(s.presign(&b, &req(&long, &[]), 60, NOW), Err(SignError::KeyTooLong));
+    assert_eq!(
+        s.presign(&b, &req(&long, &[]), 60, NOW),
+        Err(SignError::KeyTooLong)
+    );
     assert!(s.presign(&b, &req(&max, &[]), 60, NOW).is_ok());
-    assert_eq!(s.presign(&b, &req("a\nb", &[]), 60, NOW), Err(SignError::KeyControlCharacter));
-    assert_eq!(s.presign(&b, &req("a\u{0}b", &[]), 60, NOW), Err(SignError::KeyControlCharacter));
-    assert_eq!(s.presign(&b, &req("k", &[]), 0, NOW), Err(SignError::ExpiresOutOfRange));
-    assert_eq!(s.presign(&b, &req("k", &[]), 604_801, NOW), Err(SignError::ExpiresOutOfRange));
+    assert_eq!(
+        s.presign(&b, &req("a\nb", &[]), 60, NOW),
+        Err(SignError::KeyControlCharacter)
+    );
+    assert_eq!(
+        s.presign(&b, &req("a\u{0}b", &[]), 60, NOW),
+        Err(SignError::KeyControlCharacter)
+    );
+    assert_eq!(
+        s.presign(&b, &req("k", &[]), 0, NOW),
+        Err(SignError::ExpiresOutOfRange)
+    );
+    assert_eq!(
+        s.presign(&b, &req("k", &[]), 604_801, NOW),
+        Err(SignError::ExpiresOutOfRange)
+    );
     assert!(s.presign(&b, &req("k", &[]), 604_800, NOW).is_ok());
-    assert_eq!(s.presign(&b, &req("k", &[("bad name", "v")]), 60, NOW), Err(SignError::InvalidHeaderName));
-    assert_eq!(s.presign(&b, &req("k", &[("x", "v\r\nInjected: 1")]), 60, NOW), Err(SignError::InvalidHeaderValue));
-    assert_eq!(s.presign(&b, &req("k", &[("Host", "evil")]), 60, NOW), Err(SignError::ReservedHeader));
-    assert_eq!(s.presign(&b, &req("k", &[("X-Amz-Date", "x")]), 60, NOW), Err(SignError::ReservedHeader));
-    let q = ObjectRequest { method: Method::Get, key: "k", query: &[("X-Amz-Signature", "x")], headers: &[] };
-    assert_eq!(s.presign(&b, &q, 60, NOW), Err(SignError::ReservedQueryParameter));
-    assert_eq!(s.presign(&b, &req("k", &[]), 60, u64::MAX), Err(SignError::TimeOutOfRange));
+    assert_eq!(
+        s.presign(&b, &req("k", &[("bad name", "v")]), 60, NOW),
+        Err(SignError::InvalidHeaderName)
+    );
+    assert_eq!(
+        s.presign(&b, &req("k", &[("x", "v\r\nInjected: 1")]), 60, NOW),
+        Err(SignError::InvalidHeaderValue)
+    );
+    assert_eq!(
+        s.presign(&b, &req("k", &[("Host", "evil")]), 60, NOW),
+        Err(SignError::ReservedHeader)
+    );
+    assert_eq!(
+        s.presign(&b, &req("k", &[("X-Amz-Date", "x")]), 60, NOW),
+        Err(SignError::ReservedHeader)
+    );
+    let q = ObjectRequest {
+        method: Method::Get,
+        key: "k",
+        query: &[("X-Amz-Signature", "x")],
+        headers: &[],
+    };
+    assert_eq!(
+        s.presign(&b, &q, 60, NOW),
+        Err(SignError::ReservedQueryParameter)
+    );
+    assert_eq!(
+        s.presign(&b, &req("k", &[]), 60, u64::MAX),
+        Err(SignError::TimeOutOfRange)
+    );
     assert!(Signer::s3(Credentials::new("", SECRET, None), "us-east-1").is_err());
     assert!(Signer::s3(Credentials::new(ACCESS_KEY, SECRET, None), "").is_err());
     assert!(Signer::s3(Credentials::new(ACCESS_KEY, SECRET, None), "US_EAST").is_err());
@@ -144,13 +257,33 @@ fn bad_input_is_a_typed_error() {
 
 #[test]
 fn keys_are_encoded_once_and_never_normalised() {
-    let local = Bucket::new(&Endpoint::parse("http://127.0.0.1:9000").unwrap(), "b", AddressingStyle::Path);
+    let local = Bucket::new(
+        &Endpoint::parse("http://127.0.0.1:9000").unwrap(),
+        "b",
+        AddressingStyle::Path,
+    );
     // "b" is too short for a bucket; use a valid one.
     assert_eq!(local, Err(SignError::InvalidBucket));
-    let local = Bucket::new(&Endpoint::parse("http://127.0.0.1:9000").unwrap(), "bkt", AddressingStyle::Path).unwrap();
-    let req = ObjectRequest { method: Method::Get, key: "a//b/./../c d+e%f~ü", query: &[], headers: &[] };
+    let local = Bucket::new(
+        &Endpoint::parse("http://127.0.0.1:9000").unwrap(),
+        "bkt",
+        AddressingStyle::Path,
+    )
+    .unwrap();
+    let req = ObjectRequest {
+        method: Method::Get,
+        key: "a//b/./../c d+e%f~ü",
+        query: &[],
+        headers: &[],
+    };
     let p = signer().presign(&local, &req, 60, NOW).unwrap();
-    assert!(p.url.starts_with("http://127.0.0.1:9000/bkt/a//b/./../c%20d%2Be%25f~%C3%BC?X-Amz-Algorithm="), "{}", p.url);
+    assert!(
+        p.url.starts_with(
+            "http://127.0.0.1:9000/bkt/a//b/./../c%20d%2Be%25f~%C3%BC?X-Amz-Algorithm="
+        ),
+        "{}",
+        p.url
+    );
 }
 
 #[test]
@@ -158,7 +291,10 @@ fn debug_output_hides_secrets() {
     let creds = Credentials::new(ACCESS_KEY, SECRET, Some("SESSIONTOKEN"));
     let s = Signer::s3(creds.clone(), "us-east-1").unwrap();
     for text in [format!("{creds:?}"), format!("{s:?}")] {
-        assert!(!text.contains(SECRET) && !text.contains("SESSIONTOKEN"), "{text}");
+        assert!(
+            !text.contains(SECRET) && !text.contains("SESSIONTOKEN"),
+            "{text}"
+        );
         assert!(text.contains(ACCESS_KEY));
     }
 }

@@ -7,8 +7,8 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use aws_sigv4::http_request::{
-    sign, PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SignatureLocation,
-    SigningSettings, UriPathNormalizationMode,
+    sign, PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest,
+    SignatureLocation, SigningSettings, UriPathNormalizationMode,
 };
 use aws_sigv4::sign::v4;
 use aws_smithy_http::label::{fmt_string as encode_label, EncodingStrategy};
@@ -40,12 +40,69 @@ impl Rng {
 }
 
 const KEY_PIECES: &[&str] = &[
-    "a", "Z", "0", "file", "-", "_", ".", "~", " ", "+", "%", "=", "&", "/", "//", "..", "./", "../", "ü", "日本語",
-    "😀", "?", "#", "*", "'", "(", ")", "!", "$", ",", ";", ":", "@", "[", "]", "\\", "^", "`", "{", "}", "|", "%20",
-    "%2F", "é", "ﬁ", "\u{301}", "\"", "<", ">",
+    "a",
+    "Z",
+    "0",
+    "file",
+    "-",
+    "_",
+    ".",
+    "~",
+    " ",
+    "+",
+    "%",
+    "=",
+    "&",
+    "/",
+    "//",
+    "..",
+    "./",
+    "../",
+    "ü",
+    "日本語",
+    "😀",
+    "?",
+    "#",
+    "*",
+    "'",
+    "(",
+    ")",
+    "!",
+    "$",
+    ",",
+    ";",
+    ":",
+    "@",
+    "[",
+    "]",
+    "\\",
+    "^",
+    "`",
+    "{",
+    "}",
+    "|",
+    "%20",
+    "%2F",
+    "é",
+    "ﬁ",
+    "\u{301}",
+    "\"",
+    "<",
+    ">",
 ];
-const REGIONS: &[&str] = &["us-east-1", "eu-west-3", "ap-southeast-2", "auto", "us-gov-west-1"];
-const CONTENT_TYPES: &[&str] = &["image/png", "application/octet-stream", "text/plain; charset=utf-8", "video/mp4"];
+const REGIONS: &[&str] = &[
+    "us-east-1",
+    "eu-west-3",
+    "ap-southeast-2",
+    "auto",
+    "us-gov-west-1",
+];
+const CONTENT_TYPES: &[&str] = &[
+    "image/png",
+    "application/octet-stream",
+    "text/plain; charset=utf-8",
+    "video/mp4",
+];
 
 struct Case {
     method: Method,
@@ -61,16 +118,29 @@ struct Case {
 }
 
 fn gen_case(rng: &mut Rng) -> Case {
-    let method = *rng.pick(&[Method::Get, Method::Head, Method::Put, Method::Post, Method::Delete]);
+    let method = *rng.pick(&[
+        Method::Get,
+        Method::Head,
+        Method::Put,
+        Method::Post,
+        Method::Delete,
+    ]);
     let mut key = String::new();
     for _ in 0..1 + rng.below(8) {
-        key.push_str(*rng.pick(KEY_PIECES));
+        let piece: &&str = rng.pick(KEY_PIECES);
+        key.push_str(piece);
     }
     let mut query = Vec::new();
     match rng.below(4) {
         0 => {
-            query.push(("partNumber".to_string(), (1 + rng.below(10_000)).to_string()));
-            query.push(("uploadId".to_string(), format!("{:x}~Ab-_.{:x}", rng.next(), rng.next())));
+            query.push((
+                "partNumber".to_string(),
+                (1 + rng.below(10_000)).to_string(),
+            ));
+            query.push((
+                "uploadId".to_string(),
+                format!("{:x}~Ab-_.{:x}", rng.next(), rng.next()),
+            ));
         }
         1 => query.push(("uploads".to_string(), String::new())),
         2 => query.push((
@@ -81,35 +151,75 @@ fn gen_case(rng: &mut Rng) -> Case {
     }
     let mut headers = Vec::new();
     if rng.chance(70) {
-        headers.push(("Content-Type".to_string(), rng.pick(CONTENT_TYPES).to_string()));
+        headers.push((
+            "Content-Type".to_string(),
+            rng.pick(CONTENT_TYPES).to_string(),
+        ));
     }
     if rng.chance(60) {
         headers.push(("content-length".to_string(), rng.below(5 << 30).to_string()));
     }
     if rng.chance(30) {
-        headers.push(("x-amz-checksum-sha256".to_string(), "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=".to_string()));
+        headers.push((
+            "x-amz-checksum-sha256".to_string(),
+            "n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=".to_string(),
+        ));
     }
     if rng.chance(30) {
-        headers.push(("x-amz-meta-Owner".to_string(), format!("  user  {}  ", rng.next())));
+        headers.push((
+            "x-amz-meta-Owner".to_string(),
+            format!("  user  {}  ", rng.next()),
+        ));
     }
     if rng.chance(20) {
-        headers.push(("cache-control".to_string(), "max-age=3600, public".to_string()));
+        headers.push((
+            "cache-control".to_string(),
+            "max-age=3600, public".to_string(),
+        ));
     }
     if rng.chance(20) {
-        headers.push(("Content-Disposition".to_string(), "attachment; filename=\"a b.txt\"".to_string()));
+        headers.push((
+            "Content-Disposition".to_string(),
+            "attachment; filename=\"a b.txt\"".to_string(),
+        ));
     }
-    let token = rng.chance(40).then(|| format!("FwoGZXIvYXdzE+/={:x}", rng.next()));
+    let token = rng
+        .chance(40)
+        .then(|| format!("FwoGZXIvYXdzE+/={:x}", rng.next()));
     let region = *rng.pick(REGIONS);
     let (endpoint, style) = match rng.below(4) {
-        0 => (format!("https://s3.{region}.amazonaws.com"), AddressingStyle::VirtualHosted),
-        1 => (format!("https://s3.{region}.amazonaws.com"), AddressingStyle::Path),
-        2 => ("https://0123456789abcdef.r2.cloudflarestorage.com".to_string(), AddressingStyle::Path),
-        _ => (format!("http://127.0.0.1:{}", 1 + rng.below(65_000)), AddressingStyle::Path),
+        0 => (
+            format!("https://s3.{region}.amazonaws.com"),
+            AddressingStyle::VirtualHosted,
+        ),
+        1 => (
+            format!("https://s3.{region}.amazonaws.com"),
+            AddressingStyle::Path,
+        ),
+        2 => (
+            "https://0123456789abcdef.r2.cloudflarestorage.com".to_string(),
+            AddressingStyle::Path,
+        ),
+        _ => (
+            format!("http://127.0.0.1:{}", 1 + rng.below(65_000)),
+            AddressingStyle::Path,
+        ),
     };
     let expires = 1 + rng.below(604_800) as u32;
     // Between 2000-01-01 and 2099-12-31.
     let now = 946_684_800 + rng.next() % 3_155_760_000;
-    Case { method, key, query, headers, token, region, endpoint, style, expires, now }
+    Case {
+        method,
+        key,
+        query,
+        headers,
+        token,
+        region,
+        endpoint,
+        style,
+        expires,
+        now,
+    }
 }
 
 fn pairs(v: &[(String, String)]) -> Vec<(&str, &str)> {
@@ -118,7 +228,12 @@ fn pairs(v: &[(String, String)]) -> Vec<(&str, &str)> {
 
 /// The URL the AWS SDK would build for this object request before signing.
 fn sdk_uri(bucket: &Bucket, case: &Case) -> String {
-    let mut uri = format!("{}{}{}", bucket.origin(), bucket.path_prefix(), encode_label(&case.key, EncodingStrategy::Greedy));
+    let mut uri = format!(
+        "{}{}{}",
+        bucket.origin(),
+        bucket.path_prefix(),
+        encode_label(&case.key, EncodingStrategy::Greedy)
+    );
     for (i, (n, v)) in case.query.iter().enumerate() {
         uri.push(if i == 0 { '?' } else { '&' });
         uri.push_str(&encode_query(n));
@@ -128,10 +243,20 @@ fn sdk_uri(bucket: &Bucket, case: &Case) -> String {
     uri
 }
 
-fn aws_sign(case: &Case, uri: &str, location: SignatureLocation, body: SignableBody<'_>) -> (String, Vec<(String, String)>) {
-    let identity: Identity =
-        aws_credential_types::Credentials::new("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", case.token.clone(), None, "test")
-            .into();
+fn aws_sign(
+    case: &Case,
+    uri: &str,
+    location: SignatureLocation,
+    body: SignableBody<'_>,
+) -> (String, Vec<(String, String)>) {
+    let identity: Identity = aws_credential_types::Credentials::new(
+        "AKIDEXAMPLE",
+        "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+        case.token.clone(),
+        None,
+        "test",
+    )
+    .into();
     let mut settings = SigningSettings::default();
     settings.percent_encoding_mode = PercentEncodingMode::Single;
     settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
@@ -151,20 +276,36 @@ fn aws_sign(case: &Case, uri: &str, location: SignatureLocation, body: SignableB
         .unwrap()
         .into();
     let headers = pairs(&case.headers);
-    let req = SignableRequest::new(case.method.as_str(), uri, headers.iter().copied(), body).unwrap();
+    let req =
+        SignableRequest::new(case.method.as_str(), uri, headers.iter().copied(), body).unwrap();
     let (instructions, signature) = sign(req, &params).unwrap().into_parts();
-    let mut out: Vec<(String, String)> = instructions.params().iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
-    out.extend(instructions.headers().map(|(n, v)| (n.to_string(), v.to_string())));
+    let mut out: Vec<(String, String)> = instructions
+        .params()
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect();
+    out.extend(
+        instructions
+            .headers()
+            .map(|(n, v)| (n.to_string(), v.to_string())),
+    );
     (signature, out)
 }
 
 fn our_signer(case: &Case) -> Signer {
-    let creds = Credentials::new("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", case.token.as_deref());
+    let creds = Credentials::new(
+        "AKIDEXAMPLE",
+        "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+        case.token.as_deref(),
+    );
     Signer::s3(creds, case.region).unwrap()
 }
 
 fn query_param<'a>(url: &'a str, name: &str) -> Option<&'a str> {
-    url.split_once('?')?.1.split('&').find_map(|p| p.strip_prefix(name)?.strip_prefix('='))
+    url.split_once('?')?
+        .1
+        .split('&')
+        .find_map(|p| p.strip_prefix(name)?.strip_prefix('='))
 }
 
 #[test]
@@ -172,22 +313,52 @@ fn presigned_urls_match_aws_sigv4() {
     let mut rng = Rng(0x5EED_0001);
     for n in 0..3000 {
         let case = gen_case(&mut rng);
-        let bucket = match Bucket::new(&Endpoint::parse(&case.endpoint).unwrap(), "my-bucket-01", case.style) {
+        let bucket = match Bucket::new(
+            &Endpoint::parse(&case.endpoint).unwrap(),
+            "my-bucket-01",
+            case.style,
+        ) {
             Ok(b) => b,
             Err(e) => panic!("case {n}: {e}"),
         };
         let q = pairs(&case.query);
         let h = pairs(&case.headers);
-        let req = ObjectRequest { method: case.method, key: &case.key, query: &q, headers: &h };
-        let ours = our_signer(&case).presign(&bucket, &req, case.expires, case.now).unwrap();
+        let req = ObjectRequest {
+            method: case.method,
+            key: &case.key,
+            query: &q,
+            headers: &h,
+        };
+        let ours = our_signer(&case)
+            .presign(&bucket, &req, case.expires, case.now)
+            .unwrap();
         let uri = sdk_uri(&bucket, &case);
-        let (sig, params) = aws_sign(&case, &uri, SignatureLocation::QueryParams, SignableBody::UnsignedPayload);
-        assert_eq!(query_param(&ours.url, "X-Amz-Signature"), Some(sig.as_str()), "case {n}: key {:?} url {}", case.key, ours.url);
+        let (sig, params) = aws_sign(
+            &case,
+            &uri,
+            SignatureLocation::QueryParams,
+            SignableBody::UnsignedPayload,
+        );
+        assert_eq!(
+            query_param(&ours.url, "X-Amz-Signature"),
+            Some(sig.as_str()),
+            "case {n}: key {:?} url {}",
+            case.key,
+            ours.url
+        );
         // Same path as the SDK's, and every X-Amz-* parameter the same once decoded.
         let our_path = ours.url.split_once('?').unwrap().0;
-        assert_eq!(our_path, uri.split_once('?').map_or(uri.as_str(), |u| u.0), "case {n}");
-        for (name, value) in params.iter().filter(|(n, _)| n.starts_with("X-Amz-") && n != "X-Amz-Signature") {
-            let ours_v = query_param(&ours.url, name).unwrap_or_else(|| panic!("case {n}: {name} missing"));
+        assert_eq!(
+            our_path,
+            uri.split_once('?').map_or(uri.as_str(), |u| u.0),
+            "case {n}"
+        );
+        for (name, value) in params
+            .iter()
+            .filter(|(n, _)| n.starts_with("X-Amz-") && n != "X-Amz-Signature")
+        {
+            let ours_v =
+                query_param(&ours.url, name).unwrap_or_else(|| panic!("case {n}: {name} missing"));
             assert_eq!(encode_query(value), ours_v, "case {n}: {name}");
         }
     }
@@ -198,15 +369,41 @@ fn header_signatures_match_aws_sigv4() {
     let mut rng = Rng(0x5EED_0002);
     for n in 0..2000 {
         let case = gen_case(&mut rng);
-        let bucket = Bucket::new(&Endpoint::parse(&case.endpoint).unwrap(), "my-bucket-01", case.style).unwrap();
+        let bucket = Bucket::new(
+            &Endpoint::parse(&case.endpoint).unwrap(),
+            "my-bucket-01",
+            case.style,
+        )
+        .unwrap();
         let body = format!("body {n} {}", case.key).into_bytes();
         let q = pairs(&case.query);
         let h = pairs(&case.headers);
-        let req = ObjectRequest { method: case.method, key: &case.key, query: &q, headers: &h };
-        let ours = our_signer(&case).sign(&bucket, &req, Payload::Bytes(&body), case.now).unwrap();
-        let (_, headers) = aws_sign(&case, &sdk_uri(&bucket, &case), SignatureLocation::Headers, SignableBody::Bytes(&body));
-        let theirs_auth = &headers.iter().find(|(k, _)| k == "authorization").unwrap().1;
-        let our_auth = &ours.headers.iter().find(|(k, _)| k == "authorization").unwrap().1;
+        let req = ObjectRequest {
+            method: case.method,
+            key: &case.key,
+            query: &q,
+            headers: &h,
+        };
+        let ours = our_signer(&case)
+            .sign(&bucket, &req, Payload::Bytes(&body), case.now)
+            .unwrap();
+        let (_, headers) = aws_sign(
+            &case,
+            &sdk_uri(&bucket, &case),
+            SignatureLocation::Headers,
+            SignableBody::Bytes(&body),
+        );
+        let theirs_auth = &headers
+            .iter()
+            .find(|(k, _)| k == "authorization")
+            .unwrap()
+            .1;
+        let our_auth = &ours
+            .headers
+            .iter()
+            .find(|(k, _)| k == "authorization")
+            .unwrap()
+            .1;
         assert_eq!(our_auth, theirs_auth, "case {n}: key {:?}", case.key);
         for (name, value) in headers.iter().filter(|(k, _)| k.starts_with("x-amz-")) {
             let ours_v = &ours.headers.iter().find(|(k, _)| k == name).unwrap().1;

@@ -22,7 +22,10 @@ fn suite_dir() -> Option<PathBuf> {
         return Some(dir);
     }
     if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("the SigV4 test suite is missing at {} (CI=true: not skipping)", dir.display());
+        panic!(
+            "the SigV4 test suite is missing at {} (CI=true: not skipping)",
+            dir.display()
+        );
     }
     eprintln!("SKIPPED: the SigV4 test suite is not at {}", dir.display());
     None
@@ -80,11 +83,12 @@ fn normalize_path(path: &str) -> String {
 
 fn load(dir: &Path) -> Case {
     let name = dir.file_name().unwrap().to_string_lossy().into_owned();
-    let ctx: serde_json::Value = serde_json::from_str(&fs::read_to_string(dir.join("context.json")).unwrap()).unwrap();
+    let ctx: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(dir.join("context.json")).unwrap()).unwrap();
     let raw = fs::read(dir.join("request.txt")).unwrap();
     let text = String::from_utf8(raw).unwrap();
     let (head, body) = match text.find("\n\n") {
-        Some(i) => (&text[..i], text[i + 2..].as_bytes().to_vec()),
+        Some(i) => (&text[..i], text.as_bytes()[i + 2..].to_vec()),
         None => (text.trim_end_matches('\n'), Vec::new()),
     };
     let mut lines = head.lines();
@@ -112,18 +116,43 @@ fn load(dir: &Path) -> Case {
             headers.push((n.to_string(), v.to_string()));
         }
     }
-    let host_idx = headers.iter().position(|(n, _)| n.eq_ignore_ascii_case("host")).unwrap();
+    let host_idx = headers
+        .iter()
+        .position(|(n, _)| n.eq_ignore_ascii_case("host"))
+        .unwrap();
     let host = headers.remove(host_idx).1;
     let normalize = ctx["normalize"].as_bool().unwrap();
-    let path = if normalize { normalize_path(path) } else { path.to_string() };
-    Case { name, ctx, method: method.to_string(), path, query, host, headers, body }
+    let path = if normalize {
+        normalize_path(path)
+    } else {
+        path.to_string()
+    };
+    Case {
+        name,
+        ctx,
+        method: method.to_string(),
+        path,
+        query,
+        host,
+        headers,
+        body,
+    }
 }
 
 fn signer(case: &Case, with_token: bool) -> Signer {
     let c = &case.ctx["credentials"];
     let token = c["token"].as_str().filter(|_| with_token);
-    let creds = Credentials::new(c["access_key_id"].as_str().unwrap(), c["secret_access_key"].as_str().unwrap(), token);
-    Signer::new(creds, case.ctx["region"].as_str().unwrap(), case.ctx["service"].as_str().unwrap()).unwrap()
+    let creds = Credentials::new(
+        c["access_key_id"].as_str().unwrap(),
+        c["secret_access_key"].as_str().unwrap(),
+        token,
+    );
+    Signer::new(
+        creds,
+        case.ctx["region"].as_str().unwrap(),
+        case.ctx["service"].as_str().unwrap(),
+    )
+    .unwrap()
 }
 
 fn expected(dir: &Path, file: &str) -> String {
@@ -132,42 +161,116 @@ fn expected(dir: &Path, file: &str) -> String {
 
 fn run_case(dir: &Path) {
     let case = load(dir);
-    let now = AmzDate::parse(case.ctx["timestamp"].as_str().unwrap()).unwrap().unix();
-    let q: Vec<(&str, &str)> = case.query.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-    let h: Vec<(&str, &str)> = case.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-    let req = RawRequest { method: &case.method, origin: "https://example.amazonaws.com", host: &case.host, path: &case.path, query: &q, headers: &h };
+    let now = AmzDate::parse(case.ctx["timestamp"].as_str().unwrap())
+        .unwrap()
+        .unix();
+    let q: Vec<(&str, &str)> = case
+        .query
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let h: Vec<(&str, &str)> = case
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let req = RawRequest {
+        method: &case.method,
+        origin: "https://example.amazonaws.com",
+        host: &case.host,
+        path: &case.path,
+        query: &q,
+        headers: &h,
+    };
     let body_hash = hex::encode(Sha256::digest(&case.body));
     let sign_body = case.ctx["sign_body"].as_bool().unwrap();
     let omit_token = case.ctx["omit_session_token"].as_bool().unwrap_or(false);
 
     // Header signing.
-    let opts = HeaderSignOptions { payload_hash: &body_hash, content_sha256_header: sign_body, sign_session_token: !omit_token };
+    let opts = HeaderSignOptions {
+        payload_hash: &body_hash,
+        content_sha256_header: sign_body,
+        sign_session_token: !omit_token,
+    };
     let mut trace = Trace::default();
-    let (_, sent) = signer(&case, true).sign_raw(&req, &opts, now, Some(&mut trace)).unwrap();
-    assert_eq!(trace.canonical_request, expected(dir, "header-canonical-request.txt"), "{}: header canonical request", case.name);
-    assert_eq!(trace.string_to_sign, expected(dir, "header-string-to-sign.txt"), "{}: header string to sign", case.name);
-    assert_eq!(trace.signature, expected(dir, "header-signature.txt").trim(), "{}: header signature", case.name);
+    let (_, sent) = signer(&case, true)
+        .sign_raw(&req, &opts, now, Some(&mut trace))
+        .unwrap();
+    assert_eq!(
+        trace.canonical_request,
+        expected(dir, "header-canonical-request.txt"),
+        "{}: header canonical request",
+        case.name
+    );
+    assert_eq!(
+        trace.string_to_sign,
+        expected(dir, "header-string-to-sign.txt"),
+        "{}: header string to sign",
+        case.name
+    );
+    assert_eq!(
+        trace.signature,
+        expected(dir, "header-signature.txt").trim(),
+        "{}: header signature",
+        case.name
+    );
     let auth = &sent.iter().find(|(n, _)| n == "authorization").unwrap().1;
-    assert!(auth.ends_with(&format!("Signature={}", trace.signature)), "{}", case.name);
+    assert!(
+        auth.ends_with(&format!("Signature={}", trace.signature)),
+        "{}",
+        case.name
+    );
     if omit_token {
-        assert!(sent.iter().any(|(n, _)| n == "x-amz-security-token"), "{}: token added after signing", case.name);
+        assert!(
+            sent.iter().any(|(n, _)| n == "x-amz-security-token"),
+            "{}: token added after signing",
+            case.name
+        );
     }
 
     // Query signing (presigned URL). An omitted token is not part of what is signed.
     let expires = u32::try_from(case.ctx["expiration_in_seconds"].as_u64().unwrap()).unwrap();
-    let payload = if sign_body { body_hash.as_str() } else { EMPTY_SHA256 };
+    let payload = if sign_body {
+        body_hash.as_str()
+    } else {
+        EMPTY_SHA256
+    };
     let mut trace = Trace::default();
-    let url = signer(&case, !omit_token).presign_raw(&req, expires, payload, now, Some(&mut trace)).unwrap();
+    let url = signer(&case, !omit_token)
+        .presign_raw(&req, expires, payload, now, Some(&mut trace))
+        .unwrap();
     let want_sig = expected(dir, "query-signature.txt");
-    assert_eq!(trace.canonical_request, expected(dir, "query-canonical-request.txt"), "{}: query canonical request", case.name);
-    assert_eq!(trace.string_to_sign, expected(dir, "query-string-to-sign.txt"), "{}: query string to sign", case.name);
-    assert!(url.ends_with(&format!("&X-Amz-Signature={}", want_sig.trim())), "{}: query signature in {url}", case.name);
+    assert_eq!(
+        trace.canonical_request,
+        expected(dir, "query-canonical-request.txt"),
+        "{}: query canonical request",
+        case.name
+    );
+    assert_eq!(
+        trace.string_to_sign,
+        expected(dir, "query-string-to-sign.txt"),
+        "{}: query string to sign",
+        case.name
+    );
+    assert!(
+        url.ends_with(&format!("&X-Amz-Signature={}", want_sig.trim())),
+        "{}: query signature in {url}",
+        case.name
+    );
     // Every parameter of the suite's signed request is in our URL (ours is in canonical order).
     let signed_req = expected(dir, "query-signed-request.txt");
     let target = signed_req.lines().next().unwrap();
-    let their_query = target.split_once('?').unwrap().1.rsplit_once(" HTTP/1.1").unwrap().0;
-    let theirs: Vec<&str> =
-        their_query.split('&').filter(|p| !(omit_token && p.starts_with("X-Amz-Security-Token="))).collect();
+    let their_query = target
+        .split_once('?')
+        .unwrap()
+        .1
+        .rsplit_once(" HTTP/1.1")
+        .unwrap()
+        .0;
+    let theirs: Vec<&str> = their_query
+        .split('&')
+        .filter(|p| !(omit_token && p.starts_with("X-Amz-Security-Token=")))
+        .collect();
     let our_query = url.split_once('?').unwrap().1;
     let ours: Vec<&str> = our_query.split('&').collect();
     // The suite writes non-ASCII query names raw in request lines; compare decoded forms.
@@ -182,7 +285,11 @@ fn run_case(dir: &Path) {
 #[test]
 fn aws_sigv4_test_suite() {
     let Some(dir) = suite_dir() else { return };
-    let mut cases: Vec<PathBuf> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
+    let mut cases: Vec<PathBuf> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
     cases.sort();
     assert_eq!(cases.len(), 38, "the suite has 38 cases");
     for case in &cases {

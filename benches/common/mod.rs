@@ -7,13 +7,17 @@ fn criterion_dir() -> PathBuf {
     if let Ok(home) = std::env::var("CRITERION_HOME") {
         return PathBuf::from(home);
     }
-    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/target").into());
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/target").into());
     PathBuf::from(target).join("criterion")
 }
 
 /// The median, in nanoseconds, criterion measured for `group/id` in this run.
 pub fn median_ns(group: &str, id: &str) -> Option<f64> {
-    let path = criterion_dir().join(group).join(id).join("new/estimates.json");
+    let path = criterion_dir()
+        .join(group)
+        .join(id)
+        .join("new/estimates.json");
     let text = std::fs::read_to_string(path).ok()?;
     let v: serde_json::Value = serde_json::from_str(&text).ok()?;
     v["median"]["point_estimate"].as_f64()

@@ -55,11 +55,17 @@ fn is_tchar(b: u8) -> bool {
 
 /// Validates and canonicalises a caller's header (name must be a token; value visible ASCII,
 /// spaces and tabs only).
-pub(crate) fn canonical_header<'a>(name: &'a str, value: &'a str) -> Result<CanonicalHeader<'a>, SignError> {
+pub(crate) fn canonical_header<'a>(
+    name: &'a str,
+    value: &'a str,
+) -> Result<CanonicalHeader<'a>, SignError> {
     if name.is_empty() || !name.bytes().all(is_tchar) {
         return Err(SignError::InvalidHeaderName);
     }
-    if !value.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b)) {
+    if !value
+        .bytes()
+        .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
+    {
         return Err(SignError::InvalidHeaderValue);
     }
     let name = if name.bytes().any(|b| b.is_ascii_uppercase()) {
@@ -67,7 +73,10 @@ pub(crate) fn canonical_header<'a>(name: &'a str, value: &'a str) -> Result<Cano
     } else {
         Cow::Borrowed(name)
     };
-    Ok(CanonicalHeader { name, value: fold_spaces(value) })
+    Ok(CanonicalHeader {
+        name,
+        value: fold_spaces(value),
+    })
 }
 
 /// Trims the value and folds each inner run of spaces and tabs into one space.
@@ -143,7 +152,11 @@ pub(crate) fn write_canonical_request<S: Sink + ?Sized>(
 ) {
     sink.put(method);
     sink.put("\n");
-    sink.put(if canonical_uri.is_empty() { "/" } else { canonical_uri });
+    sink.put(if canonical_uri.is_empty() {
+        "/"
+    } else {
+        canonical_uri
+    });
     sink.put("\n");
     sink.put(canonical_query);
     sink.put("\n");
@@ -160,7 +173,11 @@ pub(crate) fn write_canonical_request<S: Sink + ?Sized>(
 }
 
 /// Writes the header names joined by `sep` (`;`, or `%3B` inside a query string).
-pub(crate) fn write_signed_header_names<S: Sink + ?Sized>(sink: &mut S, headers: &[CanonicalHeader<'_>], sep: &str) {
+pub(crate) fn write_signed_header_names<S: Sink + ?Sized>(
+    sink: &mut S,
+    headers: &[CanonicalHeader<'_>],
+    sep: &str,
+) {
     for (i, h) in headers.iter().enumerate() {
         if i > 0 {
             sink.put(sep);
@@ -177,12 +194,27 @@ mod tests {
     fn header_values_are_trimmed_and_folded() {
         let h = canonical_header("My-Header", "  a   b \t c  ").unwrap();
         assert_eq!((h.name.as_ref(), h.value.as_ref()), ("my-header", "a b c"));
-        assert!(matches!(canonical_header("x", "plain").unwrap().value, Cow::Borrowed(_)));
-        assert_eq!(canonical_header("bad name", "v"), Err(SignError::InvalidHeaderName));
+        assert!(matches!(
+            canonical_header("x", "plain").unwrap().value,
+            Cow::Borrowed(_)
+        ));
+        assert_eq!(
+            canonical_header("bad name", "v"),
+            Err(SignError::InvalidHeaderName)
+        );
         assert_eq!(canonical_header("", "v"), Err(SignError::InvalidHeaderName));
-        assert_eq!(canonical_header("x", "a\nb"), Err(SignError::InvalidHeaderValue));
-        assert_eq!(canonical_header("x", "caf\u{e9}"), Err(SignError::InvalidHeaderValue));
-        assert_eq!(canonical_header("x", "a\u{7f}"), Err(SignError::InvalidHeaderValue));
+        assert_eq!(
+            canonical_header("x", "a\nb"),
+            Err(SignError::InvalidHeaderValue)
+        );
+        assert_eq!(
+            canonical_header("x", "caf\u{e9}"),
+            Err(SignError::InvalidHeaderValue)
+        );
+        assert_eq!(
+            canonical_header("x", "a\u{7f}"),
+            Err(SignError::InvalidHeaderValue)
+        );
     }
 
     #[test]
@@ -193,14 +225,20 @@ mod tests {
             canonical_header("b", "1").unwrap(),
         ];
         sort_and_merge(&mut hs);
-        let got: Vec<(String, String)> = hs.iter().map(|h| (h.name.to_string(), h.value.to_string())).collect();
+        let got: Vec<(String, String)> = hs
+            .iter()
+            .map(|h| (h.name.to_string(), h.value.to_string()))
+            .collect();
         assert_eq!(got, [("a".into(), "1".into()), ("b".into(), "2,1".into())]);
     }
 
     #[test]
     fn query_sorted_by_encoded_name_then_value() {
         let p = encode_query(&[("b", "2"), ("a", "z"), ("a", "y"), ("A b", "")]);
-        let got: Vec<String> = p.iter().map(|p| format!("{}={}", p.name, p.value)).collect();
+        let got: Vec<String> = p
+            .iter()
+            .map(|p| format!("{}={}", p.name, p.value))
+            .collect();
         assert_eq!(got, ["A%20b=", "a=y", "a=z", "b=2"]);
     }
 }

@@ -42,7 +42,11 @@ impl Endpoint {
             Some(p) if p == default_port => None,
             p => p,
         };
-        Ok(Self { https, host: host.to_ascii_lowercase(), port })
+        Ok(Self {
+            https,
+            host: host.to_ascii_lowercase(),
+            port,
+        })
     }
 
     /// Cloudflare R2: `https://<account_id>.r2.cloudflarestorage.com` (region `auto`).
@@ -53,7 +57,11 @@ impl Endpoint {
         {
             return Err(SignError::InvalidEndpoint);
         }
-        Self::new(true, &format!("{account_id}.r2.cloudflarestorage.com"), None)
+        Self::new(
+            true,
+            &format!("{account_id}.r2.cloudflarestorage.com"),
+            None,
+        )
     }
 
     /// AWS S3 in `region`: `https://s3.<region>.amazonaws.com`.
@@ -82,7 +90,8 @@ impl Endpoint {
 
 fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     let head = s.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix).then(|| &s[prefix.len()..])
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &s[prefix.len()..])
 }
 
 fn split_host_port(authority: &str) -> Result<(&str, Option<u16>), SignError> {
@@ -113,11 +122,16 @@ fn split_host_port(authority: &str) -> Result<(&str, Option<u16>), SignError> {
 
 fn is_valid_host(host: &str) -> bool {
     if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-        return !inner.is_empty() && inner.bytes().all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
+        return !inner.is_empty()
+            && inner
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
     }
     !host.is_empty()
         && host.len() <= 253
-        && host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
         && !host.starts_with(['.', '-'])
         && !host.contains("..")
 }
@@ -158,14 +172,24 @@ impl Bucket {
             host_header.push(':');
             host_header.push_str(&port.to_string());
         }
-        let scheme = if endpoint.https { "https://" } else { "http://" };
+        let scheme = if endpoint.https {
+            "https://"
+        } else {
+            "http://"
+        };
         let origin = format!("{scheme}{host_header}");
         let mut path_prefix = String::from("/");
         if style == AddressingStyle::Path {
             uri_encode_into(&mut path_prefix, name, false);
             path_prefix.push('/');
         }
-        Ok(Self { name: name.to_owned(), style, origin, host_header, path_prefix })
+        Ok(Self {
+            name: name.to_owned(),
+            style,
+            origin,
+            host_header,
+            path_prefix,
+        })
     }
 
     /// The bucket name.
@@ -200,7 +224,9 @@ fn validate_bucket(name: &str, style: AddressingStyle, https: bool) -> Result<()
     }
     // Path-style: the legacy rules (3..=255 of letters, digits, `.`, `-`, `_`) that local stores accept.
     let legacy_ok = (3..=255).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
     if !legacy_ok {
         return Err(SignError::InvalidBucket);
     }
@@ -210,7 +236,9 @@ fn validate_bucket(name: &str, style: AddressingStyle, https: bool) -> Result<()
     // Virtual-hosted: a DNS-compatible name (S3's current rules) that TLS wildcards also cover.
     let bytes = name.as_bytes();
     let dns_ok = name.len() <= 63
-        && bytes.iter().all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+        && bytes
+            .iter()
+            .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
         && bytes.first().is_some_and(u8::is_ascii_alphanumeric)
         && bytes.last().is_some_and(u8::is_ascii_alphanumeric)
         && !name.contains("..")
@@ -227,7 +255,10 @@ fn validate_bucket(name: &str, style: AddressingStyle, https: bool) -> Result<()
 
 fn looks_like_ipv4(name: &str) -> bool {
     let parts: Vec<&str> = name.split('.').collect();
-    parts.len() == 4 && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    parts.len() == 4
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 #[cfg(test)]
@@ -237,20 +268,47 @@ mod tests {
     #[test]
     fn endpoints_parse() {
         let e = Endpoint::parse("http://127.0.0.1:9000").unwrap();
-        assert_eq!((e.is_https(), e.host(), e.port()), (false, "127.0.0.1", Some(9000)));
+        assert_eq!(
+            (e.is_https(), e.host(), e.port()),
+            (false, "127.0.0.1", Some(9000))
+        );
         let e = Endpoint::parse("HTTPS://S3.Example.com:443/").unwrap();
-        assert_eq!((e.is_https(), e.host(), e.port()), (true, "s3.example.com", None));
+        assert_eq!(
+            (e.is_https(), e.host(), e.port()),
+            (true, "s3.example.com", None)
+        );
         let e = Endpoint::parse("http://[::1]:9000").unwrap();
         assert_eq!((e.host(), e.port()), ("[::1]", Some(9000)));
         for bad in [
-            "", "ftp://x", "https://", "https://host/path", "https://a b", "https://h:0", "https://h:70000",
-            "https://h:", "https://u@h", "https://h?x", "https://-h", "https://h..x", "https://[::1]x",
+            "",
+            "ftp://x",
+            "https://",
+            "https://host/path",
+            "https://a b",
+            "https://h:0",
+            "https://h:70000",
+            "https://h:",
+            "https://u@h",
+            "https://h?x",
+            "https://-h",
+            "https://h..x",
+            "https://[::1]x",
         ] {
-            assert_eq!(Endpoint::parse(bad), Err(SignError::InvalidEndpoint), "{bad}");
+            assert_eq!(
+                Endpoint::parse(bad),
+                Err(SignError::InvalidEndpoint),
+                "{bad}"
+            );
         }
-        assert_eq!(Endpoint::r2("abc123").unwrap().host(), "abc123.r2.cloudflarestorage.com");
+        assert_eq!(
+            Endpoint::r2("abc123").unwrap().host(),
+            "abc123.r2.cloudflarestorage.com"
+        );
         assert!(Endpoint::r2("a.b").is_err());
-        assert_eq!(Endpoint::aws("eu-west-1").unwrap().host(), "s3.eu-west-1.amazonaws.com");
+        assert_eq!(
+            Endpoint::aws("eu-west-1").unwrap().host(),
+            "s3.eu-west-1.amazonaws.com"
+        );
         assert_eq!(Endpoint::aws("EU"), Err(SignError::InvalidRegion));
     }
 
@@ -258,7 +316,10 @@ mod tests {
     fn buckets_by_style() {
         let aws = Endpoint::aws("us-east-1").unwrap();
         let b = Bucket::new(&aws, "examplebucket", AddressingStyle::VirtualHosted).unwrap();
-        assert_eq!(b.origin(), "https://examplebucket.s3.us-east-1.amazonaws.com");
+        assert_eq!(
+            b.origin(),
+            "https://examplebucket.s3.us-east-1.amazonaws.com"
+        );
         assert_eq!(b.path_prefix(), "/");
         let local = Endpoint::parse("http://localhost:9000").unwrap();
         let b = Bucket::new(&local, "My_Bucket", AddressingStyle::Path).unwrap();
@@ -268,9 +329,23 @@ mod tests {
         let vh = AddressingStyle::VirtualHosted;
         assert_eq!(Bucket::new(&aws, "", vh), Err(SignError::EmptyBucket));
         assert_eq!(Bucket::new(&aws, "ab", vh), Err(SignError::InvalidBucket));
-        assert_eq!(Bucket::new(&aws, "a/b/c", AddressingStyle::Path), Err(SignError::InvalidBucket));
-        for not_dns in ["My_Bucket", "my.bucket", "192.168.1.1", "-abc", "abc-", "a..b"] {
-            assert_eq!(Bucket::new(&aws, not_dns, vh), Err(SignError::BucketNotVirtualHostable), "{not_dns}");
+        assert_eq!(
+            Bucket::new(&aws, "a/b/c", AddressingStyle::Path),
+            Err(SignError::InvalidBucket)
+        );
+        for not_dns in [
+            "My_Bucket",
+            "my.bucket",
+            "192.168.1.1",
+            "-abc",
+            "abc-",
+            "a..b",
+        ] {
+            assert_eq!(
+                Bucket::new(&aws, not_dns, vh),
+                Err(SignError::BucketNotVirtualHostable),
+                "{not_dns}"
+            );
         }
         // Dots are fine in virtual-hosted names over plain http.
         assert!(Bucket::new(&local, "my.bucket", vh).is_ok());

@@ -79,7 +79,9 @@ impl fmt::Display for SignError {
             Self::InvalidHeaderName => "a header name is not a valid HTTP token",
             Self::InvalidHeaderValue => "a header value contains a control or non-ASCII character",
             Self::ReservedHeader => "a header the signer sets itself was given",
-            Self::ReservedQueryParameter => "query parameters named X-Amz-* are reserved for the signature",
+            Self::ReservedQueryParameter => {
+                "query parameters named X-Amz-* are reserved for the signature"
+            }
             Self::ExpiresOutOfRange => "the expiry must be between 1 and 604800 seconds",
             Self::TimeOutOfRange => "the signing time is out of range",
             Self::InvalidEndpoint => "the endpoint must be http(s)://host[:port] with no path",

@@ -47,7 +47,11 @@ impl SigningKey {
         for (slot, b) in d.iter_mut().zip(date.bytes()) {
             *slot = b;
         }
-        Self { date: d, mac: hmac_with_key(&bytes), bytes }
+        Self {
+            date: d,
+            mac: hmac_with_key(&bytes),
+            bytes,
+        }
     }
 
     /// The raw 32-byte key (for tests against published signing keys).
@@ -83,7 +87,12 @@ mod tests {
     #[test]
     fn aws_documented_signing_key() {
         // From AWS's "Examples of how to derive a signing key for Signature Version 4".
-        let key = SigningKey::derive("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "20120215", "us-east-1", "iam");
+        let key = SigningKey::derive(
+            "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+            "20120215",
+            "us-east-1",
+            "iam",
+        );
         assert_eq!(
             hex::encode(key.as_bytes()),
             "f4780e2d9f65fa895f9c67b32ce1baf0b0d8a43505a000a1a9e090d414db404d"

@@ -30,8 +30,8 @@ use std::fmt;
 use sha2::{Digest, Sha256};
 
 use canonical::{
-    canonical_header, encode_query, sort_and_merge, write_canonical_request, write_signed_header_names,
-    CanonicalHeader, EncodedParam, Sink, Tee, ALGORITHM,
+    canonical_header, encode_query, sort_and_merge, write_canonical_request,
+    write_signed_header_names, CanonicalHeader, EncodedParam, Sink, Tee, ALGORITHM,
 };
 pub use encode::uri_encode;
 use encode::{hex_lower, uri_encode_into};
@@ -78,7 +78,10 @@ impl fmt::Debug for Credentials {
         f.debug_struct("Credentials")
             .field("access_key_id", &self.access_key_id)
             .field("secret_access_key", &"<redacted>")
-            .field("session_token", &self.session_token.as_ref().map(|_| "<redacted>"))
+            .field(
+                "session_token",
+                &self.session_token.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
@@ -230,14 +233,22 @@ impl fmt::Debug for Signer {
 pub(crate) fn is_valid_region(region: &str) -> bool {
     !region.is_empty()
         && region.len() <= 64
-        && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// A header name the signer sets or that must not be signed by a caller.
 fn is_reserved_header(name: &str) -> bool {
-    ["host", "authorization", "x-amz-date", "x-amz-security-token", "x-amz-content-sha256"]
-        .iter()
-        .any(|r| r.eq_ignore_ascii_case(name))
+    [
+        "host",
+        "authorization",
+        "x-amz-date",
+        "x-amz-security-token",
+        "x-amz-content-sha256",
+    ]
+    .iter()
+    .any(|r| r.eq_ignore_ascii_case(name))
 }
 
 fn validate_key(key: &str) -> Result<(), SignError> {
@@ -255,7 +266,9 @@ fn validate_key(key: &str) -> Result<(), SignError> {
 
 /// The `X-Amz-*` names a caller's query may not use.
 fn check_query(query: &[(&str, &str)]) -> Result<(), SignError> {
-    let reserved = query.iter().any(|(n, _)| n.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("x-amz-")));
+    let reserved = query
+        .iter()
+        .any(|(n, _)| n.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("x-amz-")));
     if reserved {
         Err(SignError::ReservedQueryParameter)
     } else {
@@ -267,16 +280,26 @@ impl Signer {
     /// A signer for `service` in `region`. The access key id and region are validated.
     pub fn new(credentials: Credentials, region: &str, service: &str) -> Result<Self, SignError> {
         let ak = &credentials.access_key_id;
-        if ak.is_empty() || ak.len() > 128 || !ak.bytes().all(|b| b.is_ascii_graphic() && b != b'/') {
+        if ak.is_empty() || ak.len() > 128 || !ak.bytes().all(|b| b.is_ascii_graphic() && b != b'/')
+        {
             return Err(SignError::InvalidAccessKey);
         }
         if !is_valid_region(region) {
             return Err(SignError::InvalidRegion);
         }
-        if service.is_empty() || !service.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        if service.is_empty()
+            || !service
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
             return Err(SignError::InvalidRegion);
         }
-        Ok(Self { credentials, region: region.to_owned(), service: service.to_owned(), key: RefCell::new(None) })
+        Ok(Self {
+            credentials,
+            region: region.to_owned(),
+            service: service.to_owned(),
+            key: RefCell::new(None),
+        })
     }
 
     /// A signer for S3 (`service = "s3"`) in `region` (`auto` for R2).
@@ -296,8 +319,12 @@ impl Signer {
                 return k.clone();
             }
         }
-        let fresh =
-            SigningKey::derive(&self.credentials.secret_access_key, date.date(), &self.region, &self.service);
+        let fresh = SigningKey::derive(
+            &self.credentials.secret_access_key,
+            date.date(),
+            &self.region,
+            &self.service,
+        );
         if let Ok(mut slot) = self.key.try_borrow_mut() {
             *slot = Some(fresh.clone());
         }
@@ -328,7 +355,11 @@ impl Signer {
             now,
             None,
         )
-        .map(|(url, headers)| Presigned { method: req.method, url, headers })
+        .map(|(url, headers)| Presigned {
+            method: req.method,
+            url,
+            headers,
+        })
     }
 
     /// Signs an object request in headers (`authorization`, `x-amz-date`,
@@ -349,7 +380,11 @@ impl Signer {
                 encode::ascii_str(&hash_buf)
             }
         };
-        let opts = HeaderSignOptions { payload_hash, content_sha256_header: true, sign_session_token: true };
+        let opts = HeaderSignOptions {
+            payload_hash,
+            content_sha256_header: true,
+            sign_session_token: true,
+        };
         let raw = RawRequest {
             method: req.method.as_str(),
             origin: bucket.origin(),
@@ -359,7 +394,11 @@ impl Signer {
             headers: req.headers,
         };
         self.sign_at(&raw, bucket.path_prefix(), &opts, now, None)
-            .map(|(url, headers)| SignedRequest { method: req.method, url, headers })
+            .map(|(url, headers)| SignedRequest {
+                method: req.method,
+                url,
+                headers,
+            })
     }
 
     /// Presigns a request of any service (the SigV4 test suite's level). `trace` receives the
@@ -406,9 +445,15 @@ impl Signer {
         extra: &[(&'a str, &'a str)],
     ) -> Result<Vec<CanonicalHeader<'a>>, SignError> {
         let mut out = Vec::with_capacity(headers.len() + extra.len() + 1);
-        out.push(CanonicalHeader { name: "host".into(), value: host.into() });
+        out.push(CanonicalHeader {
+            name: "host".into(),
+            value: host.into(),
+        });
         for &(name, value) in extra {
-            out.push(CanonicalHeader { name: name.into(), value: value.into() });
+            out.push(CanonicalHeader {
+                name: name.into(),
+                value: value.into(),
+            });
         }
         for &(name, value) in headers {
             if is_reserved_header(name) {
@@ -441,7 +486,11 @@ impl Signer {
         check_query(query)?;
         let date = AmzDate::from_unix(now).ok_or(SignError::TimeOutOfRange)?;
         let headers_c = Self::canonical_headers(host, headers, &[])?;
-        let user_query = if query.is_empty() { Vec::new() } else { encode_query(query) };
+        let user_query = if query.is_empty() {
+            Vec::new()
+        } else {
+            encode_query(query)
+        };
 
         let mut url = String::with_capacity(
             origin.len() + path_prefix.len() + path.len() * 3 + 300 + self.session_token_len() * 3,
@@ -460,7 +509,14 @@ impl Signer {
             let canonical_uri = url.get(uri_start..uri_end).unwrap_or_default();
             let canonical_query = url.get(query_start..query_end).unwrap_or_default();
             self.signature(&date, trace, |sink| {
-                write_canonical_request(sink, method, canonical_uri, canonical_query, &headers_c, payload_hash)
+                write_canonical_request(
+                    sink,
+                    method,
+                    canonical_uri,
+                    canonical_query,
+                    &headers_c,
+                    payload_hash,
+                )
             })
         };
         url.push_str("&X-Amz-Signature=");
@@ -475,7 +531,10 @@ impl Signer {
     }
 
     fn session_token_len(&self) -> usize {
-        self.credentials.session_token.as_ref().map_or(0, String::len)
+        self.credentials
+            .session_token
+            .as_ref()
+            .map_or(0, String::len)
     }
 
     /// The canonical query of a presigned URL: the `X-Amz-*` parameters merged in sorted order
@@ -510,7 +569,8 @@ impl Signer {
             if i == 4 && token.is_none() {
                 continue;
             }
-            while let Some((p, tail)) = rest.split_first().filter(|(p, _)| p.name.as_str() < *name) {
+            while let Some((p, tail)) = rest.split_first().filter(|(p, _)| p.name.as_str() < *name)
+            {
                 sep(out);
                 push_param(out, p);
                 rest = tail;
@@ -607,7 +667,11 @@ impl Signer {
         mut trace: Option<&mut Trace>,
     ) -> Result<(String, Vec<(String, String)>), SignError> {
         let date = AmzDate::from_unix(now).ok_or(SignError::TimeOutOfRange)?;
-        let token = self.credentials.session_token.as_deref().filter(|_| opts.sign_session_token);
+        let token = self
+            .credentials
+            .session_token
+            .as_deref()
+            .filter(|_| opts.sign_session_token);
         let mut extra: Vec<(&str, &str)> = Vec::with_capacity(3);
         if opts.content_sha256_header {
             extra.push(("x-amz-content-sha256", opts.payload_hash));
@@ -619,7 +683,8 @@ impl Signer {
         let headers_c = Self::canonical_headers(req.host, req.headers, &extra)?;
         let user_query = encode_query(req.query);
 
-        let mut url = String::with_capacity(req.origin.len() + path_prefix.len() + req.path.len() * 3 + 64);
+        let mut url =
+            String::with_capacity(req.origin.len() + path_prefix.len() + req.path.len() * 3 + 64);
         url.push_str(req.origin);
         let uri_start = url.len();
         url.push_str(path_prefix);
@@ -662,7 +727,10 @@ impl Signer {
                 .filter(|h| h.name != "host")
                 .map(|h| (h.name.clone().into_owned(), h.value.clone().into_owned())),
         );
-        if let (Some(t), false) = (self.credentials.session_token.as_deref(), opts.sign_session_token) {
+        if let (Some(t), false) = (
+            self.credentials.session_token.as_deref(),
+            opts.sign_session_token,
+        ) {
             to_send.push(("x-amz-security-token".to_owned(), t.to_owned()));
         }
         Ok((url, to_send))

@@ -48,7 +48,13 @@ impl AmzDate {
         };
         let (y, m, d) = (num(0..4)?, num(4..6)?, num(6..8)?);
         let (hh, mm, ss) = (num(9..11)?, num(11..13)?, num(13..15)?);
-        if !(1970..=9999).contains(&y) || !(1..=12).contains(&m) || d == 0 || hh > 23 || mm > 59 || ss > 59 {
+        if !(1970..=9999).contains(&y)
+            || !(1..=12).contains(&m)
+            || d == 0
+            || hh > 23
+            || mm > 59
+            || ss > 59
+        {
             return None;
         }
         let days = days_from_civil(y, m, d);
@@ -129,11 +135,20 @@ mod tests {
         assert_eq!(d.as_str(), "20130524T000000Z");
         assert_eq!(d.date(), "20130524");
         // 2015-08-30T12:36:00Z (the SigV4 test suite's timestamp) is 1440938160.
-        assert_eq!(AmzDate::from_unix(1_440_938_160).unwrap().as_str(), "20150830T123600Z");
+        assert_eq!(
+            AmzDate::from_unix(1_440_938_160).unwrap().as_str(),
+            "20150830T123600Z"
+        );
         assert_eq!(AmzDate::from_unix(0).unwrap().as_str(), "19700101T000000Z");
         // 2000-02-29 (leap day of a century leap year) is 951782400.
-        assert_eq!(AmzDate::from_unix(951_782_400).unwrap().as_str(), "20000229T000000Z");
-        assert_eq!(AmzDate::from_unix(MAX_UNIX).unwrap().as_str(), "99991231T235959Z");
+        assert_eq!(
+            AmzDate::from_unix(951_782_400).unwrap().as_str(),
+            "20000229T000000Z"
+        );
+        assert_eq!(
+            AmzDate::from_unix(MAX_UNIX).unwrap().as_str(),
+            "99991231T235959Z"
+        );
         assert!(AmzDate::from_unix(MAX_UNIX + 1).is_none());
     }
 
@@ -143,8 +158,19 @@ mod tests {
             let d = AmzDate::from_unix(unix).unwrap();
             assert_eq!(AmzDate::parse(d.as_str()).unwrap().unix(), unix);
         }
-        assert_eq!(AmzDate::parse("2015-08-30T12:36:00Z").unwrap().unix(), 1_440_938_160);
-        for bad in ["", "20130230T000000Z", "20131301T000000Z", "20130524T240000Z", "20130524 000000Z", "2013052AT000000Z", "19691231T235959Z"] {
+        assert_eq!(
+            AmzDate::parse("2015-08-30T12:36:00Z").unwrap().unix(),
+            1_440_938_160
+        );
+        for bad in [
+            "",
+            "20130230T000000Z",
+            "20131301T000000Z",
+            "20130524T240000Z",
+            "20130524 000000Z",
+            "2013052AT000000Z",
+            "19691231T235959Z",
+        ] {
             assert!(AmzDate::parse(bad).is_none(), "{bad}");
         }
     }

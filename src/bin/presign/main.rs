@@ -8,7 +8,8 @@
 mod token_cmd;
 mod url_cmd;
 
-const USAGE: &str = "usage: presign <url|token|verify> [options]  (presign <verb> --help for details)";
+const USAGE: &str =
+    "usage: presign <url|token|verify> [options]  (presign <verb> --help for details)";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -2,7 +2,9 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use presign_worker::sigv4::{AddressingStyle, AmzDate, Bucket, Credentials, Endpoint, Method, ObjectRequest, Signer};
+use presign_worker::sigv4::{
+    AddressingStyle, AmzDate, Bucket, Credentials, Endpoint, Method, ObjectRequest, Signer,
+};
 
 const HELP: &str = "\
 usage: presign url --endpoint URL --region R --bucket B --key K [options]
@@ -39,17 +41,26 @@ pub fn run(args: &[String]) -> i32 {
     let mut json = false;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
-        let mut value = |name: &str| it.next().cloned().ok_or_else(|| format!("{name} needs a value"));
+        let mut value = |name: &str| {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
         let step: Result<(), String> = (|| {
             match arg.as_str() {
                 "-h" | "--help" => return Err(String::new()),
-                "--method" => method = Method::parse(&value("--method")?.to_ascii_uppercase()).map_err(|e| e.to_string())?,
+                "--method" => {
+                    method = Method::parse(&value("--method")?.to_ascii_uppercase())
+                        .map_err(|e| e.to_string())?
+                }
                 "--endpoint" => endpoint = Some(value("--endpoint")?),
                 "--region" => region = Some(value("--region")?),
                 "--bucket" => bucket = Some(value("--bucket")?),
                 "--key" => key = Some(value("--key")?),
                 "--expires" => {
-                    expires = value("--expires")?.parse().map_err(|_| "--expires takes whole seconds".to_string())?
+                    expires = value("--expires")?
+                        .parse()
+                        .map_err(|_| "--expires takes whole seconds".to_string())?
                 }
                 "--path-style" => style = AddressingStyle::Path,
                 "--header" => {
@@ -64,7 +75,11 @@ pub fn run(args: &[String]) -> i32 {
                 }
                 "--time" => {
                     let t = value("--time")?;
-                    time = Some(AmzDate::parse(&t).ok_or("--time takes YYYYMMDDTHHMMSSZ")?.unix());
+                    time = Some(
+                        AmzDate::parse(&t)
+                            .ok_or("--time takes YYYYMMDDTHHMMSSZ")?
+                            .unix(),
+                    );
                 }
                 "--json" => json = true,
                 other => return Err(format!("unknown option {other}")),
@@ -80,27 +95,59 @@ pub fn run(args: &[String]) -> i32 {
             Err(e) => return fail(&e),
         }
     }
-    let (Some(endpoint), Some(region), Some(bucket), Some(key)) = (endpoint, region, bucket, key) else {
+    let (Some(endpoint), Some(region), Some(bucket), Some(key)) = (endpoint, region, bucket, key)
+    else {
         return fail("--endpoint, --region, --bucket and --key are required (see --help)");
     };
-    let (Ok(access), Ok(secret)) = (std::env::var("AWS_ACCESS_KEY_ID"), std::env::var("AWS_SECRET_ACCESS_KEY")) else {
+    let (Ok(access), Ok(secret)) = (
+        std::env::var("AWS_ACCESS_KEY_ID"),
+        std::env::var("AWS_SECRET_ACCESS_KEY"),
+    ) else {
         return fail("set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
     };
-    let token = std::env::var("AWS_SESSION_TOKEN").ok().filter(|t| !t.is_empty());
-    let now = time.unwrap_or_else(|| SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()));
+    let token = std::env::var("AWS_SESSION_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty());
+    let now = time.unwrap_or_else(|| {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    });
 
     let signed = Endpoint::parse(&endpoint)
         .and_then(|e| Bucket::new(&e, &bucket, style))
         .and_then(|b| {
-            let signer = Signer::s3(Credentials::new(&access, &secret, token.as_deref()), &region)?;
-            let q: Vec<(&str, &str)> = query.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-            let h: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-            signer.presign(&b, &ObjectRequest { method, key: &key, query: &q, headers: &h }, expires, now)
+            let signer = Signer::s3(
+                Credentials::new(&access, &secret, token.as_deref()),
+                &region,
+            )?;
+            let q: Vec<(&str, &str)> = query
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_str()))
+                .collect();
+            let h: Vec<(&str, &str)> = headers
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_str()))
+                .collect();
+            signer.presign(
+                &b,
+                &ObjectRequest {
+                    method,
+                    key: &key,
+                    query: &q,
+                    headers: &h,
+                },
+                expires,
+                now,
+            )
         });
     match signed {
         Ok(p) if json => {
-            let headers: serde_json::Map<String, serde_json::Value> =
-                p.headers.into_iter().map(|(n, v)| (n, serde_json::Value::String(v))).collect();
+            let headers: serde_json::Map<String, serde_json::Value> = p
+                .headers
+                .into_iter()
+                .map(|(n, v)| (n, serde_json::Value::String(v)))
+                .collect();
             let out = serde_json::json!({ "method": p.method.as_str(), "url": p.url, "headers": headers });
             println!("{out}");
             0

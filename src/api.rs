@@ -1,0 +1,591 @@
+//! The HTTP API as a pure function: a request (method, path, headers, body) and the time in,
+//! a response (status, headers, JSON body, log fields) out. The wasm32 adapter only converts
+//! between this and the Workers runtime, so every route, status and error is tested natively.
+//!
+//! | Route | Method | Auth | Answer |
+//! | --- | --- | --- | --- |
+//! | `/healthz` | GET, HEAD | none | `{"status":"ok"}` |
+//! | `/v1/uploads` | POST | JWT | a presigned PUT: `{"method","url","headers","key","bucket","target","expires_at","expires_in"}` |
+//! | `/v1/downloads` | POST | JWT | a presigned GET: `{"method","url","key","bucket","target","expires_at","expires_in"}` |
+//!
+//! Errors are `{"error":{"code","message"}}`: 400 malformed, 401 missing or invalid token (with
+//! `WWW-Authenticate: Bearer`), 403 not granted, 404, 405, 413 body too large, 415 not JSON,
+//! 422 a rule broken, 500 `config_invalid`.
+
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use crate::config::{Config, ConfigError, TargetConfig};
+use crate::jwt::{self, Claims, KeySet, Validation};
+use crate::policy::{self, Grant, PolicyError, Refusal};
+use crate::sigv4::{
+    self, AddressingStyle, AmzDate, Bucket, Credentials, Method, ObjectRequest, Signer,
+};
+
+/// What the core needs from the platform besides the request: randomness and Unicode NFC.
+pub trait Platform {
+    /// Fills `buf` with cryptographically strong random bytes.
+    fn fill_random(&mut self, buf: &mut [u8]);
+    /// Unicode Normalization Form C of `s`.
+    fn nfc(&self, s: &str) -> String;
+}
+
+/// The request body as the adapter read it.
+#[derive(Debug, Clone, Copy)]
+pub enum Body<'a> {
+    /// The whole body.
+    Bytes(&'a [u8]),
+    /// Not read: its declared or actual length is over the limit.
+    TooLarge,
+}
+
+/// An HTTP request, reduced to what the API looks at.
+pub struct Request<'a> {
+    /// The method, upper case.
+    pub method: &'a str,
+    /// The URL path (no query).
+    pub path: &'a str,
+    /// Header lookup by lower-case name.
+    pub header: &'a dyn Fn(&str) -> Option<String>,
+    /// The body.
+    pub body: Body<'a>,
+}
+
+/// An HTTP response with the fields of its log line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// Status code.
+    pub status: u16,
+    /// Headers (`content-type` included when there is a body).
+    pub headers: Vec<(&'static str, String)>,
+    /// The body (JSON, or empty).
+    pub body: String,
+    /// The matched route for logs (`/v1/uploads`, …, or `other`).
+    pub route: &'static str,
+    /// The error code, for logs.
+    pub error_code: Option<&'static str>,
+}
+
+impl Response {
+    fn json(status: u16, body: &Value) -> Self {
+        Self {
+            status,
+            headers: vec![("content-type", "application/json".to_owned())],
+            body: body.to_string(),
+            route: "other",
+            error_code: None,
+        }
+    }
+
+    fn error(status: u16, code: &'static str, message: &str) -> Self {
+        let mut r = Self::json(
+            status,
+            &json!({ "error": { "code": code, "message": message } }),
+        );
+        r.error_code = Some(code);
+        r
+    }
+
+    fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+}
+
+/// The answer of a worker whose configuration is invalid (details go to the log only).
+pub fn config_invalid_response() -> Response {
+    Response::error(
+        500,
+        "config_invalid",
+        "the service is misconfigured; the operator has been told in the logs",
+    )
+}
+
+/// One storage target, ready to sign.
+struct Target {
+    name: String,
+    bucket: Bucket,
+    signer: Signer,
+}
+
+/// The configured service: targets with their signers, keys and rules. Built once per isolate.
+pub struct Service {
+    config: Config,
+    targets: Vec<Target>,
+    keys: KeySet,
+    validation: Validation,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("targets", &self.targets.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn target_from_config(t: &TargetConfig) -> Result<Target, ConfigError> {
+    let err = |what: &str, e: sigv4::SignError| ConfigError {
+        variable: format!("TARGET_{}_{what}", t.name.to_ascii_uppercase()),
+        problem: e.to_string(),
+    };
+    let endpoint = sigv4::Endpoint::new(t.endpoint.scheme_https, &t.endpoint.host, t.endpoint.port)
+        .map_err(|e| err("ENDPOINT", e))?;
+    let style = if t.path_style {
+        AddressingStyle::Path
+    } else {
+        AddressingStyle::VirtualHosted
+    };
+    let bucket = Bucket::new(&endpoint, &t.bucket, style).map_err(|e| err("BUCKET", e))?;
+    let c = &t.credentials;
+    let creds = Credentials::new(
+        &c.access_key_id,
+        &c.secret_access_key,
+        c.session_token.as_deref(),
+    );
+    let signer = Signer::s3(creds, &t.region).map_err(|e| err("REGION", e))?;
+    Ok(Target {
+        name: t.name.clone(),
+        bucket,
+        signer,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UploadBody {
+    filename: String,
+    content_type: String,
+    size: u64,
+    #[serde(default)]
+    checksum: Option<Map<String, Value>>,
+    #[serde(default)]
+    metadata: Option<Map<String, Value>>,
+    #[serde(default)]
+    target: Option<String>,
+    #[serde(default)]
+    key: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DownloadBody {
+    key: String,
+    #[serde(default)]
+    target: Option<String>,
+    #[serde(default)]
+    filename: Option<String>,
+}
+
+fn policy_response(e: &PolicyError) -> Response {
+    let status = match e.refusal {
+        Refusal::Forbidden => 403,
+        Refusal::Invalid => 422,
+    };
+    Response::error(status, e.code, &e.message)
+}
+
+/// `2013-05-24T00:00:00Z` for Unix seconds.
+fn iso8601(unix: u64) -> String {
+    match AmzDate::from_unix(unix) {
+        Some(d) => {
+            let s = d.as_str();
+            format!(
+                "{}-{}-{}T{}:{}:{}Z",
+                &s[0..4],
+                &s[4..6],
+                &s[6..8],
+                &s[9..11],
+                &s[11..13],
+                &s[13..15]
+            )
+        }
+        None => String::new(),
+    }
+}
+
+impl Service {
+    /// Builds the service from a validated configuration; fails closed on anything unusable.
+    pub fn new(config: Config) -> Result<Self, ConfigError> {
+        let targets = config
+            .targets
+            .iter()
+            .map(target_from_config)
+            .collect::<Result<Vec<_>, _>>()?;
+        let keys = KeySet::from_config(
+            config.jwt.keys.secret.as_deref(),
+            config.jwt.keys.keys_json.as_deref(),
+        )
+        .map_err(|e| ConfigError {
+            variable: "JWT_SECRET/JWT_KEYS".to_owned(),
+            problem: e.to_string(),
+        })?;
+        let validation = Validation {
+            algorithms: config.jwt.algorithms.clone(),
+            issuers: config.jwt.issuers.clone(),
+            audiences: config.jwt.audiences.clone(),
+            leeway: config.jwt.leeway_secs,
+            ..Validation::default()
+        };
+        Ok(Self {
+            config,
+            targets,
+            keys,
+            validation,
+        })
+    }
+
+    /// Reads the configuration through `lookup` and builds the service.
+    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Self::new(Config::from_lookup(lookup)?)
+    }
+
+    /// Largest request body the adapter should read.
+    pub fn max_body_bytes(&self) -> u64 {
+        self.config.max_body_bytes
+    }
+
+    /// Answers one request. `now_ms` is the current time in milliseconds since the Unix epoch.
+    pub fn handle(&self, req: &Request<'_>, now_ms: u64, platform: &mut dyn Platform) -> Response {
+        let (route, mut resp) = match req.path {
+            "/healthz" => (
+                "/healthz",
+                match req.method {
+                    "GET" | "HEAD" => Response::json(200, &json!({ "status": "ok" })),
+                    _ => Response::error(405, "method_not_allowed", "use GET")
+                        .header("allow", "GET, HEAD"),
+                },
+            ),
+            "/v1/uploads" => (
+                "/v1/uploads",
+                self.api_route(req, now_ms, platform, Self::upload),
+            ),
+            "/v1/downloads" => (
+                "/v1/downloads",
+                self.api_route(req, now_ms, platform, Self::download),
+            ),
+            _ => ("other", Response::error(404, "not_found", "no such route")),
+        };
+        resp.route = route;
+        if req.method == "HEAD" {
+            resp.body.clear();
+        }
+        self.add_cors(req, &mut resp);
+        resp
+    }
+
+    fn allowed_origin(&self, req: &Request<'_>) -> Option<String> {
+        let origin = (req.header)("origin")?;
+        self.config
+            .cors
+            .allowed_origins
+            .iter()
+            .any(|o| o.eq_ignore_ascii_case(&origin))
+            .then_some(origin)
+    }
+
+    fn add_cors(&self, req: &Request<'_>, resp: &mut Response) {
+        if self.config.cors.allowed_origins.is_empty() {
+            return;
+        }
+        resp.headers.push(("vary", "Origin".to_owned()));
+        if let Some(origin) = self.allowed_origin(req) {
+            resp.headers.push(("access-control-allow-origin", origin));
+        }
+    }
+
+    fn preflight(&self, req: &Request<'_>) -> Response {
+        if (req.header)("origin").is_none() {
+            return Response {
+                status: 204,
+                headers: vec![("allow", "POST, OPTIONS".to_owned())],
+                body: String::new(),
+                route: "other",
+                error_code: None,
+            };
+        }
+        if self.allowed_origin(req).is_none() {
+            return Response::error(
+                403,
+                "origin_not_allowed",
+                "this origin may not call the API",
+            );
+        }
+        let header = &self.config.jwt.header;
+        Response {
+            status: 204,
+            headers: Vec::new(),
+            body: String::new(),
+            route: "other",
+            error_code: None,
+        }
+        .header("access-control-allow-methods", "POST, OPTIONS")
+        .header(
+            "access-control-allow-headers",
+            format!("{header}, content-type"),
+        )
+        .header(
+            "access-control-max-age",
+            self.config.cors.max_age_secs.to_string(),
+        )
+    }
+
+    fn api_route(
+        &self,
+        req: &Request<'_>,
+        now_ms: u64,
+        platform: &mut dyn Platform,
+        handler: fn(&Self, &Claims, &[u8], u64, &mut dyn Platform) -> Response,
+    ) -> Response {
+        match req.method {
+            "POST" => {}
+            "OPTIONS" => return self.preflight(req),
+            _ => {
+                return Response::error(405, "method_not_allowed", "use POST")
+                    .header("allow", "POST, OPTIONS")
+            }
+        }
+        let now = now_ms / 1000;
+        let claims = match self.authenticate(req, now) {
+            Ok(c) => c,
+            Err(r) => return r,
+        };
+        let is_json = (req.header)("content-type")
+            .and_then(|v| policy::media_type_essence(&v))
+            .is_some_and(|e| e == "application/json");
+        if !is_json {
+            return Response::error(
+                415,
+                "unsupported_media_type",
+                "send the body as application/json",
+            );
+        }
+        let body = match req.body {
+            Body::Bytes(b) if b.len() as u64 <= self.config.max_body_bytes => b,
+            _ => {
+                let msg = format!("the body is over {} bytes", self.config.max_body_bytes);
+                return Response::error(413, "body_too_large", &msg);
+            }
+        };
+        handler(self, &claims, body, now, platform)
+    }
+
+    fn authenticate(&self, req: &Request<'_>, now: u64) -> Result<Claims, Response> {
+        let jwt_cfg = &self.config.jwt;
+        let unauthorized = |code: &'static str, message: &str, challenge: String| {
+            Response::error(401, code, message).header("www-authenticate", challenge)
+        };
+        let realm = "Bearer realm=\"presign-worker\"".to_owned();
+        let Some(raw) = (req.header)(&jwt_cfg.header) else {
+            return Err(unauthorized(
+                "missing_token",
+                &format!("send a token in the {} header", jwt_cfg.header),
+                realm,
+            ));
+        };
+        let token = if jwt_cfg.bearer_scheme {
+            match raw.trim().split_once(' ') {
+                Some((scheme, t)) if scheme.eq_ignore_ascii_case("bearer") => t.trim().to_owned(),
+                _ => {
+                    return Err(unauthorized(
+                        "missing_token",
+                        "use Authorization: Bearer <token>",
+                        realm,
+                    ))
+                }
+            }
+        } else {
+            raw.trim().to_owned()
+        };
+        jwt::verify(&token, &self.keys, &self.validation, now).map_err(|e| {
+            let code = e.code();
+            let mut r = unauthorized(
+                "invalid_token",
+                &format!("the token was refused: {code}"),
+                format!("{realm}, error=\"invalid_token\", error_description=\"{code}\""),
+            );
+            r.body = json!({ "error": { "code": "invalid_token", "reason": code, "message": format!("the token was refused: {e}") } })
+                .to_string();
+            r
+        })
+    }
+
+    fn target(&self, name: Option<&str>) -> Result<&Target, Response> {
+        match name {
+            None => self.targets.first(),
+            Some(n) => self.targets.iter().find(|t| t.name == n),
+        }
+        .ok_or_else(|| Response::error(422, "unknown_target", "no such target"))
+    }
+
+    fn parse<'de, T: Deserialize<'de>>(body: &'de [u8]) -> Result<T, Response> {
+        serde_json::from_slice(body).map_err(|e| {
+            // serde_json's message names the field and position, never other content.
+            let msg = format!("the request body is not valid: {e}");
+            Response::error(400, "invalid_request", &msg)
+        })
+    }
+
+    fn upload(
+        &self,
+        claims: &Claims,
+        body: &[u8],
+        now: u64,
+        platform: &mut dyn Platform,
+    ) -> Response {
+        let req: UploadBody = match Self::parse(body) {
+            Ok(r) => r,
+            Err(resp) => return resp,
+        };
+        match self.sign_upload(claims, &req, now, platform) {
+            Ok(v) => Response::json(200, &v),
+            Err(r) => r,
+        }
+    }
+
+    fn sign_upload(
+        &self,
+        claims: &Claims,
+        req: &UploadBody,
+        now: u64,
+        platform: &mut dyn Platform,
+    ) -> Result<Value, Response> {
+        let policy_cfg = &self.config.policy;
+        let p = |e: PolicyError| policy_response(&e);
+        let target = self.target(req.target.as_deref())?;
+        let grant = Grant::new(claims, &policy_cfg.key_template).map_err(p)?;
+        let filename = policy::sanitize_filename(&platform.nfc(&req.filename)).map_err(p)?;
+        let content_type =
+            policy::content_type(policy_cfg, claims, &req.content_type).map_err(p)?;
+        policy::check_size(policy_cfg, claims, req.size).map_err(p)?;
+        let ttl = policy::url_ttl(policy_cfg, claims, now).map_err(p)?;
+        let key = match &req.key {
+            Some(k) => {
+                let k = platform.nfc(k);
+                grant.check_key(&k).map_err(p)?;
+                k
+            }
+            None => {
+                let mut uuid = [0u8; 16];
+                platform.fill_random(&mut uuid);
+                policy::upload_key(&grant, &policy_cfg.key_template, &filename, uuid, now)
+                    .map_err(p)?
+            }
+        };
+        let size = req.size.to_string();
+        let mut headers: Vec<(String, String)> = vec![
+            ("content-type".to_owned(), content_type),
+            ("content-length".to_owned(), size),
+        ];
+        if let Some(checksum) = &req.checksum {
+            let mut entries = checksum.iter();
+            let (Some((alg, Value::String(v))), None) = (entries.next(), entries.next()) else {
+                return Err(p(PolicyError {
+                    refusal: Refusal::Invalid,
+                    code: "invalid_checksum",
+                    message: "checksum must be one of {\"sha256\": base64} or {\"crc32\": base64}"
+                        .to_owned(),
+                }));
+            };
+            let (name, value) = policy::checksum_header(alg, v).map_err(p)?;
+            headers.push((name.to_owned(), value));
+        }
+        if let Some(meta) = &req.metadata {
+            headers.extend(policy::metadata_headers(meta).map_err(p)?);
+        }
+        let h: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let object = ObjectRequest {
+            method: Method::Put,
+            key: &key,
+            query: &[],
+            headers: &h,
+        };
+        let presigned = target
+            .signer
+            .presign(&target.bucket, &object, ttl, now)
+            .map_err(sign_error)?;
+        let headers: Map<String, Value> = presigned
+            .headers
+            .into_iter()
+            .map(|(n, v)| (n, Value::String(v)))
+            .collect();
+        Ok(json!({
+            "method": "PUT",
+            "url": presigned.url,
+            "headers": headers,
+            "key": key,
+            "bucket": target.bucket.name(),
+            "target": target.name,
+            "expires_at": iso8601(now + u64::from(ttl)),
+            "expires_in": ttl,
+        }))
+    }
+
+    fn download(
+        &self,
+        claims: &Claims,
+        body: &[u8],
+        now: u64,
+        platform: &mut dyn Platform,
+    ) -> Response {
+        let req: DownloadBody = match Self::parse(body) {
+            Ok(r) => r,
+            Err(resp) => return resp,
+        };
+        match self.sign_download(claims, &req, now, platform) {
+            Ok(v) => Response::json(200, &v),
+            Err(r) => r,
+        }
+    }
+
+    fn sign_download(
+        &self,
+        claims: &Claims,
+        req: &DownloadBody,
+        now: u64,
+        platform: &mut dyn Platform,
+    ) -> Result<Value, Response> {
+        let p = |e: PolicyError| policy_response(&e);
+        let target = self.target(req.target.as_deref())?;
+        let grant = Grant::new(claims, &self.config.policy.key_template).map_err(p)?;
+        grant.check_key(&req.key).map_err(p)?;
+        let ttl = policy::url_ttl(&self.config.policy, claims, now).map_err(p)?;
+        let disposition = match &req.filename {
+            Some(f) => Some(policy::content_disposition(
+                &policy::sanitize_filename(&platform.nfc(f)).map_err(p)?,
+            )),
+            None => None,
+        };
+        let query: Vec<(&str, &str)> = disposition
+            .iter()
+            .map(|d| ("response-content-disposition", d.as_str()))
+            .collect();
+        let object = ObjectRequest {
+            method: Method::Get,
+            key: &req.key,
+            query: &query,
+            headers: &[],
+        };
+        let presigned = target
+            .signer
+            .presign(&target.bucket, &object, ttl, now)
+            .map_err(sign_error)?;
+        Ok(json!({
+            "method": "GET",
+            "url": presigned.url,
+            "key": req.key,
+            "bucket": target.bucket.name(),
+            "target": target.name,
+            "expires_at": iso8601(now + u64::from(ttl)),
+            "expires_in": ttl,
+        }))
+    }
+}
+
+/// A signer refusal after policy checks is a request the store cannot take (422).
+fn sign_error(e: sigv4::SignError) -> Response {
+    Response::error(422, e.code(), &e.to_string())
+}

@@ -1,0 +1,504 @@
+//! The authorisation policy: from verified claims, the configuration and a request to exactly
+//! what may be signed (key, content type, size, lifetime). Pure and deterministic: the time,
+//! the random bytes and Unicode normalisation are given by the caller.
+//!
+//! # What a token grants
+//!
+//! - **Uploads** get a key made by the server from `KEY_TEMPLATE` (default
+//!   `{sub}/{uuid}/{filename}`). With a `prefix` claim, the key is placed inside that prefix
+//!   (prepended unless the template already starts with it). A client may name its own key only
+//!   inside its grant (below).
+//! - **The grant** of a token is its `prefix` claim when present; otherwise the template's text
+//!   up to its first placeholder other than `{sub}`, cut after the last `/` (`alice/` for the
+//!   default template and subject `alice`). A token without either may upload only under
+//!   server-made keys and may not download.
+//! - **Downloads** and client-named keys must start with the grant.
+//! - **Content types** must be allowed by the configuration and, when the token has a
+//!   `content_types` claim, by one of its patterns too (a claim narrows, never widens).
+//! - **Size** must not exceed the configured maximum nor the token's `max_size` claim.
+//! - **Lifetime**: the configured `URL_TTL`, cut to the token's remaining life unless
+//!   `ALLOW_URL_PAST_TOKEN_EXPIRY` is set.
+
+use std::fmt;
+
+use crate::config::{KeyTemplate, KeyTemplatePart, Placeholder, PolicyConfig};
+use crate::jwt::Claims;
+use crate::sigv4::{AmzDate, MAX_EXPIRES, MAX_KEY_LEN};
+
+/// Longest file name kept in a key, in bytes (longer names are shortened, extension kept).
+pub const MAX_FILENAME_BYTES: usize = 200;
+/// Longest grant prefix accepted from a `prefix` claim, in bytes.
+pub const MAX_PREFIX_BYTES: usize = 512;
+/// Most user metadata S3 accepts (names and values), in bytes.
+pub const MAX_METADATA_BYTES: usize = 2048;
+
+/// Whether a refusal is about who asks (403) or about what is asked (422).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The token does not allow this (HTTP 403).
+    Forbidden,
+    /// The request breaks a rule (HTTP 422).
+    Invalid,
+}
+
+/// A policy refusal with a stable code and a message for the client (no secrets in it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyError {
+    /// 403 or 422.
+    pub refusal: Refusal,
+    /// Stable snake_case code.
+    pub code: &'static str,
+    /// Human-readable explanation.
+    pub message: String,
+}
+
+impl PolicyError {
+    fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            refusal: Refusal::Forbidden,
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn invalid(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            refusal: Refusal::Invalid,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for PolicyError {}
+
+/// Characters never allowed in a key or file name: control characters and the invisible
+/// direction overrides that make `evil\u{202E}gnp.exe` display as `evilexe.png`.
+fn is_forbidden_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+}
+
+/// Sanitises a client's file name (already in Unicode NFC): keeps the last path component
+/// (`C:\fakepath\a.png` → `a.png`), trims spaces and trailing dots, refuses control and
+/// direction-override characters, `.` and `..`, and shortens it to [`MAX_FILENAME_BYTES`]
+/// keeping the extension.
+pub fn sanitize_filename(nfc_name: &str) -> Result<String, PolicyError> {
+    let bad = |why: &str| PolicyError::invalid("invalid_filename", format!("filename {why}"));
+    let base = nfc_name.rsplit(['/', '\\']).next().unwrap_or_default();
+    if base.chars().any(is_forbidden_char) {
+        return Err(bad("contains a control or direction-override character"));
+    }
+    let name = base.trim().trim_end_matches(['.', ' ']);
+    if name.is_empty() || name == "." || name == ".." {
+        return Err(bad("is empty once path components and dots are removed"));
+    }
+    if name.len() <= MAX_FILENAME_BYTES {
+        return Ok(name.to_owned());
+    }
+    let ext = extension_with_dot(name);
+    let mut stem_len = MAX_FILENAME_BYTES - ext.len();
+    while !name.is_char_boundary(stem_len) {
+        stem_len -= 1;
+    }
+    Ok(format!("{}{}", &name[..stem_len], ext))
+}
+
+/// `.ext` when the name has a short alphanumeric extension, else empty.
+fn extension_with_dot(name: &str) -> &str {
+    match name.rfind('.') {
+        Some(i)
+            if i > 0
+                && name.len() - i <= 17
+                && name[i + 1..].bytes().all(|b| b.is_ascii_alphanumeric())
+                && i + 1 < name.len() =>
+        {
+            &name[i..]
+        }
+        _ => "",
+    }
+}
+
+/// The lower-case extension of a file name without the dot (`photo.JPG` → `jpg`), or empty.
+pub fn extension(filename: &str) -> String {
+    extension_with_dot(filename)
+        .trim_start_matches('.')
+        .to_ascii_lowercase()
+}
+
+/// Checks a full object key named by a client: at most 1024 bytes, no control or
+/// direction-override characters, no `\`, and no empty, `.` or `..` segment.
+pub fn validate_key(key: &str) -> Result<(), PolicyError> {
+    let bad = |why: &str| PolicyError::invalid("invalid_key", format!("key {why}"));
+    if key.is_empty() {
+        return Err(bad("is empty"));
+    }
+    if key.len() > MAX_KEY_LEN {
+        return Err(bad("is longer than 1024 bytes"));
+    }
+    if key.chars().any(|c| is_forbidden_char(c) || c == '\\') {
+        return Err(bad(
+            "contains a control, direction-override or backslash character",
+        ));
+    }
+    if key
+        .split('/')
+        .any(|s| s.is_empty() || s == "." || s == "..")
+    {
+        return Err(bad("has an empty, '.' or '..' segment"));
+    }
+    Ok(())
+}
+
+/// What a verified token may touch: its subject and its key prefix, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    /// The token subject, usable as one key segment.
+    pub sub: String,
+    /// Keys starting with this may be read and named by the client; `None`: no such keys.
+    pub prefix: Option<String>,
+    /// Whether the prefix came from the `prefix` claim (uploads are then placed inside it).
+    pub prefix_from_claim: bool,
+}
+
+impl Grant {
+    /// The grant of `claims` under `template` (see the module documentation).
+    pub fn new(claims: &Claims, template: &KeyTemplate) -> Result<Self, PolicyError> {
+        let sub = claims
+            .sub
+            .as_deref()
+            .ok_or_else(|| PolicyError::forbidden("no_subject", "the token has no subject"))?;
+        if sub.is_empty()
+            || sub.len() > 256
+            || sub == "."
+            || sub == ".."
+            || sub.contains(['/', '\\'])
+            || sub.chars().any(is_forbidden_char)
+        {
+            return Err(PolicyError::forbidden(
+                "invalid_subject",
+                "the token subject cannot be used in a key",
+            ));
+        }
+        if let Some(p) = claims.prefix.as_deref() {
+            let bad = || {
+                PolicyError::forbidden(
+                    "invalid_prefix_claim",
+                    "the token's prefix claim is not a usable key prefix",
+                )
+            };
+            if p.is_empty()
+                || p.len() > MAX_PREFIX_BYTES
+                || p.starts_with('/')
+                || p.chars().any(|c| is_forbidden_char(c) || c == '\\')
+            {
+                return Err(bad());
+            }
+            // Every complete segment must be a real name (the last one may be partial).
+            let complete = p.rsplit_once('/').map_or("", |(head, _)| head);
+            if !complete.is_empty()
+                && complete
+                    .split('/')
+                    .any(|s| s.is_empty() || s == "." || s == "..")
+            {
+                return Err(bad());
+            }
+            if p.rsplit('/')
+                .next()
+                .is_some_and(|last| last == "." || last == "..")
+            {
+                return Err(bad());
+            }
+            return Ok(Self {
+                sub: sub.to_owned(),
+                prefix: Some(p.to_owned()),
+                prefix_from_claim: true,
+            });
+        }
+        let mut prefix = String::new();
+        for part in &template.parts {
+            match part {
+                KeyTemplatePart::Literal(text) => prefix.push_str(text),
+                KeyTemplatePart::Placeholder(Placeholder::Sub) => prefix.push_str(sub),
+                KeyTemplatePart::Placeholder(_) => break,
+            }
+        }
+        let owned = match prefix.rfind('/') {
+            Some(i) => &prefix[..=i],
+            None => "",
+        };
+        // The implicit grant only exists when it names the subject.
+        let has_sub_segment = owned.split('/').any(|s| s == sub);
+        Ok(Self {
+            sub: sub.to_owned(),
+            prefix: has_sub_segment.then(|| owned.to_owned()),
+            prefix_from_claim: false,
+        })
+    }
+
+    /// Refuses a key outside the grant (for downloads and client-named upload keys).
+    pub fn check_key(&self, key: &str) -> Result<(), PolicyError> {
+        validate_key(key)?;
+        match &self.prefix {
+            Some(p) if key.starts_with(p.as_str()) => Ok(()),
+            Some(_) => Err(PolicyError::forbidden(
+                "key_not_granted",
+                "the key is outside what the token grants",
+            )),
+            None => Err(PolicyError::forbidden(
+                "key_not_granted",
+                "the token grants no keys to name or read",
+            )),
+        }
+    }
+}
+
+/// Fills the key template for an upload. `filename` must already be sanitised; `uuid` is 16
+/// random bytes from the caller; `now` is Unix seconds.
+pub fn upload_key(
+    grant: &Grant,
+    template: &KeyTemplate,
+    filename: &str,
+    uuid: [u8; 16],
+    now: u64,
+) -> Result<String, PolicyError> {
+    let mut key = String::with_capacity(template.raw.len() + filename.len() + 64);
+    for part in &template.parts {
+        match part {
+            KeyTemplatePart::Literal(text) => key.push_str(text),
+            KeyTemplatePart::Placeholder(p) => match p {
+                Placeholder::Sub => key.push_str(&grant.sub),
+                Placeholder::Uuid => push_uuid_v4(&mut key, uuid),
+                Placeholder::Filename => key.push_str(filename),
+                Placeholder::Ext => key.push_str(&extension(filename)),
+                Placeholder::Date => {
+                    let d = AmzDate::from_unix(now).ok_or_else(|| {
+                        PolicyError::invalid("invalid_time", "the clock is out of range")
+                    })?;
+                    let d = d.date();
+                    key.push_str(&d[..4]);
+                    key.push('-');
+                    key.push_str(&d[4..6]);
+                    key.push('-');
+                    key.push_str(&d[6..8]);
+                }
+            },
+        }
+    }
+    if let (true, Some(p)) = (grant.prefix_from_claim, grant.prefix.as_deref()) {
+        if !key.starts_with(p) {
+            key.insert_str(0, p);
+        }
+    }
+    if key.len() > MAX_KEY_LEN {
+        return Err(PolicyError::invalid(
+            "key_too_long",
+            "the object key would be longer than 1024 bytes; use a shorter filename",
+        ));
+    }
+    validate_key(&key)?;
+    Ok(key)
+}
+
+/// Writes a version-4 UUID made from 16 random bytes (`xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx`).
+fn push_uuid_v4(out: &mut String, mut b: [u8; 16]) {
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let mut hex = [0u8; 32];
+    // 16 bytes always fit 32 hex digits.
+    let _ = hex::encode_to_slice(b, &mut hex);
+    for (i, chunk) in [0..8, 8..12, 12..16, 16..20, 20..32]
+        .into_iter()
+        .enumerate()
+    {
+        if i > 0 {
+            out.push('-');
+        }
+        out.push_str(core::str::from_utf8(&hex[chunk]).unwrap_or_default());
+    }
+}
+
+/// The lower-case `type/subtype` of a `Content-Type` value, if it is well formed.
+pub fn media_type_essence(value: &str) -> Option<String> {
+    let main = value.split(';').next()?.trim();
+    let (ty, sub) = main.split_once('/')?;
+    let token = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+    };
+    (token(ty) && token(sub)).then(|| main.to_ascii_lowercase())
+}
+
+/// Whether a claim's pattern (`*/*`, `type/*` or exact, any case) admits `essence`.
+fn claim_pattern_matches(pattern: &str, essence: &str) -> bool {
+    let pattern = pattern.trim().to_ascii_lowercase();
+    match pattern.strip_suffix("/*") {
+        Some("*") => true,
+        Some(ty) => essence.split_once('/').is_some_and(|(t, _)| t == ty),
+        None => pattern == essence,
+    }
+}
+
+/// Checks the upload's `Content-Type` value and returns it as it must be sent and signed.
+pub fn content_type(
+    cfg: &PolicyConfig,
+    claims: &Claims,
+    value: &str,
+) -> Result<String, PolicyError> {
+    let value = value.trim();
+    if value.len() > 256 || !value.bytes().all(|b| (b' '..=b'~').contains(&b)) {
+        return Err(PolicyError::invalid(
+            "invalid_content_type",
+            "content_type must be printable ASCII, at most 256 bytes",
+        ));
+    }
+    let essence = media_type_essence(value).ok_or_else(|| {
+        PolicyError::invalid(
+            "invalid_content_type",
+            "content_type is not a media type like image/png",
+        )
+    })?;
+    if !cfg.content_type_allowed(&essence) {
+        return Err(PolicyError::invalid(
+            "content_type_not_allowed",
+            format!("content type {essence} is not allowed"),
+        ));
+    }
+    if let Some(patterns) = &claims.content_types {
+        if !patterns.iter().any(|p| claim_pattern_matches(p, &essence)) {
+            return Err(PolicyError::forbidden(
+                "content_type_not_granted",
+                format!("the token does not allow content type {essence}"),
+            ));
+        }
+    }
+    Ok(value.to_owned())
+}
+
+/// The largest upload this token may sign: the configured maximum, narrowed by `max_size`.
+pub fn max_upload_size(cfg: &PolicyConfig, claims: &Claims) -> u64 {
+    claims
+        .max_size
+        .map_or(cfg.max_upload_size, |m| m.min(cfg.max_upload_size))
+}
+
+/// Refuses a size over [`max_upload_size`].
+pub fn check_size(cfg: &PolicyConfig, claims: &Claims, size: u64) -> Result<(), PolicyError> {
+    let max = max_upload_size(cfg, claims);
+    if size > max {
+        return Err(PolicyError::invalid(
+            "size_too_large",
+            format!("size {size} is over the maximum of {max} bytes"),
+        ));
+    }
+    Ok(())
+}
+
+/// The URL lifetime in seconds: `URL_TTL`, cut to the token's remaining life unless allowed.
+pub fn url_ttl(cfg: &PolicyConfig, claims: &Claims, now: u64) -> Result<u32, PolicyError> {
+    let mut ttl = cfg.url_ttl_secs.min(u64::from(MAX_EXPIRES));
+    if !cfg.allow_url_past_token_expiry {
+        if let Some(exp) = claims.exp {
+            // `exp` is a verified, finite, non-negative number of seconds.
+            let left = (exp.floor() as u64).saturating_sub(now);
+            if left == 0 {
+                return Err(PolicyError::forbidden(
+                    "token_expiring",
+                    "the token expires now; get a fresh one",
+                ));
+            }
+            ttl = ttl.min(left);
+        }
+    }
+    Ok(u32::try_from(ttl).unwrap_or(MAX_EXPIRES))
+}
+
+/// `x-amz-meta-*` headers from the request's metadata object (names `a-z 0-9 - _`, values
+/// printable ASCII; at most 2 KiB in all, S3's limit).
+pub fn metadata_headers(
+    meta: &serde_json::Map<String, serde_json::Value>,
+) -> Result<Vec<(String, String)>, PolicyError> {
+    let bad = |why: String| PolicyError::invalid("invalid_metadata", why);
+    let mut total = 0;
+    let mut out = Vec::with_capacity(meta.len());
+    for (name, value) in meta {
+        let name_ok = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        if !name_ok {
+            return Err(bad(format!(
+                "metadata name {name:?} must be 1 to 64 of a-z 0-9 - _"
+            )));
+        }
+        let serde_json::Value::String(v) = value else {
+            return Err(bad(format!("metadata {name} must be a string")));
+        };
+        if !v.bytes().all(|b| (b' '..=b'~').contains(&b)) {
+            return Err(bad(format!("metadata {name} must be printable ASCII")));
+        }
+        total += name.len() + v.len();
+        out.push((format!("x-amz-meta-{name}"), v.trim().to_owned()));
+    }
+    if total > MAX_METADATA_BYTES {
+        return Err(bad(format!(
+            "metadata is {total} bytes, over S3's {MAX_METADATA_BYTES}"
+        )));
+    }
+    Ok(out)
+}
+
+/// The checksum header for an upload: `x-amz-checksum-sha256` (32 bytes) or
+/// `x-amz-checksum-crc32` (4 bytes), the value in standard base64.
+pub fn checksum_header(
+    algorithm: &str,
+    value_b64: &str,
+) -> Result<(&'static str, String), PolicyError> {
+    use base64::Engine as _;
+    let (header, len) = match algorithm {
+        "sha256" => ("x-amz-checksum-sha256", 32),
+        "crc32" => ("x-amz-checksum-crc32", 4),
+        _ => {
+            return Err(PolicyError::invalid(
+                "invalid_checksum",
+                "checksum must be {\"sha256\": ...} or {\"crc32\": ...}",
+            ))
+        }
+    };
+    match base64::engine::general_purpose::STANDARD.decode(value_b64) {
+        Ok(bytes) if bytes.len() == len => Ok((header, value_b64.to_owned())),
+        _ => Err(PolicyError::invalid(
+            "invalid_checksum",
+            format!("{algorithm} checksum must be {len} bytes in standard base64"),
+        )),
+    }
+}
+
+/// `Content-Disposition` for a download under `filename` (sanitised): an ASCII fallback and the
+/// RFC 5987 UTF-8 form.
+pub fn content_disposition(filename: &str) -> String {
+    let fallback: String = filename
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut out = format!("attachment; filename=\"{fallback}\"");
+    if !filename.is_ascii() || fallback != filename {
+        out.push_str("; filename*=UTF-8''");
+        out.push_str(&crate::sigv4::uri_encode(filename, false));
+    }
+    out
+}

@@ -1,0 +1,635 @@
+//! The JSON API through `Service::handle`, natively: routes, statuses, error bodies, policy,
+//! CORS. Tokens are minted by the independent `jsonwebtoken` crate.
+#![cfg(not(target_arch = "wasm32"))]
+
+use std::collections::HashMap;
+
+use presign_worker::api::{Body, Platform, Request, Response, Service};
+use serde_json::{json, Value};
+use unicode_normalization::UnicodeNormalization;
+
+const JWT_SECRET: &str = "test-secret-0123456789-abcdefghijklmnop";
+const S3_SECRET: &str = "s3-secret-DO-NOT-LEAK-0123456789";
+/// 2026-01-01T00:00:00Z.
+const NOW: u64 = 1_767_225_600;
+
+struct TestPlatform(u8);
+
+impl Platform for TestPlatform {
+    fn fill_random(&mut self, buf: &mut [u8]) {
+        for b in buf {
+            self.0 = self.0.wrapping_add(37);
+            *b = self.0;
+        }
+    }
+    fn nfc(&self, s: &str) -> String {
+        s.nfc().collect()
+    }
+}
+
+fn vars(extra: &[(&str, &str)]) -> HashMap<String, String> {
+    let mut v: HashMap<String, String> = [
+        ("TARGETS", "uploads,archive"),
+        ("TARGET_UPLOADS_KIND", "custom"),
+        ("TARGET_UPLOADS_ENDPOINT", "http://127.0.0.1:9000"),
+        ("TARGET_UPLOADS_BUCKET", "uploads"),
+        ("TARGET_ARCHIVE_KIND", "s3"),
+        ("TARGET_ARCHIVE_REGION", "eu-west-1"),
+        ("TARGET_ARCHIVE_BUCKET", "archive-bucket"),
+        ("S3_ACCESS_KEY_ID", "AKIDTEST"),
+        ("S3_SECRET_ACCESS_KEY", S3_SECRET),
+        ("JWT_SECRET", JWT_SECRET),
+        ("ALLOWED_CONTENT_TYPES", "image/*,text/plain"),
+        ("MAX_UPLOAD_SIZE", "1048576"),
+        ("CORS_ALLOWED_ORIGINS", "https://app.example.com"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    for (k, val) in extra {
+        v.insert(k.to_string(), val.to_string());
+    }
+    v
+}
+
+fn service(extra: &[(&str, &str)]) -> Service {
+    let v = vars(extra);
+    Service::from_lookup(&|k| v.get(k).cloned()).expect("valid config")
+}
+
+fn token(claims: Value) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(JWT_SECRET.as_bytes()),
+    )
+    .unwrap()
+}
+
+fn alice() -> String {
+    token(json!({ "sub": "alice", "exp": NOW + 3600 }))
+}
+
+fn call(
+    svc: &Service,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Response {
+    let h: HashMap<String, String> = headers
+        .iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.to_string()))
+        .collect();
+    let lookup = move |name: &str| h.get(name).cloned();
+    let req = Request {
+        method,
+        path,
+        header: &lookup,
+        body: Body::Bytes(body),
+    };
+    let resp = svc.handle(&req, NOW * 1000, &mut TestPlatform(0));
+    // Nothing secret ever leaves, whatever the request.
+    let all = format!("{:?}{}", resp.headers, resp.body);
+    assert!(
+        !all.contains(S3_SECRET) && !all.contains(JWT_SECRET),
+        "secret leaked: {all}"
+    );
+    resp
+}
+
+fn post(svc: &Service, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let mut headers = vec![("content-type", "application/json")];
+    if let Some(a) = &auth {
+        headers.push(("authorization", a));
+    }
+    let r = call(svc, "POST", path, &headers, body.to_string().as_bytes());
+    if let Some(t) = token {
+        assert!(!r.body.contains(t), "the token is echoed");
+    }
+    (r.status, serde_json::from_str(&r.body).unwrap())
+}
+
+fn code(v: &Value) -> &str {
+    v["error"]["code"].as_str().unwrap_or("<none>")
+}
+
+fn upload(size: u64, ctype: &str) -> Value {
+    json!({ "filename": "hello.txt", "content_type": ctype, "size": size })
+}
+
+#[test]
+fn healthz_and_unknown_routes() {
+    let svc = service(&[]);
+    let r = call(&svc, "GET", "/healthz", &[], b"");
+    assert_eq!((r.status, r.body.as_str()), (200, r#"{"status":"ok"}"#));
+    let r = call(&svc, "POST", "/healthz", &[], b"");
+    assert_eq!(r.status, 405);
+    assert!(r.headers.contains(&("allow", "GET, HEAD".to_string())));
+    let r = call(&svc, "GET", "/nope", &[], b"");
+    assert_eq!(r.status, 404);
+    assert_eq!(code(&serde_json::from_str(&r.body).unwrap()), "not_found");
+    let r = call(&svc, "GET", "/v1/uploads", &[], b"");
+    assert_eq!(r.status, 405);
+}
+
+#[test]
+fn upload_url_signs_type_and_exact_size() {
+    let svc = service(&[]);
+    let (status, v) = post(
+        &svc,
+        "/v1/uploads",
+        Some(&alice()),
+        upload(12, "text/plain"),
+    );
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["method"], "PUT");
+    assert_eq!(v["bucket"], "uploads");
+    assert_eq!(
+        v["headers"],
+        json!({ "content-type": "text/plain", "content-length": "12" })
+    );
+    let key = v["key"].as_str().unwrap();
+    let parts: Vec<&str> = key.split('/').collect();
+    assert_eq!(parts.len(), 3, "{key}");
+    assert_eq!((parts[0], parts[2]), ("alice", "hello.txt"));
+    let uuid = parts[1];
+    assert_eq!(uuid.len(), 36);
+    assert_eq!(&uuid[14..15], "4", "version 4 uuid: {uuid}");
+    let url = v["url"].as_str().unwrap();
+    assert!(
+        url.starts_with(&format!("http://127.0.0.1:9000/uploads/{key}?")),
+        "{url}"
+    );
+    assert!(
+        url.contains("X-Amz-SignedHeaders=content-length%3Bcontent-type%3Bhost"),
+        "{url}"
+    );
+    assert!(url.contains("X-Amz-Expires=300&"), "{url}");
+    assert_eq!(v["expires_in"], 300);
+    assert_eq!(v["expires_at"], "2026-01-01T00:05:00Z");
+}
+
+#[test]
+fn url_never_outlives_the_token_unless_configured() {
+    let t = token(json!({ "sub": "alice", "exp": NOW + 42 }));
+    let (_, v) = post(
+        &service(&[]),
+        "/v1/uploads",
+        Some(&t),
+        upload(1, "text/plain"),
+    );
+    assert_eq!(v["expires_in"], 42);
+    let (_, v) = post(
+        &service(&[("ALLOW_URL_PAST_TOKEN_EXPIRY", "true")]),
+        "/v1/uploads",
+        Some(&t),
+        upload(1, "text/plain"),
+    );
+    assert_eq!(v["expires_in"], 300);
+}
+
+#[test]
+fn other_targets_and_unknown_target() {
+    let svc = service(&[]);
+    let mut body = upload(5, "image/png");
+    body["target"] = json!("archive");
+    let (status, v) = post(&svc, "/v1/uploads", Some(&alice()), body.clone());
+    assert_eq!(status, 200, "{v}");
+    assert!(v["url"]
+        .as_str()
+        .unwrap()
+        .starts_with("https://archive-bucket.s3.eu-west-1.amazonaws.com/alice/"));
+    body["target"] = json!("nope");
+    let (status, v) = post(&svc, "/v1/uploads", Some(&alice()), body);
+    assert_eq!((status, code(&v)), (422, "unknown_target"));
+}
+
+#[test]
+fn checksum_and_metadata_are_signed() {
+    let svc = service(&[]);
+    let mut body = upload(5, "text/plain");
+    body["checksum"] = json!({ "sha256": "LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ=" });
+    body["metadata"] = json!({ "owner": "alice", "batch-id": "42" });
+    let (status, v) = post(&svc, "/v1/uploads", Some(&alice()), body.clone());
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(
+        v["headers"]["x-amz-checksum-sha256"],
+        "LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ="
+    );
+    assert_eq!(v["headers"]["x-amz-meta-owner"], "alice");
+    assert!(v["url"]
+        .as_str()
+        .unwrap()
+        .contains("x-amz-checksum-sha256%3Bx-amz-meta-batch-id%3Bx-amz-meta-owner"));
+    body["checksum"] = json!({ "sha256": "dG9vIHNob3J0" });
+    assert_eq!(
+        code(&post(&svc, "/v1/uploads", Some(&alice()), body.clone()).1),
+        "invalid_checksum"
+    );
+    body["checksum"] = json!({ "md5": "x" });
+    assert_eq!(
+        code(&post(&svc, "/v1/uploads", Some(&alice()), body.clone()).1),
+        "invalid_checksum"
+    );
+    body["checksum"] = Value::Null;
+    body["metadata"] = json!({ "Bad Name": "x" });
+    assert_eq!(
+        code(&post(&svc, "/v1/uploads", Some(&alice()), body.clone()).1),
+        "invalid_metadata"
+    );
+    body["metadata"] = json!({ "n": "caf\u{e9}" });
+    assert_eq!(
+        code(&post(&svc, "/v1/uploads", Some(&alice()), body).1),
+        "invalid_metadata"
+    );
+}
+
+#[test]
+fn authentication_failures_are_401_with_a_challenge() {
+    let svc = service(&[]);
+    let r = call(
+        &svc,
+        "POST",
+        "/v1/uploads",
+        &[("content-type", "application/json")],
+        b"{}",
+    );
+    assert_eq!(r.status, 401);
+    assert!(r
+        .headers
+        .iter()
+        .any(|(n, v)| *n == "www-authenticate" && v.starts_with("Bearer")));
+    assert_eq!(
+        code(&serde_json::from_str(&r.body).unwrap()),
+        "missing_token"
+    );
+
+    let r = call(
+        &svc,
+        "POST",
+        "/v1/uploads",
+        &[
+            ("authorization", "Basic YWxpY2U6cHc="),
+            ("content-type", "application/json"),
+        ],
+        b"{}",
+    );
+    assert_eq!(r.status, 401);
+
+    let cases = [
+        ("garbage", "malformed"),
+        (
+            &token(json!({ "sub": "alice", "exp": NOW - 3600 })),
+            "expired",
+        ),
+        (
+            &jsonwebtoken::encode(
+                &jsonwebtoken::Header::default(),
+                &json!({ "sub": "alice", "exp": NOW + 60 }),
+                &jsonwebtoken::EncodingKey::from_secret(b"another-secret-another-secret-another"),
+            )
+            .unwrap(),
+            "bad_signature",
+        ),
+    ];
+    for (t, reason) in cases {
+        let (status, v) = post(&svc, "/v1/uploads", Some(t), upload(1, "text/plain"));
+        assert_eq!(
+            (status, code(&v), v["error"]["reason"].as_str()),
+            (401, "invalid_token", Some(reason)),
+            "{v}"
+        );
+    }
+}
+
+#[test]
+fn body_checks_415_413_400() {
+    let svc = service(&[]);
+    let auth = format!("Bearer {}", alice());
+    let r = call(
+        &svc,
+        "POST",
+        "/v1/uploads",
+        &[("authorization", &auth), ("content-type", "text/plain")],
+        b"{}",
+    );
+    assert_eq!(r.status, 415);
+    let big = vec![b' '; 20_000];
+    let r = call(
+        &svc,
+        "POST",
+        "/v1/uploads",
+        &[
+            ("authorization", &auth),
+            ("content-type", "application/json"),
+        ],
+        &big,
+    );
+    assert_eq!(r.status, 413);
+    let h: HashMap<String, String> = [
+        ("authorization".to_string(), auth.clone()),
+        ("content-type".to_string(), "application/json".to_string()),
+    ]
+    .into();
+    let lookup = move |n: &str| h.get(n).cloned();
+    let req = Request {
+        method: "POST",
+        path: "/v1/uploads",
+        header: &lookup,
+        body: Body::TooLarge,
+    };
+    assert_eq!(
+        svc.handle(&req, NOW * 1000, &mut TestPlatform(0)).status,
+        413
+    );
+    for bad in [
+        &b"{"[..],
+        b"[]",
+        b"null",
+        br#"{"filename":"a","content_type":"text/plain"}"#,
+        br#"{"filename":"a","content_type":"text/plain","size":-1}"#,
+        br#"{"filename":"a","content_type":"text/plain","size":1,"extra":1}"#,
+        br#"{"filename":"a","filename":"b","content_type":"text/plain","size":1}"#,
+    ] {
+        let r = call(
+            &svc,
+            "POST",
+            "/v1/uploads",
+            &[
+                ("authorization", &auth),
+                ("content-type", "application/json; charset=utf-8"),
+            ],
+            bad,
+        );
+        assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(bad));
+        assert_eq!(
+            code(&serde_json::from_str(&r.body).unwrap()),
+            "invalid_request"
+        );
+    }
+}
+
+#[test]
+fn policy_refusals() {
+    let svc = service(&[]);
+    let t = alice();
+    assert_eq!(
+        code(&post(&svc, "/v1/uploads", Some(&t), upload(1, "text/html")).1),
+        "content_type_not_allowed"
+    );
+    assert_eq!(
+        code(&post(&svc, "/v1/uploads", Some(&t), upload(1, "not a type")).1),
+        "invalid_content_type"
+    );
+    let (status, v) = post(
+        &svc,
+        "/v1/uploads",
+        Some(&t),
+        upload(1_048_577, "text/plain"),
+    );
+    assert_eq!((status, code(&v)), (422, "size_too_large"));
+    assert_eq!(
+        post(
+            &svc,
+            "/v1/uploads",
+            Some(&t),
+            upload(1_048_576, "text/plain")
+        )
+        .0,
+        200
+    );
+    // Claims narrow, never widen.
+    let narrow = token(
+        json!({ "sub": "alice", "exp": NOW + 60, "max_size": 10, "content_types": ["image/png"] }),
+    );
+    assert_eq!(
+        code(&post(&svc, "/v1/uploads", Some(&narrow), upload(11, "image/png")).1),
+        "size_too_large"
+    );
+    let (status, v) = post(&svc, "/v1/uploads", Some(&narrow), upload(5, "text/plain"));
+    assert_eq!((status, code(&v)), (403, "content_type_not_granted"));
+    assert_eq!(
+        post(&svc, "/v1/uploads", Some(&narrow), upload(10, "image/png")).0,
+        200
+    );
+    let wide = token(
+        json!({ "sub": "alice", "exp": NOW + 60, "max_size": 999_999_999u64, "content_types": ["*/*"] }),
+    );
+    assert_eq!(
+        code(
+            &post(
+                &svc,
+                "/v1/uploads",
+                Some(&wide),
+                upload(1_048_577, "text/plain")
+            )
+            .1
+        ),
+        "size_too_large"
+    );
+    assert_eq!(
+        code(&post(&svc, "/v1/uploads", Some(&wide), upload(1, "text/html")).1),
+        "content_type_not_allowed"
+    );
+}
+
+#[test]
+fn filenames_are_sanitised() {
+    let svc = service(&[]);
+    let t = alice();
+    let mut body = upload(1, "image/png");
+    // NFD input, a browser's fake path: the key gets the NFC last component.
+    body["filename"] = json!("C:\\fakepath\\a\u{308}.png");
+    let (_, v) = post(&svc, "/v1/uploads", Some(&t), body.clone());
+    assert!(v["key"].as_str().unwrap().ends_with("/\u{e4}.png"), "{v}");
+    assert!(v["url"].as_str().unwrap().contains("/%C3%A4.png?"));
+    for bad in ["..", "", "a/..", "evil\u{202e}gnp.exe", "tab\there"] {
+        body["filename"] = json!(bad);
+        let (status, v) = post(&svc, "/v1/uploads", Some(&t), body.clone());
+        assert_eq!((status, code(&v)), (422, "invalid_filename"), "{bad:?}");
+    }
+    body["filename"] = json!(format!("{}.png", "x".repeat(5000)));
+    let (_, v) = post(&svc, "/v1/uploads", Some(&t), body);
+    let key = v["key"].as_str().unwrap();
+    assert!(key.ends_with("x.png") && key.len() < 300, "{key}");
+}
+
+#[test]
+fn client_named_keys_stay_inside_the_grant() {
+    let svc = service(&[]);
+    let t = alice();
+    let mut body = upload(1, "text/plain");
+    body["key"] = json!("alice/docs/report.txt");
+    let (status, v) = post(&svc, "/v1/uploads", Some(&t), body.clone());
+    assert_eq!(
+        (status, v["key"].as_str()),
+        (200, Some("alice/docs/report.txt"))
+    );
+    for (key, want) in [
+        ("bob/x.txt", "key_not_granted"),
+        ("alice/../bob/x.txt", "invalid_key"),
+        ("alice//x", "invalid_key"),
+        ("alicex/y", "key_not_granted"),
+        ("alice/", "invalid_key"),
+    ] {
+        body["key"] = json!(key);
+        assert_eq!(
+            code(&post(&svc, "/v1/uploads", Some(&t), body.clone()).1),
+            want,
+            "{key}"
+        );
+    }
+    // A prefix claim replaces the implicit grant and places generated keys inside it.
+    let team = token(json!({ "sub": "alice", "exp": NOW + 60, "prefix": "teams/blue/" }));
+    let (_, v) = post(&svc, "/v1/uploads", Some(&team), upload(1, "text/plain"));
+    assert!(
+        v["key"].as_str().unwrap().starts_with("teams/blue/alice/"),
+        "{v}"
+    );
+    body["key"] = json!("alice/x.txt");
+    assert_eq!(
+        code(&post(&svc, "/v1/uploads", Some(&team), body).1),
+        "key_not_granted"
+    );
+}
+
+#[test]
+fn downloads_only_inside_the_grant() {
+    let svc = service(&[]);
+    let (status, v) = post(
+        &svc,
+        "/v1/downloads",
+        Some(&alice()),
+        json!({ "key": "alice/1/photo.png" }),
+    );
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["method"], "GET");
+    assert!(v["url"]
+        .as_str()
+        .unwrap()
+        .starts_with("http://127.0.0.1:9000/uploads/alice/1/photo.png?X-Amz-Algorithm="));
+    let (status, v) = post(
+        &svc,
+        "/v1/downloads",
+        Some(&alice()),
+        json!({ "key": "bob/1/photo.png" }),
+    );
+    assert_eq!((status, code(&v)), (403, "key_not_granted"));
+    let (status, v) = post(
+        &svc,
+        "/v1/downloads",
+        Some(&alice()),
+        json!({ "key": "alice/../bob/1/photo.png" }),
+    );
+    assert_eq!((status, code(&v)), (422, "invalid_key"));
+    let (_, v) = post(
+        &svc,
+        "/v1/downloads",
+        Some(&alice()),
+        json!({ "key": "alice/1/p.png", "filename": "Résumé 2026.pdf" }),
+    );
+    let url = v["url"].as_str().unwrap();
+    assert!(
+        url.contains("&response-content-disposition=attachment%3B%20filename%3D%22R_sum_%202026.pdf%22%3B%20filename%2A%3DUTF-8%27%27R%25C3%25A9sum%25C3%25A9%25202026.pdf"),
+        "{url}"
+    );
+}
+
+#[test]
+fn cors_only_for_listed_origins() {
+    let svc = service(&[]);
+    let r = call(
+        &svc,
+        "OPTIONS",
+        "/v1/uploads",
+        &[
+            ("origin", "https://app.example.com"),
+            ("access-control-request-method", "POST"),
+        ],
+        b"",
+    );
+    assert_eq!(r.status, 204);
+    let get = |r: &Response, n: &str| {
+        r.headers
+            .iter()
+            .find(|(k, _)| *k == n)
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(
+        get(&r, "access-control-allow-origin").as_deref(),
+        Some("https://app.example.com")
+    );
+    assert_eq!(
+        get(&r, "access-control-allow-headers").as_deref(),
+        Some("authorization, content-type")
+    );
+    assert_eq!(get(&r, "access-control-max-age").as_deref(), Some("600"));
+    let r = call(
+        &svc,
+        "OPTIONS",
+        "/v1/uploads",
+        &[
+            ("origin", "https://evil.example.com"),
+            ("access-control-request-method", "POST"),
+        ],
+        b"",
+    );
+    assert_eq!(r.status, 403);
+    assert_eq!(get(&r, "access-control-allow-origin"), None);
+    let auth = format!("Bearer {}", alice());
+    let body = upload(1, "text/plain").to_string();
+    let r = call(
+        &svc,
+        "POST",
+        "/v1/uploads",
+        &[
+            ("origin", "https://evil.example.com"),
+            ("authorization", &auth),
+            ("content-type", "application/json"),
+        ],
+        body.as_bytes(),
+    );
+    assert_eq!(get(&r, "access-control-allow-origin"), None);
+    let r = call(
+        &svc,
+        "POST",
+        "/v1/uploads",
+        &[
+            ("origin", "https://app.example.com"),
+            ("authorization", &auth),
+            ("content-type", "application/json"),
+        ],
+        body.as_bytes(),
+    );
+    assert_eq!(
+        get(&r, "access-control-allow-origin").as_deref(),
+        Some("https://app.example.com")
+    );
+    assert_eq!(get(&r, "vary").as_deref(), Some("Origin"));
+}
+
+#[test]
+fn misconfiguration_fails_closed() {
+    for (k, v) in [
+        ("TARGET_UPLOADS_KIND", "ftp"),
+        ("JWT_SECRET", "short"),
+        ("URL_TTL", "0"),
+        ("TARGET_UPLOADS_ENDPOINT", "nope"),
+    ] {
+        let vars = vars(&[(k, v)]);
+        let err = Service::from_lookup(&|name| vars.get(name).cloned()).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            !text.contains(S3_SECRET) && !text.contains(JWT_SECRET),
+            "{text}"
+        );
+    }
+    let r = presign_worker::api::config_invalid_response();
+    assert_eq!(r.status, 500);
+    assert_eq!(
+        code(&serde_json::from_str(&r.body).unwrap()),
+        "config_invalid"
+    );
+}

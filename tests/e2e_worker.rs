@@ -1,0 +1,312 @@
+//! End to end over real HTTP: `wrangler dev` running the built worker, in front of an `s3s-fs`
+//! store. A browser-like client gets URLs with a token and moves bytes with the store directly.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod support;
+
+use serde_json::{json, Value};
+use support::{http, now_secs, post_json, TestEnv};
+
+const VARS: &[(&str, &str)] = &[
+    (
+        "ALLOWED_CONTENT_TYPES",
+        "image/*,text/plain,application/octet-stream",
+    ),
+    ("MAX_UPLOAD_SIZE", "1048576"),
+    ("CORS_ALLOWED_ORIGINS", "https://app.example.com"),
+];
+
+fn token(env: &TestEnv, sub: &str, exp: u64) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &json!({ "sub": sub, "exp": exp }),
+        &jsonwebtoken::EncodingKey::from_secret(env.jwt_secret.as_bytes()),
+    )
+    .unwrap()
+}
+
+fn api(env: &TestEnv, path: &str, token: Option<&str>, body: &Value) -> (u16, Value) {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("authorization", a.as_str())).collect();
+    let r = post_json(&env.worker.url(path), &headers, body);
+    (r.status, r.json())
+}
+
+fn send_headers(grant: &Value) -> Vec<(String, String)> {
+    grant["headers"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+        .collect()
+}
+
+fn refs(h: &[(String, String)]) -> Vec<(&str, &str)> {
+    h.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
+#[test]
+#[ignore = "end-to-end: needs s3s-fs and wrangler; run by make test"]
+fn upload_then_download_byte_identical() {
+    let env = TestEnv::shared(VARS);
+    let alice = token(&env, "alice", now_secs() + 600);
+    let file: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 256) as u8).collect();
+    let (status, grant) = api(
+        &env,
+        "/v1/uploads",
+        Some(&alice),
+        &json!({
+            "filename": "holiday photo ü.png", "content_type": "image/png", "size": file.len()
+        }),
+    );
+    assert_eq!(status, 200, "{grant}");
+    assert_eq!(grant["method"], "PUT");
+    let key = grant["key"].as_str().unwrap().to_owned();
+    assert!(
+        key.starts_with("alice/") && key.ends_with("/holiday photo ü.png"),
+        "{key}"
+    );
+    let headers = send_headers(&grant);
+    let r = http(
+        "PUT",
+        grant["url"].as_str().unwrap(),
+        &refs(&headers),
+        &file,
+    );
+    assert_eq!(r.status, 200, "store refused the upload: {}", r.text());
+    assert_eq!(env.store.read_object(&key).as_deref(), Some(&file[..]));
+
+    let (status, dl) = api(
+        &env,
+        "/v1/downloads",
+        Some(&alice),
+        &json!({ "key": key, "filename": "photo.png" }),
+    );
+    assert_eq!(status, 200, "{dl}");
+    let r = http("GET", dl["url"].as_str().unwrap(), &[], b"");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.body, file, "downloaded bytes differ");
+}
+
+#[test]
+#[ignore = "end-to-end: needs s3s-fs and wrangler; run by make test"]
+fn refusals() {
+    let env = TestEnv::shared(VARS);
+    let now = now_secs();
+    let alice = token(&env, "alice", now + 600);
+    let upload = json!({ "filename": "a.txt", "content_type": "text/plain", "size": 5 });
+
+    let (s, v) = api(&env, "/v1/uploads", None, &upload);
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (401, Some("missing_token")),
+        "{v}"
+    );
+    let r = post_json(&env.worker.url("/v1/uploads"), &[], &upload);
+    assert!(r
+        .header("www-authenticate")
+        .is_some_and(|h| h.starts_with("Bearer")));
+
+    let (s, v) = api(&env, "/v1/uploads", Some("not.a.token"), &upload);
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (401, Some("invalid_token")),
+        "{v}"
+    );
+    let forged = jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &json!({ "sub": "alice", "exp": now + 600 }),
+        &jsonwebtoken::EncodingKey::from_secret(b"a-different-secret-of-enough-length!!"),
+    )
+    .unwrap();
+    let (s, v) = api(&env, "/v1/uploads", Some(&forged), &upload);
+    assert_eq!(
+        (s, v["error"]["reason"].as_str()),
+        (401, Some("bad_signature")),
+        "{v}"
+    );
+    let expired = token(&env, "alice", now - 3600);
+    let (s, v) = api(&env, "/v1/uploads", Some(&expired), &upload);
+    assert_eq!(
+        (s, v["error"]["reason"].as_str()),
+        (401, Some("expired")),
+        "{v}"
+    );
+
+    let (s, v) = api(
+        &env,
+        "/v1/uploads",
+        Some(&alice),
+        &json!({ "filename": "a.html", "content_type": "text/html", "size": 5 }),
+    );
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (422, Some("content_type_not_allowed")),
+        "{v}"
+    );
+    let (s, v) = api(
+        &env,
+        "/v1/uploads",
+        Some(&alice),
+        &json!({ "filename": "a.bin", "content_type": "application/octet-stream", "size": 1_048_577 }),
+    );
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (422, Some("size_too_large")),
+        "{v}"
+    );
+
+    // The store refuses a body of another size or type than signed.
+    let (s, grant) = api(&env, "/v1/uploads", Some(&alice), &upload);
+    assert_eq!(s, 200, "{grant}");
+    let url = grant["url"].as_str().unwrap();
+    let key = grant["key"].as_str().unwrap();
+    let r = http("PUT", url, &[("content-type", "text/plain")], b"123456");
+    assert_eq!(r.status, 403, "another size was stored: {}", r.text());
+    let r = http("PUT", url, &[("content-type", "image/png")], b"12345");
+    assert_eq!(r.status, 403, "another type was stored: {}", r.text());
+    assert_eq!(env.store.read_object(key), None);
+
+    // Bob may not download Alice's key.
+    let bob = token(&env, "bob", now + 600);
+    let (s, v) = api(&env, "/v1/downloads", Some(&bob), &json!({ "key": key }));
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (403, Some("key_not_granted")),
+        "{v}"
+    );
+
+    // Bad requests.
+    let r = http(
+        "POST",
+        &env.worker.url("/v1/uploads"),
+        &[
+            ("authorization", &format!("Bearer {alice}")),
+            ("content-type", "application/json"),
+        ],
+        b"{nope",
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    let r = http(
+        "POST",
+        &env.worker.url("/v1/uploads"),
+        &[
+            ("authorization", &format!("Bearer {alice}")),
+            ("content-type", "text/plain"),
+        ],
+        b"{}",
+    );
+    assert_eq!(r.status, 415, "{}", r.text());
+    let big = vec![b'x'; 20_000];
+    let r = http(
+        "POST",
+        &env.worker.url("/v1/uploads"),
+        &[
+            ("authorization", &format!("Bearer {alice}")),
+            ("content-type", "application/json"),
+        ],
+        &big,
+    );
+    assert_eq!(r.status, 413, "{}", r.text());
+    let r = http("GET", &env.worker.url("/nowhere"), &[], b"");
+    assert_eq!(
+        (
+            r.status,
+            r.json()["error"]["code"].as_str().map(str::to_owned)
+        ),
+        (404, Some("not_found".to_owned()))
+    );
+    let r = http("DELETE", &env.worker.url("/v1/uploads"), &[], b"");
+    assert_eq!(r.status, 405);
+}
+
+#[test]
+#[ignore = "end-to-end: needs s3s-fs and wrangler; run by make test"]
+fn cors_for_listed_origins_only() {
+    let env = TestEnv::shared(VARS);
+    let pre = |origin: &str| {
+        http(
+            "OPTIONS",
+            &env.worker.url("/v1/uploads"),
+            &[
+                ("origin", origin),
+                ("access-control-request-method", "POST"),
+                (
+                    "access-control-request-headers",
+                    "authorization, content-type",
+                ),
+            ],
+            b"",
+        )
+    };
+    let r = pre("https://app.example.com");
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
+    assert!(r
+        .header("access-control-allow-headers")
+        .unwrap_or_default()
+        .contains("authorization"));
+    assert!(r.header("access-control-max-age").is_some());
+    let r = pre("https://evil.example.com");
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        None,
+        "unlisted origin got CORS headers"
+    );
+    assert_eq!(r.status, 403);
+
+    let alice = token(&env, "alice", now_secs() + 600);
+    let auth = format!("Bearer {alice}");
+    let body = json!({ "filename": "a.txt", "content_type": "text/plain", "size": 1 }).to_string();
+    let r = http(
+        "POST",
+        &env.worker.url("/v1/uploads"),
+        &[
+            ("origin", "https://evil.example.com"),
+            ("authorization", &auth),
+            ("content-type", "application/json"),
+        ],
+        body.as_bytes(),
+    );
+    assert_eq!(r.header("access-control-allow-origin"), None);
+    let r = http(
+        "POST",
+        &env.worker.url("/v1/uploads"),
+        &[
+            ("origin", "https://app.example.com"),
+            ("authorization", &auth),
+            ("content-type", "application/json"),
+        ],
+        body.as_bytes(),
+    );
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
+}
+
+#[test]
+#[ignore = "end-to-end: needs s3s-fs and wrangler; run by make test"]
+fn misconfigured_worker_answers_500_without_details() {
+    let env = TestEnv::start(&[("URL_TTL", "0")]);
+    let alice = token(&env, "alice", now_secs() + 600);
+    let (s, v) = api(
+        &env,
+        "/v1/uploads",
+        Some(&alice),
+        &json!({ "filename": "a.txt", "content_type": "text/plain", "size": 1 }),
+    );
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (500, Some("config_invalid")),
+        "{v}"
+    );
+    assert!(!v.to_string().contains("URL_TTL"), "details leaked: {v}");
+    assert!(
+        env.worker.logs().contains("URL_TTL"),
+        "the problem is not in the log"
+    );
+}

@@ -1,0 +1,719 @@
+//! Shared harness for the end-to-end tests (`mod support;` in a test file).
+//!
+//! It runs real processes on loopback: an `s3s-fs` store ([`S3Store`]) and `wrangler dev`
+//! serving the already built bundle in `build/` ([`Worker`]), each on a free port, each in its
+//! own temporary directory and process group. Dropping a handle kills the whole group and
+//! removes the directory, so tests leak neither processes nor ports, even when they panic.
+//!
+//! Prerequisites (what `make test` does first): `scripts/setup.sh` (s3s-fs, npm packages) and
+//! `scripts/build.sh` (the bundle). The harness never builds: cargo would wait on its own lock.
+//!
+//! ```ignore
+//! mod support;
+//! use support::{http, TestEnv};
+//!
+//! #[test]
+//! #[ignore = "end-to-end: needs s3s-fs/wrangler, run by make test"]
+//! fn healthz() {
+//!     let env = TestEnv::start(&[("URL_TTL", "60")]);
+//!     let res = http("GET", &env.worker.url("/healthz"), &[], b"");
+//!     assert_eq!(res.status, 200, "{}", res.text());
+//! }
+//! ```
+#![allow(dead_code)] // every test file uses a different part of the harness
+
+use std::collections::{HashMap, HashSet};
+use std::fs::{self, File};
+use std::io::Read;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::thread::sleep;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use std::os::unix::process::CommandExt as _;
+
+/// How long `s3s-fs` may take to accept connections.
+pub const S3_READY_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long `wrangler dev` may take to serve the worker (`GET /healthz` answered with JSON).
+pub const WORKER_READY_TIMEOUT: Duration = Duration::from_secs(60);
+/// Timeout of one HTTP exchange made by [`http`].
+pub const HTTP_TIMEOUT: Duration = Duration::from_secs(30);
+/// The bucket [`TestEnv`] creates.
+pub const DEFAULT_BUCKET: &str = "uploads";
+/// The target name [`TestEnv`] configures (the worker's default target).
+pub const DEFAULT_TARGET: &str = "uploads";
+
+/// The repository root (where `Cargo.toml`, `wrangler.toml` and `build/` are).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `n` random bytes from the OS, hex-encoded (for test secrets and names).
+pub fn random_hex(n: usize) -> String {
+    let mut buf = vec![0u8; n];
+    File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut buf))
+        .expect("read /dev/urandom");
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A free TCP port on 127.0.0.1. Ports handed out by this process are never handed out
+/// again, so tests running in parallel threads do not collide.
+pub fn free_port() -> u16 {
+    static GIVEN: OnceLock<Mutex<HashSet<u16>>> = OnceLock::new();
+    let given = GIVEN.get_or_init(|| Mutex::new(HashSet::new()));
+    for _ in 0..100 {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("bind an ephemeral port on 127.0.0.1")
+            .port();
+        if given.lock().unwrap_or_else(|e| e.into_inner()).insert(port) {
+            return port;
+        }
+    }
+    panic!("no free port found on 127.0.0.1");
+}
+
+/// Whether something accepts TCP connections on 127.0.0.1:`port`.
+pub fn port_open(port: u16) -> bool {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Temporary directories and processes
+
+/// A directory under the system temp dir, removed (recursively) on drop.
+pub struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    /// Creates `$TMPDIR/presign-worker-<label>-<pid>-<n>-<random>`.
+    pub fn new(label: &str) -> TempDir {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!(
+            "presign-worker-{label}-{}-{n}-{}",
+            std::process::id(),
+            random_hex(4)
+        ));
+        fs::create_dir_all(&path).unwrap_or_else(|e| panic!("create {}: {e}", path.display()));
+        TempDir { path }
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.path);
+    }
+}
+
+/// A child process started in its own process group, output captured in a log file. Drop
+/// sends SIGTERM to the whole group, waits up to 5 s, then sends SIGKILL to whatever is left
+/// (wrangler starts workerd and esbuild children).
+pub struct Process {
+    name: String,
+    child: Child,
+    log: PathBuf,
+}
+
+impl Process {
+    /// Spawns `cmd` (stdin closed, stdout and stderr appended to `log`) in a new process group.
+    pub fn spawn(name: &str, mut cmd: Command, log: PathBuf) -> Process {
+        let out = File::create(&log).unwrap_or_else(|e| panic!("create {}: {e}", log.display()));
+        let err = out.try_clone().expect("clone log file handle");
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::from(err))
+            .process_group(0);
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name} ({cmd:?}): {e}"));
+        Process {
+            name: name.to_owned(),
+            child,
+            log,
+        }
+    }
+
+    /// Process id (also the process group id).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Everything the process printed so far.
+    pub fn logs(&self) -> String {
+        fs::read(&self.log)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    }
+
+    /// `None` while running, `Some(status text)` once exited.
+    pub fn exited(&mut self) -> Option<String> {
+        match self.child.try_wait() {
+            Ok(Some(status)) => Some(status.to_string()),
+            Ok(None) => None,
+            Err(e) => Some(format!("unknown ({e})")),
+        }
+    }
+
+    /// Panics with the process's output.
+    pub fn fail(&mut self, why: &str) -> ! {
+        let status = self
+            .exited()
+            .map_or_else(|| "still running".to_owned(), |s| format!("exited: {s}"));
+        panic!(
+            "{} {why} ({status}).\n----- {} output -----\n{}\n----- end of {} output -----",
+            self.name,
+            self.name,
+            tail(&self.logs(), 8000),
+            self.name
+        );
+    }
+
+    fn signal_group(&self, signal: &str) -> bool {
+        Command::new("kill")
+            .args([signal, "--", &format!("-{}", self.pid())])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    /// Stops the whole process group (what `Drop` does).
+    pub fn stop(&mut self) {
+        if self.signal_group("-TERM") {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                // The group is gone when signal 0 finds nobody.
+                if self.exited().is_some() && !self.signal_group("-0") {
+                    break;
+                }
+                sleep(Duration::from_millis(50));
+            }
+        }
+        if self.signal_group("-0") {
+            self.signal_group("-KILL");
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn tail(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut start = s.len() - max;
+    while !s.is_char_boundary(start) {
+        start += 1;
+    }
+    &s[start..]
+}
+
+// ---------------------------------------------------------------------------------------------
+// s3s-fs
+
+/// A running `s3s-fs` store on 127.0.0.1 with one bucket, in a temporary directory.
+pub struct S3Store {
+    /// Listening port.
+    pub port: u16,
+    /// `http://127.0.0.1:<port>`.
+    pub endpoint: String,
+    /// The bucket created at start.
+    pub bucket: String,
+    /// Access key id the store accepts.
+    pub access_key: String,
+    /// Secret key the store accepts.
+    pub secret_key: String,
+    /// The store's root directory (buckets are its sub-directories).
+    pub root: PathBuf,
+    process: Process,
+    _dir: TempDir,
+}
+
+impl S3Store {
+    /// Starts `s3s-fs` on a free port with `bucket` created and the given keys; waits (at
+    /// most [`S3_READY_TIMEOUT`]) until it accepts connections.
+    pub fn start(bucket: &str, access_key: &str, secret_key: &str) -> S3Store {
+        let dir = TempDir::new("s3");
+        let root = dir.path().join("data");
+        fs::create_dir_all(root.join(bucket)).expect("create the bucket directory");
+        let port = free_port();
+        let bin = find_s3s_fs();
+        let mut cmd = Command::new(&bin);
+        cmd.args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--access-key", access_key, "--secret-key", secret_key])
+            .arg(&root)
+            .env(
+                "RUST_LOG",
+                std::env::var("S3S_LOG").unwrap_or_else(|_| "warn".into()),
+            );
+        let mut process = Process::spawn("s3s-fs", cmd, dir.path().join("s3s-fs.log"));
+        let deadline = Instant::now() + S3_READY_TIMEOUT;
+        loop {
+            if port_open(port) {
+                break;
+            }
+            if process.exited().is_some() {
+                process.fail("exited before accepting connections");
+            }
+            if Instant::now() > deadline {
+                process.fail(&format!(
+                    "did not accept connections on 127.0.0.1:{port} within {S3_READY_TIMEOUT:?}"
+                ));
+            }
+            sleep(Duration::from_millis(50));
+        }
+        S3Store {
+            port,
+            endpoint: format!("http://127.0.0.1:{port}"),
+            bucket: bucket.to_owned(),
+            access_key: access_key.to_owned(),
+            secret_key: secret_key.to_owned(),
+            root,
+            process,
+            _dir: dir,
+        }
+    }
+
+    /// Starts a store with bucket [`DEFAULT_BUCKET`] and random keys.
+    pub fn start_default() -> S3Store {
+        let access_key = format!("AKTEST{}", random_hex(7).to_uppercase());
+        S3Store::start(DEFAULT_BUCKET, &access_key, &random_hex(20))
+    }
+
+    /// Creates another bucket (a sub-directory of the root) and returns its path.
+    pub fn create_bucket(&self, name: &str) -> PathBuf {
+        let p = self.root.join(name);
+        fs::create_dir_all(&p).expect("create a bucket directory");
+        p
+    }
+
+    /// The directory of the start bucket.
+    pub fn bucket_dir(&self) -> PathBuf {
+        self.root.join(&self.bucket)
+    }
+
+    /// Where the object `key` of the start bucket is stored on disk.
+    pub fn object_path(&self, key: &str) -> PathBuf {
+        self.bucket_dir().join(key)
+    }
+
+    /// The object's bytes, if stored.
+    pub fn read_object(&self, key: &str) -> Option<Vec<u8>> {
+        fs::read(self.object_path(key)).ok()
+    }
+
+    /// Everything s3s-fs printed so far.
+    pub fn logs(&self) -> String {
+        self.process.logs()
+    }
+}
+
+fn find_s3s_fs() -> PathBuf {
+    if let Some(p) = std::env::var_os("S3S_FS_BIN") {
+        return PathBuf::from(p);
+    }
+    let in_path = std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
+        .unwrap_or_default();
+    let cargo_bin = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .map(|d| d.join("bin"));
+    in_path
+        .into_iter()
+        .chain(cargo_bin)
+        .map(|d| d.join("s3s-fs"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "s3s-fs not found in PATH or ~/.cargo/bin: run scripts/setup.sh (make test does)"
+            )
+        })
+}
+
+// ---------------------------------------------------------------------------------------------
+// wrangler dev
+
+/// A running `wrangler dev` serving the built bundle on 127.0.0.1.
+pub struct Worker {
+    /// Listening port.
+    pub port: u16,
+    /// `http://127.0.0.1:<port>`.
+    pub base_url: String,
+    process: Process,
+    _dir: TempDir,
+}
+
+impl Worker {
+    /// Starts `wrangler dev` on a free port with the repository's `wrangler.toml`, the bundle
+    /// in `build/`, and `vars` added to (and overriding) its `[vars]` (`--var NAME:VALUE`).
+    /// `.dev.vars` is ignored (an empty `--env-file` replaces it), state goes to a temporary
+    /// directory. Waits (at most [`WORKER_READY_TIMEOUT`]) until the worker itself answers
+    /// `GET /healthz` (a JSON response of any status: a misconfigured worker answers 500).
+    pub fn start(vars: &[(&str, &str)]) -> Worker {
+        let root = repo_root();
+        let shim = root.join("build/worker/shim.mjs");
+        if !shim.is_file() {
+            panic!(
+                "{} is missing: build the worker first with scripts/build.sh (make test does)",
+                shim.display()
+            );
+        }
+        warn_if_stale(&root);
+        let wrangler = root.join("node_modules/.bin/wrangler");
+        if !wrangler.is_file() {
+            panic!(
+                "{} is missing: run scripts/setup.sh (make test does)",
+                wrangler.display()
+            );
+        }
+        let dir = TempDir::new("wrangler");
+        let env_file = dir.path().join("empty.env");
+        fs::write(&env_file, "").expect("write the empty env file");
+        let port = free_port();
+        let inspector_port = free_port();
+        let mut cmd = Command::new(&wrangler);
+        cmd.current_dir(&root)
+            .arg("dev")
+            .arg("--config")
+            .arg(root.join("wrangler.toml"))
+            .args(["--ip", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--inspector-port", &inspector_port.to_string()])
+            .arg("--persist-to")
+            .arg(dir.path().join("state"))
+            .arg("--env-file")
+            .arg(&env_file)
+            .arg("--show-interactive-dev-session=false");
+        for (name, value) in vars {
+            assert!(
+                !name.is_empty() && !name.contains(':'),
+                "bad variable name {name:?}"
+            );
+            cmd.arg("--var").arg(format!("{name}:{value}"));
+        }
+        cmd.env("WRANGLER_SEND_METRICS", "false")
+            .env("NO_COLOR", "1")
+            .env("FORCE_COLOR", "0")
+            .env("CI", "true")
+            .env_remove("CLOUDFLARE_INCLUDE_PROCESS_ENV")
+            .env_remove("CLOUDFLARE_API_TOKEN")
+            .env_remove("CLOUDFLARE_ACCOUNT_ID");
+        let mut process = Process::spawn("wrangler dev", cmd, dir.path().join("wrangler.log"));
+        let base_url = format!("http://127.0.0.1:{port}");
+        let health = format!("{base_url}/healthz");
+        let deadline = Instant::now() + WORKER_READY_TIMEOUT;
+        loop {
+            if port_open(port) {
+                if let Ok(res) = try_http("GET", &health, &[], b"", Duration::from_secs(5)) {
+                    // The worker itself answered (every answer of it is JSON; a misconfigured
+                    // worker answers 500 `config_invalid`). wrangler's own error pages are not.
+                    let json = res
+                        .header("content-type")
+                        .is_some_and(|v| v.starts_with("application/json"));
+                    if json {
+                        break;
+                    }
+                }
+            }
+            if process.exited().is_some() {
+                process.fail("exited before answering GET /healthz");
+            }
+            if Instant::now() > deadline {
+                process.fail(&format!(
+                    "did not answer GET {health} with JSON within {WORKER_READY_TIMEOUT:?}"
+                ));
+            }
+            sleep(Duration::from_millis(250));
+        }
+        Worker {
+            port,
+            base_url,
+            process,
+            _dir: dir,
+        }
+    }
+
+    /// `base_url` + `path` (`path` starts with `/`).
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// Everything wrangler (and the worker's console) printed so far.
+    pub fn logs(&self) -> String {
+        self.process.logs()
+    }
+}
+
+/// Warns (does not fail) when a source file is newer than the built wasm.
+fn warn_if_stale(root: &Path) {
+    fn newest(dir: &Path) -> Option<SystemTime> {
+        let mut best = None;
+        for entry in fs::read_dir(dir).ok()?.flatten() {
+            let path = entry.path();
+            let t = if path.is_dir() {
+                newest(&path)
+            } else {
+                entry.metadata().ok().and_then(|m| m.modified().ok())
+            };
+            best = best.max(t);
+        }
+        best
+    }
+    let built = fs::metadata(root.join("build/index_bg.wasm"))
+        .or_else(|_| fs::metadata(root.join("build/worker/shim.mjs")))
+        .and_then(|m| m.modified())
+        .ok();
+    let src = [root.join("src"), root.join("Cargo.toml")]
+        .iter()
+        .filter_map(|p| {
+            if p.is_dir() {
+                newest(p)
+            } else {
+                fs::metadata(p).and_then(|m| m.modified()).ok()
+            }
+        })
+        .max();
+    if let (Some(built), Some(src)) = (built, src) {
+        if src > built {
+            eprintln!(
+                "warning: the worker bundle in build/ is older than the sources; run scripts/build.sh"
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Store + worker together
+
+/// An `s3s-fs` store and a `wrangler dev` worker configured to sign for it.
+///
+/// The worker gets target [`DEFAULT_TARGET`] (kind `custom`, path-style, the store's endpoint
+/// and bucket), the store's keys as `S3_ACCESS_KEY_ID` / `S3_SECRET_ACCESS_KEY`, and a random
+/// `JWT_SECRET`; then `extra_vars`, which override any of those.
+pub struct TestEnv {
+    /// The worker (dropped first).
+    pub worker: Worker,
+    /// The store.
+    pub store: S3Store,
+    /// The HMAC secret the worker verifies tokens with (`JWT_SECRET`).
+    pub jwt_secret: String,
+}
+
+impl TestEnv {
+    /// Starts a store and a worker (see the type's documentation).
+    pub fn start(extra_vars: &[(&str, &str)]) -> TestEnv {
+        let store = S3Store::start_default();
+        let jwt_secret = random_hex(32);
+        let mut vars = TestEnv::base_vars(&store, &jwt_secret);
+        for (k, v) in extra_vars {
+            vars.retain(|(name, _)| name != k);
+            vars.push(((*k).to_owned(), (*v).to_owned()));
+        }
+        let refs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let worker = Worker::start(&refs);
+        TestEnv {
+            worker,
+            store,
+            jwt_secret,
+        }
+    }
+
+    /// A [`TestEnv`] shared by the tests of one test binary that ask for the same
+    /// `extra_vars`: started by the first caller, stopped when the last `Arc` is dropped (so
+    /// nothing outlives the tests; tests that do not overlap in time each start their own).
+    /// Tests sharing it must not depend on each other's objects in the store.
+    pub fn shared(extra_vars: &[(&str, &str)]) -> Arc<TestEnv> {
+        type Key = Vec<(String, String)>;
+        static SHARED: OnceLock<Mutex<HashMap<Key, Weak<TestEnv>>>> = OnceLock::new();
+        let key: Key = extra_vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        // Held while starting: concurrent callers wait for the same environment.
+        let mut map = SHARED
+            .get_or_init(|| Mutex::new(HashMap::new()))
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(env) = map.get(&key).and_then(Weak::upgrade) {
+            return env;
+        }
+        let env = Arc::new(TestEnv::start(extra_vars));
+        map.insert(key, Arc::downgrade(&env));
+        env
+    }
+
+    /// The variables [`TestEnv::start`] gives the worker before `extra_vars`.
+    pub fn base_vars(store: &S3Store, jwt_secret: &str) -> Vec<(String, String)> {
+        let t = DEFAULT_TARGET.to_uppercase();
+        [
+            ("TARGETS".to_owned(), DEFAULT_TARGET.to_owned()),
+            (format!("TARGET_{t}_KIND"), "custom".to_owned()),
+            (format!("TARGET_{t}_BUCKET"), store.bucket.clone()),
+            (format!("TARGET_{t}_ENDPOINT"), store.endpoint.clone()),
+            ("S3_ACCESS_KEY_ID".to_owned(), store.access_key.clone()),
+            ("S3_SECRET_ACCESS_KEY".to_owned(), store.secret_key.clone()),
+            ("JWT_SECRET".to_owned(), jwt_secret.to_owned()),
+        ]
+        .into_iter()
+        .collect()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP client
+
+/// A complete HTTP response (any status).
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    /// Status code.
+    pub status: u16,
+    /// Header names (lower case) and values, in order received.
+    pub headers: Vec<(String, String)>,
+    /// Body bytes.
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of header `name` (case-insensitive).
+    pub fn header_all(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// The body as (lossy) UTF-8.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The body parsed as JSON; panics with the status and body when it is not JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "response body is not JSON ({e}); status {}, body: {}",
+                self.status,
+                self.text()
+            )
+        })
+    }
+}
+
+fn agent(timeout: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .proxy(None)
+        .max_redirects(0)
+        .timeout_global(Some(timeout))
+        .user_agent("presign-worker-tests")
+        .build()
+        .into()
+}
+
+/// One HTTP/1.1 exchange without redirects, proxies or retries; any status is returned.
+/// An empty `body` on GET, HEAD, DELETE or OPTIONS sends no body at all; otherwise the body is
+/// sent with its `content-length`. Panics on transport errors (connection refused, timeout).
+pub fn http(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -> HttpResponse {
+    try_http(method, url, headers, body, HTTP_TIMEOUT)
+        .unwrap_or_else(|e| panic!("{method} {url} failed: {e}"))
+}
+
+/// [`http`] returning transport errors instead of panicking.
+pub fn try_http(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    timeout: Duration,
+) -> Result<HttpResponse, String> {
+    let mut builder = ureq::http::Request::builder().method(method).uri(url);
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    let no_body = body.is_empty() && matches!(method, "GET" | "HEAD" | "DELETE" | "OPTIONS");
+    let agent = agent(timeout);
+    let result = if no_body {
+        builder
+            .body(())
+            .map_err(|e| e.to_string())
+            .and_then(|r| agent.run(r).map_err(|e| e.to_string()))
+    } else {
+        builder
+            .body(body)
+            .map_err(|e| e.to_string())
+            .and_then(|r| agent.run(r).map_err(|e| e.to_string()))
+    };
+    let mut res = result?;
+    let status = res.status().as_u16();
+    let headers = res
+        .headers()
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let body = if method == "HEAD" {
+        Vec::new()
+    } else {
+        res.body_mut()
+            .with_config()
+            .limit(1 << 30)
+            .read_to_vec()
+            .map_err(|e| format!("reading the body: {e}"))?
+    };
+    Ok(HttpResponse {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// `GET url` with no headers.
+pub fn get(url: &str) -> HttpResponse {
+    http("GET", url, &[], b"")
+}
+
+/// `POST url` with a JSON body (`content-type: application/json`) plus `headers`.
+pub fn post_json(url: &str, headers: &[(&str, &str)], body: &serde_json::Value) -> HttpResponse {
+    let mut all = vec![("content-type", "application/json")];
+    all.extend_from_slice(headers);
+    http("POST", url, &all, body.to_string().as_bytes())
+}
+
+/// Seconds since the Unix epoch.
+pub fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
