@@ -41,6 +41,7 @@
 //! | `MAX_UPLOAD_SIZE` | `104857600` (100 MiB) | Largest upload in bytes, 1 to 5368709120 (5 GiB, the limit of a single S3 PUT). |
 //! | `URL_TTL` | `300` | Lifetime of presigned URLs in seconds, 1 to 604800 (7 days). |
 //! | `ALLOW_URL_PAST_TOKEN_EXPIRY` | `false` | `true` lets a URL outlive the token that obtained it. |
+//! | `ALLOW_DELETE` | `false` | `true` lets `/v1/sign` sign DeleteObject for keys the token grants. |
 //! | `CORS_ALLOWED_ORIGINS` | unset (no CORS) | Comma list of exact origins `scheme://host[:port]` (`*` and `null` are refused). |
 //! | `CORS_MAX_AGE` | `600` | `Access-Control-Max-Age` of preflight answers, 0 to 86400 seconds. |
 //! | `MAX_BODY_BYTES` | `16384` | Largest accepted JSON request body in bytes, 256 to 1048576. |
@@ -256,6 +257,8 @@ pub struct PolicyConfig {
     pub url_ttl_secs: u64,
     /// Whether a URL may outlive the token's `exp`.
     pub allow_url_past_token_expiry: bool,
+    /// Whether DeleteObject may be signed (`ALLOW_DELETE`).
+    pub allow_delete: bool,
 }
 
 impl PolicyConfig {
@@ -1108,6 +1111,7 @@ fn parse_policy(vars: &Vars<'_>) -> Result<PolicyConfig> {
         )?,
         url_ttl_secs: vars.number("URL_TTL", DEFAULT_URL_TTL, 1, MAX_URL_TTL)?,
         allow_url_past_token_expiry: vars.boolean("ALLOW_URL_PAST_TOKEN_EXPIRY", false)?,
+        allow_delete: vars.boolean("ALLOW_DELETE", false)?,
     })
 }
 

@@ -502,3 +502,73 @@ pub fn content_disposition(filename: &str) -> String {
     }
     out
 }
+
+/// The media type usually meant by a file name's extension (`application/octet-stream` when
+/// unknown), for clients that do not say (Uppy's CreateMultipartUpload does not).
+pub fn guess_content_type(filename: &str) -> &'static str {
+    const TYPES: &[(&str, &str)] = &[
+        ("avif", "image/avif"),
+        ("bmp", "image/bmp"),
+        ("csv", "text/csv"),
+        ("gif", "image/gif"),
+        ("gz", "application/gzip"),
+        ("heic", "image/heic"),
+        ("htm", "text/html"),
+        ("html", "text/html"),
+        ("jpeg", "image/jpeg"),
+        ("jpg", "image/jpeg"),
+        ("js", "text/javascript"),
+        ("json", "application/json"),
+        ("m4a", "audio/mp4"),
+        ("mov", "video/quicktime"),
+        ("mp3", "audio/mpeg"),
+        ("mp4", "video/mp4"),
+        ("pdf", "application/pdf"),
+        ("png", "image/png"),
+        ("svg", "image/svg+xml"),
+        ("tar", "application/x-tar"),
+        ("tif", "image/tiff"),
+        ("tiff", "image/tiff"),
+        ("txt", "text/plain"),
+        ("wav", "audio/wav"),
+        ("webm", "video/webm"),
+        ("webp", "image/webp"),
+        ("xml", "application/xml"),
+        ("zip", "application/zip"),
+    ];
+    let ext = extension(filename);
+    TYPES
+        .binary_search_by(|(e, _)| e.cmp(&ext.as_str()))
+        .map_or("application/octet-stream", |i| TYPES[i].1)
+}
+
+/// Checks an S3 multipart upload id: 1 to 1024 characters of `A-Z a-z 0-9 . _ ~ + / = -`.
+pub fn validate_upload_id(id: &str) -> Result<(), PolicyError> {
+    let ok = !id.is_empty()
+        && id.len() <= 1024
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._~+/=-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(PolicyError::invalid(
+            "invalid_upload_id",
+            "uploadId must be 1 to 1024 characters of A-Z a-z 0-9 . _ ~ + / = -",
+        ))
+    }
+}
+
+/// Checks a multipart part number: 1 to 10 000 (S3's limit).
+pub fn validate_part_number(n: u64) -> Result<u16, PolicyError> {
+    match u16::try_from(n) {
+        Ok(p) if (1..=10_000).contains(&p) => Ok(p),
+        _ => Err(PolicyError::invalid(
+            "invalid_part_number",
+            "partNumber must be between 1 and 10000",
+        )),
+    }
+}
+
+/// Largest single PUT (and single part) S3 accepts: 5 GiB.
+pub const MAX_PUT_SIZE: u64 = 5 * 1024 * 1024 * 1024;

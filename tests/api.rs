@@ -633,3 +633,213 @@ fn misconfiguration_fails_closed() {
         "config_invalid"
     );
 }
+
+// ---- POST /v1/sign (Uppy's signRequest shape) ----------------------------------------------
+
+fn sign(svc: &Service, token: &str, body: Value) -> (u16, Value) {
+    post(svc, "/v1/sign", Some(token), body)
+}
+
+fn query_of(url: &str) -> Vec<(String, String)> {
+    url.split_once('?')
+        .unwrap()
+        .1
+        .split('&')
+        .map(|p| {
+            let (n, v) = p.split_once('=').unwrap();
+            (n.to_owned(), v.to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn sign_put_object_makes_the_key_and_signs_the_type() {
+    let svc = service(&[]);
+    let (status, v) = sign(
+        &svc,
+        &alice(),
+        json!({ "method": "PUT", "key": "photo.png", "contentType": "image/png", "size": 1000 }),
+    );
+    assert_eq!(status, 200, "{v}");
+    let key = v["key"].as_str().unwrap();
+    assert!(
+        key.starts_with("alice/") && key.ends_with("/photo.png"),
+        "{key}"
+    );
+    // content-length is signed but never handed to a browser to set.
+    assert_eq!(v["headers"], json!({ "content-type": "image/png" }));
+    let url = v["url"].as_str().unwrap();
+    assert!(
+        url.contains("X-Amz-SignedHeaders=content-length%3Bcontent-type%3Bhost"),
+        "{url}"
+    );
+    assert_eq!(v["method"], "PUT");
+    // The type is checked like /v1/uploads.
+    let (status, v) = sign(
+        &svc,
+        &alice(),
+        json!({ "method": "PUT", "key": "x.html", "contentType": "text/html" }),
+    );
+    assert_eq!((status, code(&v)), (422, "content_type_not_allowed"));
+}
+
+#[test]
+fn sign_multipart_sequence() {
+    let svc = service(&[]);
+    let t = alice();
+    // CreateMultipartUpload: Uppy gives no content type; the extension's is signed and returned.
+    let (status, v) = sign(&svc, &t, json!({ "method": "POST", "key": "movie.PNG" }));
+    assert_eq!(status, 200, "{v}");
+    let key = v["key"].as_str().unwrap().to_owned();
+    assert_eq!(v["headers"], json!({ "content-type": "image/png" }));
+    let q = query_of(v["url"].as_str().unwrap());
+    assert!(q.contains(&("uploads".into(), String::new())), "{q:?}");
+    assert_eq!(v["method"], "POST");
+    // A type the extension implies but config refuses.
+    let (status, v) = sign(&svc, &t, json!({ "method": "POST", "key": "page.html" }));
+    assert_eq!((status, code(&v)), (422, "content_type_not_allowed"));
+
+    let id = "VXBsb2FkIElEIGZvciA2aWWpbmcncyBteS1tb3ZpZS5tMnRzIHVwbG9hZA--";
+    let (status, v) = sign(
+        &svc,
+        &t,
+        json!({ "method": "PUT", "key": key, "uploadId": id, "partNumber": 7 }),
+    );
+    assert_eq!(status, 200, "{v}");
+    let q = query_of(v["url"].as_str().unwrap());
+    assert!(q.contains(&("partNumber".into(), "7".into())), "{q:?}");
+    assert!(q.contains(&("uploadId".into(), id.into())), "{q:?}");
+    assert_eq!(v["headers"], json!({}));
+    for (method, want_method) in [("GET", "GET"), ("POST", "POST"), ("DELETE", "DELETE")] {
+        let (status, v) = sign(
+            &svc,
+            &t,
+            json!({ "method": method, "key": key, "uploadId": id }),
+        );
+        assert_eq!(status, 200, "{method}: {v}");
+        assert_eq!(v["method"], want_method);
+        let q = query_of(v["url"].as_str().unwrap());
+        assert!(q.contains(&("uploadId".into(), id.into())), "{q:?}");
+        assert!(!q.iter().any(|(n, _)| n == "partNumber"));
+    }
+}
+
+#[test]
+fn sign_refuses_other_subjects_and_bad_parameters() {
+    let svc = service(&[]);
+    let t = alice();
+    let id = "abc123";
+    for body in [
+        json!({ "method": "PUT", "key": "bob/1/f.bin", "uploadId": id, "partNumber": 1 }),
+        json!({ "method": "GET", "key": "bob/1/f.bin", "uploadId": id }),
+        json!({ "method": "POST", "key": "bob/1/f.bin", "uploadId": id }),
+        json!({ "method": "DELETE", "key": "bob/1/f.bin", "uploadId": id }),
+        json!({ "method": "GET", "key": "bob/1/f.bin" }),
+    ] {
+        let (status, v) = sign(&svc, &t, body.clone());
+        assert_eq!((status, code(&v)), (403, "key_not_granted"), "{body}");
+    }
+    for (body, want) in [
+        (
+            json!({ "method": "PUT", "key": "alice/f", "uploadId": id, "partNumber": 0 }),
+            "invalid_part_number",
+        ),
+        (
+            json!({ "method": "PUT", "key": "alice/f", "uploadId": id, "partNumber": 10_001 }),
+            "invalid_part_number",
+        ),
+        (
+            json!({ "method": "PUT", "key": "alice/f", "uploadId": "a b", "partNumber": 1 }),
+            "invalid_upload_id",
+        ),
+        (
+            json!({ "method": "PUT", "key": "alice/f", "uploadId": "", "partNumber": 1 }),
+            "invalid_upload_id",
+        ),
+        (
+            json!({ "method": "PUT", "key": "alice/f", "uploadId": "x".repeat(1025), "partNumber": 1 }),
+            "invalid_upload_id",
+        ),
+        (
+            json!({ "method": "PATCH", "key": "alice/f" }),
+            "unsupported_operation",
+        ),
+        (
+            json!({ "method": "PUT", "key": "alice/f", "partNumber": 1 }),
+            "unsupported_operation",
+        ),
+        (
+            json!({ "method": "GET", "key": "alice/f", "uploadId": id, "partNumber": 1 }),
+            "unsupported_operation",
+        ),
+        (
+            json!({ "method": "PUT", "key": "alice/../bob/f", "uploadId": id, "partNumber": 1 }),
+            "invalid_key",
+        ),
+    ] {
+        let (status, v) = sign(&svc, &t, body.clone());
+        assert_eq!((status, code(&v)), (422, want), "{body}");
+    }
+    let (status, v) = sign(
+        &svc,
+        &t,
+        json!({ "method": "PUT", "key": "alice/f", "uploadId": id, "partNumber": 1.5 }),
+    );
+    assert_eq!((status, code(&v)), (400, "invalid_request"));
+    // DeleteObject only when configured.
+    let (status, v) = sign(
+        &svc,
+        &t,
+        json!({ "method": "DELETE", "key": "alice/1/f.bin" }),
+    );
+    assert_eq!((status, code(&v)), (403, "delete_not_allowed"));
+    let svc = service(&[("ALLOW_DELETE", "true")]);
+    let (status, v) = sign(
+        &svc,
+        &t,
+        json!({ "method": "DELETE", "key": "alice/1/f.bin" }),
+    );
+    assert_eq!((status, v["method"].as_str()), (200, Some("DELETE")));
+    let (status, v) = sign(
+        &svc,
+        &t,
+        json!({ "method": "DELETE", "key": "bob/1/f.bin" }),
+    );
+    assert_eq!((status, code(&v)), (403, "key_not_granted"));
+}
+
+#[test]
+fn sign_honours_a_shorter_expires_in_only() {
+    let svc = service(&[]);
+    let (_, v) = sign(
+        &svc,
+        &alice(),
+        json!({ "method": "GET", "key": "alice/a", "expiresIn": 60 }),
+    );
+    assert_eq!(v["expires_in"], 60);
+    let (_, v) = sign(
+        &svc,
+        &alice(),
+        json!({ "method": "GET", "key": "alice/a", "expiresIn": 86_400 }),
+    );
+    assert_eq!(v["expires_in"], 300);
+}
+
+#[test]
+fn sign_keys_with_unicode_and_reserved_characters() {
+    let svc = service(&[]);
+    let key = "alice/dir/ü ñ+%&=?#.bin";
+    let (status, v) = sign(
+        &svc,
+        &alice(),
+        json!({ "method": "PUT", "key": key, "uploadId": "u1", "partNumber": 2 }),
+    );
+    assert_eq!(status, 200, "{v}");
+    let url = v["url"].as_str().unwrap();
+    assert!(
+        url.starts_with(
+            "http://127.0.0.1:9000/uploads/alice/dir/%C3%BC%20%C3%B1%2B%25%26%3D%3F%23.bin?"
+        ),
+        "{url}"
+    );
+}

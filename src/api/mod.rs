@@ -18,6 +18,8 @@ use serde_json::{json, Map, Value};
 use crate::config::{Config, ConfigError, TargetConfig};
 use crate::jwt::{self, Claims, KeySet, Validation};
 use crate::policy::{self, Grant, PolicyError, Refusal};
+mod sign;
+
 use crate::sigv4::{
     self, AddressingStyle, AmzDate, Bucket, Credentials, Method, ObjectRequest, Signer,
 };
@@ -259,6 +261,10 @@ impl Service {
             "/v1/uploads" => (
                 "/v1/uploads",
                 self.api_route(req, now_ms, platform, Self::upload),
+            ),
+            "/v1/sign" => (
+                "/v1/sign",
+                self.api_route(req, now_ms, platform, Self::sign_request),
             ),
             "/v1/downloads" => (
                 "/v1/downloads",

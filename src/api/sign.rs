@@ -1,0 +1,222 @@
+//! `POST /v1/sign`: signs any single S3 request of an upload, in the shape of Uppy's
+//! `signRequest` (`@uppy/aws-s3` 6): the request is `{method, key, uploadId?, partNumber?,
+//! contentType?, expiresIn?}` plus our optional `size` and `target`; the answer is `{url, key,
+//! headers}` plus `method`, `expires_at` and `expires_in`. Plain clients use it the same way.
+//!
+//! | request | S3 operation | key |
+//! | --- | --- | --- |
+//! | `PUT`, no `uploadId` | PutObject | made by the server from the file name in `key` |
+//! | `POST`, no `uploadId` | CreateMultipartUpload (`?uploads`) | made by the server |
+//! | `PUT` + `uploadId` + `partNumber` | UploadPart | must be granted |
+//! | `GET` + `uploadId` | ListParts | must be granted |
+//! | `POST` + `uploadId` | CompleteMultipartUpload | must be granted |
+//! | `DELETE` + `uploadId` | AbortMultipartUpload | must be granted |
+//! | `GET`, no `uploadId` | GetObject | must be granted |
+//! | `DELETE`, no `uploadId` | DeleteObject, only with `ALLOW_DELETE=true` | must be granted |
+//!
+//! The content type of PutObject and CreateMultipartUpload is checked and signed (for
+//! CreateMultipartUpload, when the client does not say, the type the file name's extension
+//! implies); it is returned in `headers`, which Uppy sends in place of its own. `content-length`
+//! is signed when `size` is given but never returned in `headers` (browsers set it).
+
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::{iso8601, policy_response, sign_error, Response, Service};
+use crate::api::Platform;
+use crate::jwt::Claims;
+use crate::policy::{self, Grant, PolicyError, Refusal};
+use crate::sigv4::{Method, ObjectRequest};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SignBody {
+    method: String,
+    key: String,
+    #[serde(default)]
+    upload_id: Option<String>,
+    #[serde(default)]
+    part_number: Option<u64>,
+    #[serde(default)]
+    content_type: Option<String>,
+    #[serde(default)]
+    expires_in: Option<u64>,
+    #[serde(default)]
+    size: Option<u64>,
+    #[serde(default)]
+    target: Option<String>,
+}
+
+/// The S3 operation a sign request stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Operation {
+    PutObject,
+    CreateMultipartUpload,
+    UploadPart(u16),
+    ListParts,
+    CompleteMultipartUpload,
+    AbortMultipartUpload,
+    GetObject,
+    DeleteObject,
+}
+
+fn operation(req: &SignBody) -> Result<Operation, PolicyError> {
+    if let Some(id) = &req.upload_id {
+        policy::validate_upload_id(id)?;
+    }
+    let has_id = req.upload_id.is_some();
+    Ok(match (req.method.as_str(), has_id, req.part_number) {
+        ("PUT", false, None) => Operation::PutObject,
+        ("POST", false, None) => Operation::CreateMultipartUpload,
+        ("PUT", true, Some(n)) => Operation::UploadPart(policy::validate_part_number(n)?),
+        ("GET", true, None) => Operation::ListParts,
+        ("POST", true, None) => Operation::CompleteMultipartUpload,
+        ("DELETE", true, None) => Operation::AbortMultipartUpload,
+        ("GET", false, None) => Operation::GetObject,
+        ("DELETE", false, None) => Operation::DeleteObject,
+        _ => {
+            return Err(PolicyError {
+                refusal: Refusal::Invalid,
+                code: "unsupported_operation",
+                message:
+                    "not an S3 request this service signs (see the /v1/sign table in the README)"
+                        .to_owned(),
+            })
+        }
+    })
+}
+
+impl Service {
+    pub(super) fn sign_request(
+        &self,
+        claims: &Claims,
+        body: &[u8],
+        now: u64,
+        platform: &mut dyn Platform,
+    ) -> Response {
+        let req: SignBody = match Self::parse(body) {
+            Ok(r) => r,
+            Err(resp) => return resp,
+        };
+        match self.sign_operation(claims, &req, now, platform) {
+            Ok(v) => Response::json(200, &v),
+            Err(r) => r,
+        }
+    }
+
+    fn sign_operation(
+        &self,
+        claims: &Claims,
+        req: &SignBody,
+        now: u64,
+        platform: &mut dyn Platform,
+    ) -> Result<Value, Response> {
+        let cfg = &self.config.policy;
+        let p = |e: PolicyError| policy_response(&e);
+        let op = operation(req).map_err(p)?;
+        let target = self.target(req.target.as_deref())?;
+        let grant = Grant::new(claims, &cfg.key_template).map_err(p)?;
+        let mut ttl = policy::url_ttl(cfg, claims, now).map_err(p)?;
+        if let Some(asked) = req.expires_in.filter(|s| *s >= 1) {
+            ttl = ttl.min(u32::try_from(asked).unwrap_or(u32::MAX));
+        }
+
+        let mut headers: Vec<(String, String)> = Vec::new();
+        let key = match op {
+            Operation::PutObject | Operation::CreateMultipartUpload => {
+                let filename = policy::sanitize_filename(&platform.nfc(&req.key)).map_err(p)?;
+                let asked_type = match (&req.content_type, op) {
+                    (Some(t), _) => t.clone(),
+                    (None, Operation::CreateMultipartUpload) => {
+                        policy::guess_content_type(&filename).to_owned()
+                    }
+                    (None, _) => "application/octet-stream".to_owned(),
+                };
+                let content_type = policy::content_type(cfg, claims, &asked_type).map_err(p)?;
+                headers.push(("content-type".to_owned(), content_type));
+                if let Some(size) = req.size {
+                    policy::check_size(cfg, claims, size).map_err(p)?;
+                    if op == Operation::PutObject {
+                        headers.push(("content-length".to_owned(), size.to_string()));
+                    }
+                }
+                let mut uuid = [0u8; 16];
+                platform.fill_random(&mut uuid);
+                policy::upload_key(&grant, &cfg.key_template, &filename, uuid, now).map_err(p)?
+            }
+            _ => {
+                if op == Operation::DeleteObject && !cfg.allow_delete {
+                    return Err(Response::error(
+                        403,
+                        "delete_not_allowed",
+                        "deleting objects is not enabled (ALLOW_DELETE)",
+                    ));
+                }
+                let key = platform.nfc(&req.key);
+                grant.check_key(&key).map_err(p)?;
+                if let (Operation::UploadPart(_), Some(size)) = (op, req.size) {
+                    if size > policy::MAX_PUT_SIZE {
+                        return Err(p(PolicyError {
+                            refusal: Refusal::Invalid,
+                            code: "size_too_large",
+                            message: "a part is at most 5 GiB".to_owned(),
+                        }));
+                    }
+                    headers.push(("content-length".to_owned(), size.to_string()));
+                }
+                key
+            }
+        };
+
+        let part;
+        let upload_id = req.upload_id.as_deref().unwrap_or_default();
+        let query: Vec<(&str, &str)> = match op {
+            Operation::CreateMultipartUpload => vec![("uploads", "")],
+            Operation::UploadPart(n) => {
+                part = n.to_string();
+                vec![("partNumber", part.as_str()), ("uploadId", upload_id)]
+            }
+            Operation::ListParts
+            | Operation::CompleteMultipartUpload
+            | Operation::AbortMultipartUpload => vec![("uploadId", upload_id)],
+            _ => Vec::new(),
+        };
+        let method = match op {
+            Operation::PutObject | Operation::UploadPart(_) => Method::Put,
+            Operation::CreateMultipartUpload | Operation::CompleteMultipartUpload => Method::Post,
+            Operation::ListParts | Operation::GetObject => Method::Get,
+            Operation::AbortMultipartUpload | Operation::DeleteObject => Method::Delete,
+        };
+        let h: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let object = ObjectRequest {
+            method,
+            key: &key,
+            query: &query,
+            headers: &h,
+        };
+        let presigned = target
+            .signer
+            .presign(&target.bucket, &object, ttl, now)
+            .map_err(sign_error)?;
+        // What a browser may set: everything signed but content-length.
+        let to_send: Map<String, Value> = presigned
+            .headers
+            .into_iter()
+            .filter(|(n, _)| n != "content-length")
+            .map(|(n, v)| (n, Value::String(v)))
+            .collect();
+        Ok(json!({
+            "method": method.as_str(),
+            "url": presigned.url,
+            "key": key,
+            "headers": to_send,
+            "bucket": target.bucket.name(),
+            "target": target.name,
+            "expires_at": iso8601(now + u64::from(ttl)),
+            "expires_in": ttl,
+        }))
+    }
+}

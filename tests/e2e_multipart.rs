@@ -1,0 +1,264 @@
+//! Multipart uploads end to end: `wrangler dev` signs every request of Uppy's sequence through
+//! `POST /v1/sign`, the client talks to `s3s-fs` directly with those URLs.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod support;
+
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use support::{http, now_secs, post_json, HttpResponse, TestEnv};
+
+const VARS: &[(&str, &str)] = &[
+    ("ALLOWED_CONTENT_TYPES", "application/octet-stream,image/*"),
+    ("MAX_UPLOAD_SIZE", "1073741824"),
+];
+const PART: usize = 8 * 1024 * 1024;
+
+fn token(env: &TestEnv, sub: &str) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &json!({ "sub": sub, "exp": now_secs() + 900 }),
+        &jsonwebtoken::EncodingKey::from_secret(env.jwt_secret.as_bytes()),
+    )
+    .unwrap()
+}
+
+/// Asks the worker to sign one S3 request (what Uppy's `signRequest` glue does).
+fn sign(env: &TestEnv, token: &str, request: &Value) -> (u16, Value) {
+    let auth = format!("Bearer {token}");
+    let r = post_json(
+        &env.worker.url("/v1/sign"),
+        &[("authorization", &auth)],
+        request,
+    );
+    (r.status, r.json())
+}
+
+fn signed(env: &TestEnv, token: &str, request: Value) -> Value {
+    let (status, v) = sign(env, token, &request);
+    assert_eq!(status, 200, "sign {request}: {v}");
+    v
+}
+
+/// Sends a signed request to the store with the headers the worker returned.
+fn send(grant: &Value, body: &[u8]) -> HttpResponse {
+    let headers: Vec<(String, String)> = grant["headers"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+        .collect();
+    let refs: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    http(
+        grant["method"].as_str().unwrap(),
+        grant["url"].as_str().unwrap(),
+        &refs,
+        body,
+    )
+}
+
+fn xml_value<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
+    let open = format!("<{tag}>");
+    let start = xml.find(&open)? + open.len();
+    let end = xml[start..].find(&format!("</{tag}>"))? + start;
+    Some(&xml[start..end])
+}
+
+fn random_bytes(n: usize, seed: u64) -> Vec<u8> {
+    let mut s = seed;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 24) as u8
+        })
+        .collect()
+}
+
+/// Create; returns (key, uploadId).
+fn create(env: &TestEnv, token: &str, name: &str) -> (String, String) {
+    let grant = signed(env, token, json!({ "method": "POST", "key": name }));
+    let r = send(&grant, b"");
+    assert_eq!(r.status, 200, "create: {}", r.text());
+    let text = r.text();
+    let id = xml_value(&text, "UploadId")
+        .expect("UploadId in the answer")
+        .to_owned();
+    (grant["key"].as_str().unwrap().to_owned(), id)
+}
+
+#[test]
+#[ignore = "end-to-end: needs s3s-fs and wrangler; run by make test"]
+fn sixty_four_mib_in_parts_out_of_order_with_a_retry() {
+    let env = TestEnv::shared(VARS);
+    let alice = token(&env, "alice");
+    let file = random_bytes(64 * 1024 * 1024, 0x9E37_79B9_7F4A_7C15);
+    let (key, id) = create(&env, &alice, "big file.bin");
+    assert!(
+        key.starts_with("alice/") && key.ends_with("/big file.bin"),
+        "{key}"
+    );
+
+    let parts: Vec<&[u8]> = file.chunks(PART).collect();
+    assert_eq!(parts.len(), 8);
+    let mut etags = vec![String::new(); parts.len()];
+    // Out of order; part 3 is first sent truncated (the store takes it), then sent again whole
+    // with a freshly signed URL: the retry replaces it.
+    let order = [5usize, 0, 7, 2, 1, 6, 3, 4];
+    for &i in &order {
+        let n = i + 1;
+        let grant = signed(
+            &env,
+            &alice,
+            json!({ "method": "PUT", "key": key, "uploadId": id, "partNumber": n }),
+        );
+        if i == 2 {
+            let r = send(&grant, &parts[i][..1000]);
+            assert_eq!(r.status, 200, "truncated part: {}", r.text());
+            let grant = signed(
+                &env,
+                &alice,
+                json!({ "method": "PUT", "key": key, "uploadId": id, "partNumber": n }),
+            );
+            let r = send(&grant, parts[i]);
+            assert_eq!(r.status, 200, "retried part: {}", r.text());
+            etags[i] = r.header("etag").unwrap().to_owned();
+            continue;
+        }
+        let r = send(&grant, parts[i]);
+        assert_eq!(r.status, 200, "part {n}: {}", r.text());
+        etags[i] = r.header("etag").expect("ETag of a part").to_owned();
+    }
+
+    // ListParts sees all eight.
+    let grant = signed(
+        &env,
+        &alice,
+        json!({ "method": "GET", "key": key, "uploadId": id }),
+    );
+    let r = send(&grant, b"");
+    assert_eq!(r.status, 200, "list: {}", r.text());
+    assert_eq!(r.text().matches("<PartNumber>").count(), 8, "{}", r.text());
+
+    let mut xml = String::from("<CompleteMultipartUpload>");
+    for (i, etag) in etags.iter().enumerate() {
+        xml.push_str(&format!(
+            "<Part><PartNumber>{}</PartNumber><ETag>{etag}</ETag></Part>",
+            i + 1
+        ));
+    }
+    xml.push_str("</CompleteMultipartUpload>");
+    let grant = signed(
+        &env,
+        &alice,
+        json!({ "method": "POST", "key": key, "uploadId": id }),
+    );
+    let r = send(&grant, xml.as_bytes());
+    assert_eq!(r.status, 200, "complete: {}", r.text());
+
+    let grant = signed(&env, &alice, json!({ "method": "GET", "key": key }));
+    let r = send(&grant, b"");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body.len(), file.len());
+    assert_eq!(
+        Sha256::digest(&r.body),
+        Sha256::digest(&file),
+        "downloaded bytes differ"
+    );
+}
+
+#[test]
+#[ignore = "end-to-end: needs s3s-fs and wrangler; run by make test"]
+fn abort_leaves_nothing_and_other_subjects_are_refused_every_step() {
+    let env = TestEnv::shared(VARS);
+    let alice = token(&env, "alice");
+    let bob = token(&env, "bob");
+    let (key, id) = create(&env, &alice, "to-abort.bin");
+    let part = random_bytes(PART, 7);
+    let grant = signed(
+        &env,
+        &alice,
+        json!({ "method": "PUT", "key": key, "uploadId": id, "partNumber": 1 }),
+    );
+    assert_eq!(send(&grant, &part).status, 200);
+
+    // Bob can sign none of the steps of Alice's upload.
+    for request in [
+        json!({ "method": "PUT", "key": key, "uploadId": id, "partNumber": 2 }),
+        json!({ "method": "GET", "key": key, "uploadId": id }),
+        json!({ "method": "POST", "key": key, "uploadId": id }),
+        json!({ "method": "DELETE", "key": key, "uploadId": id }),
+        json!({ "method": "GET", "key": key }),
+    ] {
+        let (status, v) = sign(&env, &bob, &request);
+        assert_eq!(
+            (status, v["error"]["code"].as_str()),
+            (403, Some("key_not_granted")),
+            "{request}: {v}"
+        );
+    }
+
+    let files_of_upload = || -> Vec<std::path::PathBuf> {
+        walk(&env.store.root)
+            .into_iter()
+            .filter(|p| {
+                p.to_string_lossy().contains(id.as_str())
+                    || p.to_string_lossy().contains("to-abort")
+            })
+            .collect()
+    };
+    assert!(
+        !files_of_upload().is_empty(),
+        "the store keeps the uploaded part somewhere"
+    );
+
+    let grant = signed(
+        &env,
+        &alice,
+        json!({ "method": "DELETE", "key": key, "uploadId": id }),
+    );
+    let r = send(&grant, b"");
+    assert!(
+        r.status == 204 || r.status == 200,
+        "abort: {} {}",
+        r.status,
+        r.text()
+    );
+    // The upload is gone: no parts are listed (AWS answers 404 NoSuchUpload; s3s-fs an empty
+    // list), no object exists and no file of it is left in the store.
+    let grant = signed(
+        &env,
+        &alice,
+        json!({ "method": "GET", "key": key, "uploadId": id }),
+    );
+    let r = send(&grant, b"");
+    assert!(
+        r.status == 404 || (r.status == 200 && !r.text().contains("<Part>")),
+        "list after abort: {} {}",
+        r.status,
+        r.text()
+    );
+    assert_eq!(env.store.read_object(&key), None);
+    let leftovers = files_of_upload();
+    assert!(
+        leftovers.is_empty(),
+        "files left after abort: {leftovers:?}"
+    );
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
