@@ -25,6 +25,7 @@
 //! | `TARGET_<NAME>_REGION` | required for `s3`; `us-east-1` for `custom`; refused for `r2` | Signing region (`a-z`, `0-9`, `-`). For `s3` the endpoint is `https://s3.<region>.amazonaws.com` (`.amazonaws.com.cn` for `cn-` regions). |
 //! | `TARGET_<NAME>_ENDPOINT` | required for `custom`, refused otherwise | `http://host[:port]` or `https://host[:port]` (IPv6 in brackets), no path. A default port (80, 443) is dropped. |
 //! | `TARGET_<NAME>_PATH_STYLE` | `true` for `r2` and `custom`, `false` for `s3` | `true`: `https://endpoint/bucket/key`; `false`: virtual-hosted `https://bucket.endpoint/key` (refused for IP-address endpoints and, over https, for bucket names with dots). |
+//! | `TARGET_<NAME>_POST_POLICY` | `false` | `true`: `/v1/sign` answers PutObject with an S3 POST policy form (`fields`) that bounds the size with `content-length-range`. Refused for `r2` (R2 has no POST uploads). |
 //! | `S3_ACCESS_KEY_ID` | required unless every target has its own | *secret*. Access key id for all targets (no `/`, no whitespace). |
 //! | `S3_SECRET_ACCESS_KEY` | required with `S3_ACCESS_KEY_ID` | *secret*. Secret access key for all targets. |
 //! | `S3_SESSION_TOKEN` | unset | *secret*. Session token for temporary credentials (needs the two above). |
@@ -107,6 +108,8 @@ pub struct TargetConfig {
     /// `true`: the bucket is the first path segment (`endpoint/bucket/key`); `false`: the
     /// bucket is prepended to the endpoint host (`bucket.endpoint/key`).
     pub path_style: bool,
+    /// Whether `/v1/sign` answers PutObject with a POST policy form (`TARGET_<NAME>_POST_POLICY`).
+    pub post_policy: bool,
     /// Credentials that sign this target's URLs.
     pub credentials: S3Credentials,
 }
@@ -685,6 +688,15 @@ fn parse_target(
         }
     }
 
+    let post_policy_var = var("POST_POLICY");
+    let post_policy = vars.boolean(&post_policy_var, false)?;
+    if post_policy && kind == TargetKind::R2 {
+        return Err(ConfigError::new(
+            post_policy_var,
+            "R2 does not support POST policy uploads",
+        ));
+    }
+
     let credentials = target_credentials(vars, name, &var, global)?;
     Ok(TargetConfig {
         name: name.to_owned(),
@@ -693,6 +705,7 @@ fn parse_target(
         endpoint,
         region,
         path_style,
+        post_policy,
         credentials,
     })
 }

@@ -843,3 +843,65 @@ fn sign_keys_with_unicode_and_reserved_characters() {
         "{url}"
     );
 }
+
+#[test]
+fn sign_put_object_as_a_post_policy_when_configured() {
+    let svc = service(&[("TARGET_ARCHIVE_POST_POLICY", "true")]);
+    let (status, v) = sign(
+        &svc,
+        &alice(),
+        json!({ "method": "PUT", "key": "a.png", "contentType": "image/png", "target": "archive" }),
+    );
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["method"], "POST");
+    assert_eq!(
+        v["url"],
+        "https://archive-bucket.s3.eu-west-1.amazonaws.com/"
+    );
+    let fields = v["fields"].as_object().unwrap();
+    assert_eq!(fields["key"], v["key"]);
+    assert_eq!(fields["Content-Type"], "image/png");
+    for f in [
+        "policy",
+        "x-amz-signature",
+        "x-amz-credential",
+        "x-amz-date",
+        "x-amz-algorithm",
+    ] {
+        assert!(fields.contains_key(f), "{f} missing: {v}");
+    }
+    use base64::Engine as _;
+    let doc: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::STANDARD
+            .decode(fields["policy"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    // No size given: up to the configured maximum.
+    assert!(doc["conditions"].as_array().unwrap().contains(&json!([
+        "content-length-range",
+        0,
+        1_048_576
+    ])));
+    // The other target (not configured) still gets a presigned PUT.
+    let (_, v) = sign(
+        &svc,
+        &alice(),
+        json!({ "method": "PUT", "key": "a.png", "contentType": "image/png" }),
+    );
+    assert_eq!(v["method"], "PUT");
+    assert!(v.get("fields").is_none());
+    // R2 cannot take POST policies: refused at configuration time.
+    let vars = vars(&[
+        ("TARGET_ARCHIVE_KIND", "r2"),
+        (
+            "TARGET_ARCHIVE_ACCOUNT_ID",
+            "0123456789abcdef0123456789abcdef",
+        ),
+        ("TARGET_ARCHIVE_REGION", ""),
+        ("TARGET_ARCHIVE_POST_POLICY", "true"),
+    ]);
+    let err =
+        Service::from_lookup(&|k| vars.get(k).cloned().filter(|v| !v.is_empty())).unwrap_err();
+    assert!(err.to_string().contains("POST_POLICY"), "{err}");
+}

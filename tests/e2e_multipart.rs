@@ -262,3 +262,74 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+fn multipart_form(fields: &serde_json::Map<String, Value>, file: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "----presign-worker-e2e";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        let value = value.as_str().unwrap();
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f\"\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(file);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[test]
+#[ignore = "end-to-end: needs s3s-fs and wrangler; run by make test"]
+fn put_object_as_a_post_policy_bounds_the_size() {
+    let mut vars = VARS.to_vec();
+    vars.push(("TARGET_UPLOADS_POST_POLICY", "true"));
+    let env = TestEnv::start(&vars);
+    let alice = token(&env, "alice");
+    let file = random_bytes(4096, 3);
+    let grant = signed(
+        &env,
+        &alice,
+        json!({ "method": "PUT", "key": "form.png", "contentType": "image/png", "size": file.len() }),
+    );
+    assert_eq!(grant["method"], "POST", "{grant}");
+    let fields = grant["fields"].as_object().unwrap();
+    let key = grant["key"].as_str().unwrap();
+
+    // One byte more than signed is refused by the store.
+    let mut bigger = file.clone();
+    bigger.push(0);
+    let (ctype, body) = multipart_form(fields, &bigger);
+    let r = http(
+        "POST",
+        grant["url"].as_str().unwrap(),
+        &[("content-type", &ctype)],
+        &body,
+    );
+    assert!(
+        r.status >= 400,
+        "an oversized file was accepted: {}",
+        r.status
+    );
+    assert_eq!(env.store.read_object(key), None);
+
+    let (ctype, body) = multipart_form(fields, &file);
+    let r = http(
+        "POST",
+        grant["url"].as_str().unwrap(),
+        &[("content-type", &ctype)],
+        &body,
+    );
+    assert!(
+        (200..300).contains(&r.status),
+        "POST form: {} {}",
+        r.status,
+        r.text()
+    );
+    assert_eq!(env.store.read_object(key).as_deref(), Some(&file[..]));
+}

@@ -298,3 +298,100 @@ fn debug_output_hides_secrets() {
         assert!(text.contains(ACCESS_KEY));
     }
 }
+
+/// "Example: Browser-Based Upload using HTTP POST (Using AWS Signature Version 4)": the policy
+/// document exactly as AWS shows it (CRLF line ends), its base64 form and its signature.
+#[test]
+fn post_policy_example() {
+    let document = [
+        r#"{ "expiration": "2015-12-30T12:00:00.000Z","#,
+        r#"  "conditions": ["#,
+        r#"    {"bucket": "sigv4examplebucket"},"#,
+        r#"    ["starts-with", "$key", "user/user1/"],"#,
+        r#"    {"acl": "public-read"},"#,
+        r#"    {"success_action_redirect": "http://sigv4examplebucket.s3.amazonaws.com/successful_upload.html"},"#,
+        r#"    ["starts-with", "$Content-Type", "image/"],"#,
+        r#"    {"x-amz-meta-uuid": "14365123651274"},"#,
+        r#"    {"x-amz-server-side-encryption": "AES256"},"#,
+        r#"    ["starts-with", "$x-amz-meta-tag", ""],"#,
+        "",
+        r#"    {"x-amz-credential": "AKIAIOSFODNN7EXAMPLE/20151229/us-east-1/s3/aws4_request"},"#,
+        r#"    {"x-amz-algorithm": "AWS4-HMAC-SHA256"},"#,
+        r#"    {"x-amz-date": "20151229T000000Z" }"#,
+        r#"  ]"#,
+        r#"}"#,
+    ]
+    .join("\r\n");
+    // 2015-12-29T00:00:00Z.
+    let (policy, signature) = signer()
+        .sign_policy_document(&document, 1_451_347_200)
+        .unwrap();
+    assert_eq!(
+        policy,
+        "eyAiZXhwaXJhdGlvbiI6ICIyMDE1LTEyLTMwVDEyOjAwOjAwLjAwMFoiLA0KICAiY29uZGl0aW9ucyI6IFsNCiAgICB7ImJ1Y2tldCI6ICJzaWd2NGV4YW1wbGVidWNrZXQifSwNCiAgICBbInN0YXJ0cy13aXRoIiwgIiRrZXkiLCAidXNlci91c2VyMS8iXSwNCiAgICB7ImFjbCI6ICJwdWJsaWMtcmVhZCJ9LA0KICAgIHsic3VjY2Vzc19hY3Rpb25fcmVkaXJlY3QiOiAiaHR0cDovL3NpZ3Y0ZXhhbXBsZWJ1Y2tldC5zMy5hbWF6b25hd3MuY29tL3N1Y2Nlc3NmdWxfdXBsb2FkLmh0bWwifSwNCiAgICBbInN0YXJ0cy13aXRoIiwgIiRDb250ZW50LVR5cGUiLCAiaW1hZ2UvIl0sDQogICAgeyJ4LWFtei1tZXRhLXV1aWQiOiAiMTQzNjUxMjM2NTEyNzQifSwNCiAgICB7IngtYW16LXNlcnZlci1zaWRlLWVuY3J5cHRpb24iOiAiQUVTMjU2In0sDQogICAgWyJzdGFydHMtd2l0aCIsICIkeC1hbXotbWV0YS10YWciLCAiIl0sDQoNCiAgICB7IngtYW16LWNyZWRlbnRpYWwiOiAiQUtJQUlPU0ZPRE5ON0VYQU1QTEUvMjAxNTEyMjkvdXMtZWFzdC0xL3MzL2F3czRfcmVxdWVzdCJ9LA0KICAgIHsieC1hbXotYWxnb3JpdGhtIjogIkFXUzQtSE1BQy1TSEEyNTYifSwNCiAgICB7IngtYW16LWRhdGUiOiAiMjAxNTEyMjlUMDAwMDAwWiIgfQ0KICBdDQp9"
+    );
+    assert_eq!(
+        signature,
+        "8afdbf4008c03f22c2cd3cdb72e4afbb1f6a588f3255ac628749a66d7f09699e"
+    );
+}
+
+#[test]
+fn post_policy_form_fields() {
+    use presign_worker::sigv4::PostConditions;
+    let cond = PostConditions {
+        key: "user/a b.png",
+        content_type: "image/png",
+        min_size: 1,
+        max_size: 1000,
+    };
+    let form = signer().post_policy(&bucket(), &cond, 600, NOW).unwrap();
+    assert_eq!(form.url, "https://examplebucket.s3.amazonaws.com/");
+    let get = |n: &str| {
+        form.fields
+            .iter()
+            .find(|(k, _)| k == n)
+            .map(|(_, v)| v.clone())
+            .unwrap()
+    };
+    assert_eq!(get("key"), "user/a b.png");
+    assert_eq!(
+        get("x-amz-credential"),
+        "AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request"
+    );
+    assert_eq!(get("x-amz-date"), "20130524T000000Z");
+    use base64::Engine as _;
+    let doc: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::STANDARD
+            .decode(get("policy"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(doc["expiration"], "2013-05-24T00:10:00.000Z");
+    let conds = doc["conditions"].as_array().unwrap();
+    assert!(conds.contains(&serde_json::json!(["content-length-range", 1, 1000])));
+    assert!(conds.contains(&serde_json::json!(["eq", "$key", "user/a b.png"])));
+    // The signature is the documented HMAC of the base64 policy with the day's key.
+    let (_, sig) = signer()
+        .sign_policy_document(
+            &String::from_utf8(
+                base64::engine::general_purpose::STANDARD
+                    .decode(get("policy"))
+                    .unwrap(),
+            )
+            .unwrap(),
+            NOW,
+        )
+        .unwrap();
+    assert_eq!(get("x-amz-signature"), sig);
+    let path = Bucket::new(
+        &Endpoint::parse("http://127.0.0.1:9000").unwrap(),
+        "bkt",
+        AddressingStyle::Path,
+    )
+    .unwrap();
+    assert_eq!(
+        signer().post_policy(&path, &cond, 600, NOW).unwrap().url,
+        "http://127.0.0.1:9000/bkt"
+    );
+}

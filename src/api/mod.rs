@@ -106,6 +106,8 @@ pub fn config_invalid_response() -> Response {
 /// One storage target, ready to sign.
 struct Target {
     name: String,
+    /// Answer PutObject of `/v1/sign` with a POST policy form.
+    post_policy: bool,
     bucket: Bucket,
     signer: Signer,
 }
@@ -148,6 +150,7 @@ fn target_from_config(t: &TargetConfig) -> Result<Target, ConfigError> {
     let signer = Signer::s3(creds, &t.region).map_err(|e| err("REGION", e))?;
     Ok(Target {
         name: t.name.clone(),
+        post_policy: t.post_policy,
         bucket,
         signer,
     })

@@ -26,7 +26,7 @@ use super::{iso8601, policy_response, sign_error, Response, Service};
 use crate::api::Platform;
 use crate::jwt::Claims;
 use crate::policy::{self, Grant, PolicyError, Refusal};
-use crate::sigv4::{Method, ObjectRequest};
+use crate::sigv4::{Method, ObjectRequest, PostConditions};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -168,6 +168,10 @@ impl Service {
             }
         };
 
+        if op == Operation::PutObject && target.post_policy {
+            return self.post_policy_form(target, claims, &key, &headers, req.size, ttl, now);
+        }
+
         let part;
         let upload_id = req.upload_id.as_deref().unwrap_or_default();
         let query: Vec<(&str, &str)> = match op {
@@ -213,6 +217,55 @@ impl Service {
             "url": presigned.url,
             "key": key,
             "headers": to_send,
+            "bucket": target.bucket.name(),
+            "target": target.name,
+            "expires_at": iso8601(now + u64::from(ttl)),
+            "expires_in": ttl,
+        }))
+    }
+}
+
+impl Service {
+    /// PutObject as an S3 POST policy form: exact key and content type, and a size range
+    /// (exactly `size` when given, else up to the token's maximum).
+    #[allow(clippy::too_many_arguments)]
+    fn post_policy_form(
+        &self,
+        target: &super::Target,
+        claims: &Claims,
+        key: &str,
+        headers: &[(String, String)],
+        size: Option<u64>,
+        ttl: u32,
+        now: u64,
+    ) -> Result<Value, Response> {
+        let content_type = headers
+            .iter()
+            .find(|(n, _)| n == "content-type")
+            .map_or("application/octet-stream", |(_, v)| v.as_str());
+        let max = policy::max_upload_size(&self.config.policy, claims);
+        let (min_size, max_size) = size.map_or((0, max), |s| (s, s));
+        let cond = PostConditions {
+            key,
+            content_type,
+            min_size,
+            max_size,
+        };
+        let form = target
+            .signer
+            .post_policy(&target.bucket, &cond, ttl, now)
+            .map_err(sign_error)?;
+        let fields: Map<String, Value> = form
+            .fields
+            .into_iter()
+            .map(|(n, v)| (n, Value::String(v)))
+            .collect();
+        Ok(json!({
+            "method": "POST",
+            "url": form.url,
+            "key": key,
+            "fields": fields,
+            "headers": {},
             "bucket": target.bucket.name(),
             "target": target.name,
             "expires_at": iso8601(now + u64::from(ttl)),

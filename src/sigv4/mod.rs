@@ -22,6 +22,7 @@ mod encode;
 mod endpoint;
 mod error;
 mod key;
+mod post;
 mod time;
 
 use std::cell::RefCell;
@@ -38,6 +39,7 @@ use encode::{hex_lower, uri_encode_into};
 pub use endpoint::{AddressingStyle, Bucket, Endpoint};
 pub use error::SignError;
 pub use key::SigningKey;
+pub use post::{PostConditions, PostForm};
 pub use time::AmzDate;
 
 /// The payload hash that leaves the body unsigned (presigned URLs, streaming uploads).
