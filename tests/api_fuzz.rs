@@ -1,0 +1,169 @@
+//! Property tests of the whole API: whatever the method, path, headers and body — including
+//! bodies that pass authentication with a valid token — the answer is a 2xx/4xx with a JSON body
+//! (an `error.code` on every 4xx), never a panic, never a 5xx, and never a secret.
+#![cfg(not(target_arch = "wasm32"))]
+
+use std::collections::HashMap;
+
+use presign_worker::api::{Body, Platform, Request, Service};
+use proptest::prelude::*;
+use serde_json::{json, Value};
+
+const JWT_SECRET: &str = "fuzz-jwt-secret-0123456789-abcdefghijkl";
+const S3_SECRET: &str = "fuzz-s3-secret-never-in-an-answer";
+const NOW: u64 = 1_767_225_600;
+
+struct P;
+
+impl Platform for P {
+    fn fill_random(&mut self, buf: &mut [u8]) {
+        buf.iter_mut().for_each(|b| *b = 0x5a);
+    }
+    fn nfc(&self, s: &str) -> String {
+        s.to_owned()
+    }
+}
+
+fn service() -> Service {
+    let vars: HashMap<&str, &str> = [
+        ("TARGETS", "uploads,posts"),
+        ("TARGET_UPLOADS_KIND", "custom"),
+        ("TARGET_UPLOADS_ENDPOINT", "http://127.0.0.1:9000"),
+        ("TARGET_UPLOADS_BUCKET", "uploads"),
+        ("TARGET_POSTS_KIND", "s3"),
+        ("TARGET_POSTS_REGION", "us-west-2"),
+        ("TARGET_POSTS_BUCKET", "posts"),
+        ("TARGET_POSTS_POST_POLICY", "true"),
+        ("S3_ACCESS_KEY_ID", "AKIDFUZZ"),
+        ("S3_SECRET_ACCESS_KEY", S3_SECRET),
+        ("JWT_SECRET", JWT_SECRET),
+        ("ALLOWED_CONTENT_TYPES", "*/*"),
+        ("CORS_ALLOWED_ORIGINS", "https://a.example"),
+        ("ALLOW_DELETE", "true"),
+    ]
+    .into_iter()
+    .collect();
+    Service::from_lookup(&|k| vars.get(k).map(|v| v.to_string())).unwrap()
+}
+
+fn token(claims: &Value) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(JWT_SECRET.as_bytes()),
+    )
+    .unwrap()
+}
+
+fn check(svc: &Service, method: &str, path: &str, headers: &[(String, String)], body: &[u8]) {
+    let h: HashMap<String, String> = headers
+        .iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+        .collect();
+    let lookup = move |n: &str| h.get(n).cloned();
+    let req = Request {
+        method,
+        path,
+        header: &lookup,
+        body: Body::Bytes(body),
+    };
+    let r = svc.handle(&req, NOW * 1000, &mut P);
+    assert!(
+        (200..500).contains(&r.status),
+        "status {} for {method} {path}: {}",
+        r.status,
+        r.body
+    );
+    assert!(!r.body.contains(S3_SECRET) && !r.body.contains(JWT_SECRET));
+    if !r.body.is_empty() {
+        let v: Value = serde_json::from_str(&r.body).expect("JSON body");
+        if r.status >= 400 {
+            assert!(v["error"]["code"].is_string(), "{}", r.body);
+        }
+    }
+}
+
+/// JSON values that look like API requests, with wrong types and odd strings mixed in.
+fn arb_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>().prop_map(|f| json!(f)),
+        "\\PC{0,40}".prop_map(Value::from),
+        prop::sample::select(vec![
+            "PUT",
+            "POST",
+            "GET",
+            "DELETE",
+            "HEAD",
+            "image/png",
+            "text/plain",
+            "a.png",
+            "..",
+            "alice/x",
+            "alice/../bob",
+            "posts",
+            "uploads",
+            "u1",
+            "",
+        ])
+        .prop_map(Value::from),
+    ];
+    let keys = prop::sample::select(vec![
+        "filename",
+        "content_type",
+        "size",
+        "checksum",
+        "metadata",
+        "target",
+        "key",
+        "method",
+        "uploadId",
+        "partNumber",
+        "contentType",
+        "expiresIn",
+        "sha256",
+        "crc32",
+        "x",
+    ]);
+    leaf.prop_recursive(3, 24, 6, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+            prop::collection::vec((keys.clone(), inner), 0..7).prop_map(|kv| Value::Object(
+                kv.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+            )),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn authenticated_json_never_fails_badly(
+        path in prop::sample::select(vec!["/v1/uploads", "/v1/downloads", "/v1/sign"]),
+        body in arb_json(),
+        claims in prop::sample::select(vec![
+            json!({ "sub": "alice", "exp": NOW + 100 }),
+            json!({ "sub": "alice", "exp": NOW + 100, "prefix": "alice/x", "max_size": 3, "content_types": ["image/*"] }),
+            json!({ "sub": "../x", "exp": NOW + 100 }),
+            json!({ "sub": "alice", "exp": NOW }),
+        ]),
+    ) {
+        let svc = service();
+        let auth = format!("Bearer {}", token(&claims));
+        let headers = vec![("authorization".to_owned(), auth), ("content-type".to_owned(), "application/json".to_owned())];
+        check(&svc, "POST", path, &headers, body.to_string().as_bytes());
+    }
+
+    #[test]
+    fn arbitrary_requests_never_fail_badly(
+        method in "[A-Z]{0,8}",
+        path in prop_oneof![Just("/v1/uploads".to_owned()), Just("/healthz".to_owned()), "\\PC{0,30}"],
+        headers in prop::collection::vec(("[a-z-]{1,20}", "\\PC{0,60}"), 0..6),
+        body in prop::collection::vec(any::<u8>(), 0..300),
+    ) {
+        check(&service(), &method, &path, &headers, &body);
+    }
+}
