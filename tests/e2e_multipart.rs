@@ -6,7 +6,7 @@ mod support;
 
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use support::{http, now_secs, post_json, HttpResponse, TestEnv};
+use support::{http, multipart_form, now_secs, post_json, HttpResponse, TestEnv};
 
 const VARS: &[(&str, &str)] = &[
     ("ALLOWED_CONTENT_TYPES", "application/octet-stream,image/*"),
@@ -263,27 +263,6 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     out
 }
 
-fn multipart_form(fields: &serde_json::Map<String, Value>, file: &[u8]) -> (String, Vec<u8>) {
-    let boundary = "----presign-worker-e2e";
-    let mut body = Vec::new();
-    for (name, value) in fields {
-        let value = value.as_str().unwrap();
-        body.extend_from_slice(
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
-                .as_bytes(),
-        );
-    }
-    body.extend_from_slice(
-        format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f\"\r\n\r\n"
-        )
-        .as_bytes(),
-    );
-    body.extend_from_slice(file);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
-}
-
 #[test]
 #[ignore = "end-to-end: needs s3s-fs and wrangler; run by make test"]
 fn put_object_as_a_post_policy_bounds_the_size() {
@@ -298,13 +277,18 @@ fn put_object_as_a_post_policy_bounds_the_size() {
         json!({ "method": "PUT", "key": "form.png", "contentType": "image/png", "size": file.len() }),
     );
     assert_eq!(grant["method"], "POST", "{grant}");
-    let fields = grant["fields"].as_object().unwrap();
+    let fields: Vec<(&str, &str)> = grant["fields"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str().unwrap()))
+        .collect();
     let key = grant["key"].as_str().unwrap();
 
     // One byte more than signed is refused by the store.
     let mut bigger = file.clone();
     bigger.push(0);
-    let (ctype, body) = multipart_form(fields, &bigger);
+    let (ctype, body) = multipart_form(&fields, &bigger);
     let r = http(
         "POST",
         grant["url"].as_str().unwrap(),
@@ -318,7 +302,7 @@ fn put_object_as_a_post_policy_bounds_the_size() {
     );
     assert_eq!(env.store.read_object(key), None);
 
-    let (ctype, body) = multipart_form(fields, &file);
+    let (ctype, body) = multipart_form(&fields, &file);
     let r = http(
         "POST",
         grant["url"].as_str().unwrap(),

@@ -8,7 +8,7 @@ mod support;
 use presign_worker::sigv4::{
     AddressingStyle, Bucket, Credentials, Endpoint, Method, ObjectRequest, Payload, Signer,
 };
-use support::{http, now_secs, S3Store};
+use support::{http, multipart_form, now_secs, S3Store};
 
 fn setup() -> (S3Store, Signer, Bucket) {
     let store = S3Store::start_default();
@@ -218,20 +218,6 @@ fn the_store_refuses_what_was_not_signed() {
     assert_eq!(store.read_object("guarded.txt").as_deref(), Some(&body[..]));
 }
 
-fn multipart_form(fields: &[(String, String)], file: &[u8]) -> (String, Vec<u8>) {
-    let boundary = "----presign-worker-test-boundary";
-    let mut body = Vec::new();
-    for (name, value) in fields {
-        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes());
-    }
-    body.extend_from_slice(
-        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes(),
-    );
-    body.extend_from_slice(file);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
-}
-
 #[test]
 #[ignore = "end-to-end: needs s3s-fs; run by make test"]
 fn post_policy_uploads_and_bounds_the_size() {
@@ -244,7 +230,7 @@ fn post_policy_uploads_and_bounds_the_size() {
         max_size: 100,
     };
     let form = signer.post_policy(&bucket, &cond, 300, now_secs()).unwrap();
-    let (ctype, body) = multipart_form(&form.fields, &[7u8; 100]);
+    let (ctype, body) = multipart_form(&pairs(&form.fields), &[7u8; 100]);
     let r = http("POST", &form.url, &[("content-type", &ctype)], &body);
     assert!(
         r.status == 204 || r.status == 200 || r.status == 201,
@@ -263,7 +249,7 @@ fn post_policy_uploads_and_bounds_the_size() {
         ..cond
     };
     let form = signer.post_policy(&bucket, &cond, 300, now_secs()).unwrap();
-    let (ctype, body) = multipart_form(&form.fields, &[7u8; 101]);
+    let (ctype, body) = multipart_form(&pairs(&form.fields), &[7u8; 101]);
     let r = http("POST", &form.url, &[("content-type", &ctype)], &body);
     assert!(
         r.status >= 400,
@@ -279,7 +265,7 @@ fn post_policy_uploads_and_bounds_the_size() {
         .iter_mut()
         .filter(|(k, _)| k == "key")
         .for_each(|(_, v)| *v = "posted/evil.png".into());
-    let (ctype, body) = multipart_form(&fields, &[7u8; 10]);
+    let (ctype, body) = multipart_form(&pairs(&fields), &[7u8; 10]);
     let r = http("POST", &form.url, &[("content-type", &ctype)], &body);
     assert!(
         r.status >= 400,
@@ -287,4 +273,11 @@ fn post_policy_uploads_and_bounds_the_size() {
         r.status
     );
     assert_eq!(store.read_object("posted/evil.png"), None);
+}
+
+fn pairs(fields: &[(String, String)]) -> Vec<(&str, &str)> {
+    fields
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect()
 }

@@ -12,6 +12,7 @@
 //! `WWW-Authenticate: Bearer`), 403 not granted, 404, 405, 413 body too large, 415 not JSON,
 //! 422 a rule broken, 500 `config_invalid`.
 
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
@@ -102,6 +103,9 @@ pub fn config_invalid_response() -> Response {
         "the service is misconfigured; the operator has been told in the logs",
     )
 }
+
+/// A JSON route's handler: claims, parsed body, time in seconds → the answer's JSON.
+type Handler<T> = fn(&Service, &Claims, &T, u64, &mut dyn Platform) -> Result<Value, Response>;
 
 /// One storage target, ready to sign.
 struct Target {
@@ -263,15 +267,15 @@ impl Service {
             ),
             "/v1/uploads" => (
                 "/v1/uploads",
-                self.api_route(req, now_ms, platform, Self::upload),
+                self.api_route(req, now_ms, platform, Self::sign_upload),
             ),
             "/v1/sign" => (
                 "/v1/sign",
-                self.api_route(req, now_ms, platform, Self::sign_request),
+                self.api_route(req, now_ms, platform, Self::sign_operation),
             ),
             "/v1/downloads" => (
                 "/v1/downloads",
-                self.api_route(req, now_ms, platform, Self::download),
+                self.api_route(req, now_ms, platform, Self::sign_download),
             ),
             _ => ("other", Response::error(404, "not_found", "no such route")),
         };
@@ -339,44 +343,59 @@ impl Service {
         )
     }
 
-    fn api_route(
+    /// A JSON route: POST (or a CORS preflight), authenticated, JSON body within the limit,
+    /// parsed into `T` and handed to `handler`.
+    fn api_route<T: DeserializeOwned>(
         &self,
         req: &Request<'_>,
         now_ms: u64,
         platform: &mut dyn Platform,
-        handler: fn(&Self, &Claims, &[u8], u64, &mut dyn Platform) -> Response,
+        handler: Handler<T>,
     ) -> Response {
+        let result = self.admit(req, now_ms).and_then(|(claims, body, now)| {
+            let parsed: T = Self::parse(body)?;
+            handler(self, &claims, &parsed, now, platform)
+        });
+        match result {
+            Ok(v) => Response::json(200, &v),
+            Err(r) => r,
+        }
+    }
+
+    /// Everything a JSON route checks before its body: method, token, media type, size.
+    /// Returns the verified claims, the body and the time in seconds.
+    fn admit<'r>(
+        &self,
+        req: &Request<'r>,
+        now_ms: u64,
+    ) -> Result<(Claims, &'r [u8], u64), Response> {
         match req.method {
             "POST" => {}
-            "OPTIONS" => return self.preflight(req),
+            "OPTIONS" => return Err(self.preflight(req)),
             _ => {
-                return Response::error(405, "method_not_allowed", "use POST")
-                    .header("allow", "POST, OPTIONS")
+                return Err(Response::error(405, "method_not_allowed", "use POST")
+                    .header("allow", "POST, OPTIONS"))
             }
         }
         let now = now_ms / 1000;
-        let claims = match self.authenticate(req, now) {
-            Ok(c) => c,
-            Err(r) => return r,
-        };
+        let claims = self.authenticate(req, now)?;
         let is_json = (req.header)("content-type")
             .and_then(|v| policy::media_type_essence(&v))
             .is_some_and(|e| e == "application/json");
         if !is_json {
-            return Response::error(
+            return Err(Response::error(
                 415,
                 "unsupported_media_type",
                 "send the body as application/json",
-            );
+            ));
         }
-        let body = match req.body {
-            Body::Bytes(b) if b.len() as u64 <= self.config.max_body_bytes => b,
+        match req.body {
+            Body::Bytes(b) if b.len() as u64 <= self.config.max_body_bytes => Ok((claims, b, now)),
             _ => {
                 let msg = format!("the body is over {} bytes", self.config.max_body_bytes);
-                return Response::error(413, "body_too_large", &msg);
+                Err(Response::error(413, "body_too_large", &msg))
             }
-        };
-        handler(self, &claims, body, now, platform)
+        }
     }
 
     fn authenticate(&self, req: &Request<'_>, now: u64) -> Result<Claims, Response> {
@@ -427,29 +446,12 @@ impl Service {
         .ok_or_else(|| Response::error(422, "unknown_target", "no such target"))
     }
 
-    fn parse<'de, T: Deserialize<'de>>(body: &'de [u8]) -> Result<T, Response> {
+    fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
         serde_json::from_slice(body).map_err(|e| {
             // serde_json's message names the field and position, never other content.
             let msg = format!("the request body is not valid: {e}");
             Response::error(400, "invalid_request", &msg)
         })
-    }
-
-    fn upload(
-        &self,
-        claims: &Claims,
-        body: &[u8],
-        now: u64,
-        platform: &mut dyn Platform,
-    ) -> Response {
-        let req: UploadBody = match Self::parse(body) {
-            Ok(r) => r,
-            Err(resp) => return resp,
-        };
-        match self.sign_upload(claims, &req, now, platform) {
-            Ok(v) => Response::json(200, &v),
-            Err(r) => r,
-        }
     }
 
     fn sign_upload(
@@ -531,23 +533,6 @@ impl Service {
             "expires_at": iso8601(now + u64::from(ttl)),
             "expires_in": ttl,
         }))
-    }
-
-    fn download(
-        &self,
-        claims: &Claims,
-        body: &[u8],
-        now: u64,
-        platform: &mut dyn Platform,
-    ) -> Response {
-        let req: DownloadBody = match Self::parse(body) {
-            Ok(r) => r,
-            Err(resp) => return resp,
-        };
-        match self.sign_download(claims, &req, now, platform) {
-            Ok(v) => Response::json(200, &v),
-            Err(r) => r,
-        }
     }
 
     fn sign_download(

@@ -30,7 +30,7 @@ use crate::sigv4::{Method, ObjectRequest, PostConditions};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct SignBody {
+pub(super) struct SignBody {
     method: String,
     key: String,
     #[serde(default)]
@@ -87,24 +87,7 @@ fn operation(req: &SignBody) -> Result<Operation, PolicyError> {
 }
 
 impl Service {
-    pub(super) fn sign_request(
-        &self,
-        claims: &Claims,
-        body: &[u8],
-        now: u64,
-        platform: &mut dyn Platform,
-    ) -> Response {
-        let req: SignBody = match Self::parse(body) {
-            Ok(r) => r,
-            Err(resp) => return resp,
-        };
-        match self.sign_operation(claims, &req, now, platform) {
-            Ok(v) => Response::json(200, &v),
-            Err(r) => r,
-        }
-    }
-
-    fn sign_operation(
+    pub(super) fn sign_operation(
         &self,
         claims: &Claims,
         req: &SignBody,
