@@ -4,8 +4,9 @@
 # `make test` and `.ci/run`.
 #
 #   scripts/setup.sh            toolchain target, cargo tools, npm packages
-#   scripts/setup.sh --browser  also Chromium (for the browser tests)
-#   scripts/setup.sh --bench    also wrk (for `make bench`)
+#   scripts/setup.sh --browser  also Chromium and tests/browser's npm packages (browser test)
+#   scripts/setup.sh --bench    also wrk and the npm packages of the JavaScript baselines
+#                               (bench/package.json, own lockfile; for `make bench`)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -64,10 +65,39 @@ apt_install() {
   say "installing ${missing[*]} from Debian"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 }
+# The baselines of `make bench` (aws4fetch, @aws-sdk, jose) have their own package.json and
+# lockfile under bench/, so the normal setup never installs them; same stamp logic as above.
+bench_npm() {
+  local stamp=bench/node_modules/.presign-worker-package-lock.json
+  if cmp -s bench/package-lock.json "$stamp" 2>/dev/null; then
+    return 0
+  fi
+  say "installing the benchmark's npm packages (bench/)"
+  (cd bench && npm ci --no-audit --no-fund --loglevel=error)
+  cp bench/package-lock.json "$stamp"
+}
+# The browser test's npm packages (tests/browser: Uppy 6, playwright-core, esbuild), like the
+# main npm step above: `npm ci` only when tests/browser/package-lock.json changed since the last
+# install or a package is missing.
+BROWSER_DIR=tests/browser
+BROWSER_STAMP=$BROWSER_DIR/node_modules/.presign-worker-package-lock.json
+browser_npm_ok() {
+  cmp -s "$BROWSER_DIR/package-lock.json" "$BROWSER_STAMP" 2>/dev/null || return 1
+  for p in @uppy/core @uppy/aws-s3 playwright-core esbuild; do
+    [ -f "$BROWSER_DIR/node_modules/$p/package.json" ] || return 1
+  done
+}
+browser_npm() {
+  browser_npm_ok && return 0
+  say "installing the browser test's npm packages ($BROWSER_DIR)"
+  (cd "$BROWSER_DIR" && npm ci --no-audit --no-fund --loglevel=error)
+  cp "$BROWSER_DIR/package-lock.json" "$BROWSER_STAMP"
+}
+
 for arg in "$@"; do
   case "$arg" in
-    --browser) apt_install chromium ;;
-    --bench) apt_install wrk ;;
+    --browser) apt_install chromium; browser_npm ;;
+    --bench) apt_install wrk; bench_npm ;;
     *) say "unknown option $arg"; exit 2 ;;
   esac
 done

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make test` (and `.ci/run`): everything, from a fresh clone.
 #
-#   setup          scripts/setup.sh (toolchain target, cargo tools, npm packages)
+#   setup          scripts/setup.sh --browser (toolchain target, cargo tools, npm packages,
+#                  Chromium and the browser test's npm packages)
 #   fmt            cargo fmt --check
 #   clippy         native, all targets, warnings are errors
 #   clippy-wasm32  library and binaries for wasm32-unknown-unknown
@@ -48,7 +49,7 @@ step() {
   DONE+=("$name")
 }
 
-step setup bash scripts/setup.sh
+step setup bash scripts/setup.sh --browser
 step fmt cargo fmt --all -- --check
 step clippy cargo clippy --all-targets -- -D warnings
 step clippy-wasm32 cargo clippy --lib --bins --target wasm32-unknown-unknown -- -D warnings
