@@ -22,9 +22,10 @@ clippy:
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --lib --bins --target wasm32-unknown-unknown -- -D warnings
 
-# Benchmarks (others extend this target).
+# Benchmarks: one table, native (criterion) and in workerd against the JavaScript baselines
+# of bench/ (scripts/bench.sh; README, Benchmarks).
 bench:
-	cargo bench
+	bash scripts/bench.sh
 
 # Build output and wrangler state; keeps target/, node_modules/, .dev.vars and .local/.
 clean:

@@ -68,10 +68,12 @@ apt_install() {
 # The baselines of `make bench` (aws4fetch, @aws-sdk, jose) have their own package.json and
 # lockfile under bench/, so the normal setup never installs them; same stamp logic as above.
 bench_npm() {
-  local stamp=bench/node_modules/.presign-worker-package-lock.json
-  if cmp -s bench/package-lock.json "$stamp" 2>/dev/null; then
-    return 0
-  fi
+  local stamp=bench/node_modules/.presign-worker-package-lock.json p ok=1
+  cmp -s bench/package-lock.json "$stamp" 2>/dev/null || ok=""
+  for p in aws4fetch jose @aws-sdk/client-s3 @aws-sdk/s3-request-presigner; do
+    [ -f "bench/node_modules/$p/package.json" ] || ok=""
+  done
+  [ -n "$ok" ] && return 0
   say "installing the benchmark's npm packages (bench/)"
   (cd bench && npm ci --no-audit --no-fund --loglevel=error)
   cp bench/package-lock.json "$stamp"
