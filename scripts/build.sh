@@ -49,5 +49,6 @@ total_gz=0
     total_gz=$((total_gz + gz))
     printf '%-34s %10d %10d\n' "$f" "$raw" "$gz"
   done
-  printf '%-34s %10d %10d  (%d KiB gzipped)\n' total "$total_raw" "$total_gz" $(((total_gz + 1023) / 1024))
+  printf '%-34s %10d %10d  (%.1f KB = %.1f KiB gzipped)\n' total "$total_raw" "$total_gz" \
+    "$(awk "BEGIN { print $total_gz / 1000 }")" "$(awk "BEGIN { print $total_gz / 1024 }")"
 } | tee build/sizes.txt

@@ -47,7 +47,6 @@
 //! | `CORS_MAX_AGE` | `600` | `Access-Control-Max-Age` of preflight answers, 0 to 86400 seconds. |
 //! | `MAX_BODY_BYTES` | `16384` | Largest accepted JSON request body in bytes, 256 to 1048576. |
 
-use std::collections::BTreeSet;
 use std::fmt;
 
 use crate::jwt::Algorithm;
@@ -515,13 +514,13 @@ fn parse_number(name: &str, v: &str, min: u64, max: u64) -> Result<u64> {
 
 /// Splits a comma list: trimmed entries, no empty entry, no duplicate.
 fn parse_list(name: &str, v: &str) -> Result<Vec<String>> {
-    let mut seen = BTreeSet::new();
-    let mut out = Vec::new();
+    let mut out: Vec<String> = Vec::new();
     for item in v.split(',').map(str::trim) {
         if item.is_empty() {
             return Err(ConfigError::new(name, "has an empty entry in its list"));
         }
-        if !seen.insert(item.to_owned()) {
+        // Lists are short: a linear search is smaller code than a set.
+        if out.iter().any(|seen| seen == item) {
             return Err(ConfigError::new(
                 name,
                 format!("lists {} twice", show(item)),
@@ -1064,15 +1063,14 @@ fn validate_jwt_keys(json: &str) -> Result<()> {
     if list.0.is_empty() {
         return Err(ConfigError::new(VAR, "has no keys"));
     }
-    let mut seen = BTreeSet::new();
-    for (kid, secret) in &list.0 {
+    for (i, (kid, secret)) in list.0.iter().enumerate() {
         if kid.is_empty() || kid.len() > 128 || kid.chars().any(char::is_control) {
             return Err(ConfigError::new(
                 VAR,
                 "key ids must be 1 to 128 characters without control characters",
             ));
         }
-        if !seen.insert(kid.as_str()) {
+        if list.0.iter().take(i).any(|(seen, _)| seen == kid) {
             return Err(ConfigError::new(
                 VAR,
                 format!("key id {} appears twice", show(kid)),
@@ -1234,8 +1232,7 @@ fn parse_content_types(var: &str, v: &str) -> Result<Vec<ContentTypeRule>> {
 
 fn parse_origins(var: &str, v: &str) -> Result<Vec<String>> {
     let items = parse_list(var, v)?;
-    let mut seen = BTreeSet::new();
-    let mut out = Vec::new();
+    let mut out: Vec<String> = Vec::new();
     for item in items {
         if item == "*" {
             return Err(ConfigError::new(
@@ -1247,7 +1244,7 @@ fn parse_origins(var: &str, v: &str) -> Result<Vec<String>> {
             return Err(ConfigError::new(var, "'null' is not an allowed origin"));
         }
         let origin = parse_endpoint(var, &item, false)?.to_string();
-        if !seen.insert(origin.clone()) {
+        if out.contains(&origin) {
             return Err(ConfigError::new(
                 var,
                 format!("lists {} twice", show(&origin)),
