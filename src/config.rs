@@ -967,15 +967,18 @@ fn parse_jwt(vars: &Vars<'_>) -> Result<JwtConfig> {
         Some(v) => parse_list("JWT_ALGORITHMS", &v)?
             .iter()
             .map(|a| {
-                Algorithm::from_name(a).ok_or_else(|| {
-                    ConfigError::new(
-                        "JWT_ALGORITHMS",
-                        format!(
-                            "unsupported algorithm {}; expected HS256, HS384 or HS512",
-                            show(a)
-                        ),
-                    )
-                })
+                // Only HMAC until keys from a JWKS can be configured.
+                Algorithm::from_name(a)
+                    .filter(Algorithm::is_hmac)
+                    .ok_or_else(|| {
+                        ConfigError::new(
+                            "JWT_ALGORITHMS",
+                            format!(
+                                "unsupported algorithm {}; expected HS256, HS384 or HS512",
+                                show(a)
+                            ),
+                        )
+                    })
             })
             .collect::<Result<Vec<_>>>()?,
     };

@@ -26,7 +26,8 @@ pub enum ErrorKind {
     /// No key matches the token's `kid` (or, for a token without `kid`, there is not exactly one
     /// key without a `kid`).
     UnknownKey,
-    /// A key is unusable (empty secret), or a key configuration could not be parsed.
+    /// A key is unusable (empty secret, RSA modulus too short, EC point not on its curve, ...),
+    /// or a key configuration (secret, `JWT_KEYS`, JWK, JWKS) could not be parsed.
     InvalidKey,
     /// The header has a `crit` parameter: no extension is understood, so it is always refused.
     UnsupportedCrit,
@@ -49,6 +50,11 @@ pub enum ErrorKind {
     WrongIssuer,
     /// No value of `aud` is one of the expected audiences.
     WrongAudience,
+    /// The token uses an asymmetric algorithm (RS*, PS*, ES*, EdDSA) and this build has no
+    /// synchronous implementation of it: on `wasm32` the signature must be checked
+    /// asynchronously (WebCrypto) with [`decode_unverified`](crate::jwt::decode_unverified) and
+    /// [`Unverified::into_claims`](crate::jwt::Unverified::into_claims). Never returned natively.
+    AsyncVerificationRequired,
 }
 
 impl ErrorKind {
@@ -71,6 +77,7 @@ impl ErrorKind {
             ErrorKind::InvalidClaim => "invalid_claim",
             ErrorKind::WrongIssuer => "wrong_issuer",
             ErrorKind::WrongAudience => "wrong_audience",
+            ErrorKind::AsyncVerificationRequired => "async_verification_required",
         }
     }
 }

@@ -13,6 +13,7 @@ use sha2::{Sha256, Sha384, Sha512};
 use super::algorithm::{Algorithm, KeyFamily};
 use super::error::{Error, ErrorKind};
 use super::json;
+use super::jwk::{self, Jwks, PublicKey};
 
 /// Prefix marking a secret given in base64 rather than as raw text.
 pub const BASE64_SECRET_PREFIX: &str = "base64:";
@@ -29,10 +30,14 @@ pub(crate) struct HmacKey {
 #[derive(Clone)]
 pub(crate) enum KeyMaterial {
     Hmac(Box<HmacKey>),
+    Public(Box<PublicKey>),
 }
 
 /// One verification key: an optional key id (`kid`), an optional pinned algorithm, and key
-/// material of one [`KeyFamily`].
+/// material of one [`KeyFamily`]: an HMAC secret or a public key (from a JWK).
+///
+/// A key only ever verifies algorithms of its family (an RSA, EC or OKP key never verifies an
+/// HS* token, a secret never an asymmetric one), checked before any cryptography.
 ///
 /// The `Debug` output shows the `kid` and family only; the secret is never printed.
 #[derive(Clone)]
@@ -62,6 +67,29 @@ impl Key {
         }
     }
 
+    /// A public key (RSA, EC or OKP), e.g. from [`Key::from_jwk`].
+    pub fn public(kid: Option<String>, key: PublicKey) -> Self {
+        Key {
+            kid,
+            algorithm: None,
+            material: KeyMaterial::Public(Box::new(key)),
+        }
+    }
+
+    /// Parses one JWK (see [`jwk`](crate::jwt::jwk) for the accepted members); a JWK `alg`
+    /// pins the key to that algorithm. Errors are [`ErrorKind::InvalidKey`].
+    pub fn from_jwk(text: &str) -> Result<Self, Error> {
+        jwk::key_from_jwk(text)
+    }
+
+    /// The public key, for keys that are not HMAC secrets.
+    pub fn public_key(&self) -> Option<&PublicKey> {
+        match &self.material {
+            KeyMaterial::Public(key) => Some(key),
+            KeyMaterial::Hmac(_) => None,
+        }
+    }
+
     /// Restricts this key to a single algorithm (like a JWK's `alg`). Tokens with any other `alg`
     /// are refused with [`ErrorKind::AlgNotAllowed`] when they select this key.
     pub fn with_algorithm(mut self, algorithm: Algorithm) -> Self {
@@ -81,13 +109,15 @@ impl Key {
 
     /// The family of this key's material.
     pub fn family(&self) -> KeyFamily {
-        match self.material {
+        match &self.material {
             KeyMaterial::Hmac(_) => KeyFamily::Hmac,
+            KeyMaterial::Public(key) => key.family(),
         }
     }
 
-    /// Refuses an algorithm this key must not be used with (other family, or not the pinned one).
-    pub(crate) fn check_algorithm(&self, alg: Algorithm) -> Result<(), Error> {
+    /// Refuses an algorithm this key must not be used with (other family, or not the pinned one):
+    /// [`ErrorKind::AlgNotAllowed`].
+    pub fn check_algorithm(&self, alg: Algorithm) -> Result<(), Error> {
         if alg.family() != self.family() {
             return Err(Error::new(
                 ErrorKind::AlgNotAllowed,
@@ -110,7 +140,13 @@ impl fmt::Debug for Key {
             .field("kid", &self.kid)
             .field("algorithm", &self.algorithm)
             .field("family", &self.family())
-            .field("secret", &"<redacted>")
+            .field(
+                "material",
+                &match &self.material {
+                    KeyMaterial::Hmac(_) => "<redacted>",
+                    KeyMaterial::Public(_) => "<public key>",
+                },
+            )
             .finish()
     }
 }
@@ -189,6 +225,12 @@ impl KeySet {
             ));
         }
         Ok(set)
+    }
+
+    /// Parses a JWK set (`{"keys": [...]}`) keeping the usable keys; see
+    /// [`jwk::parse_jwks`](crate::jwt::jwk::parse_jwks).
+    pub fn from_jwks(text: &str) -> Result<Jwks, Error> {
+        jwk::parse_jwks(text)
     }
 
     /// Adds a key.

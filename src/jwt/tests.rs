@@ -20,7 +20,7 @@ fn signature_lengths_in_characters() {
         (Algorithm::HS384, 64),
         (Algorithm::HS512, 86),
     ] {
-        assert_eq!((alg.signature_len() * 4).div_ceil(3), chars);
+        assert_eq!((alg.fixed_signature_len().unwrap() * 4).div_ceil(3), chars);
     }
 }
 
@@ -110,10 +110,13 @@ fn typ_values() {
 fn algorithm_names_round_trip_and_none_is_never_one() {
     for alg in Algorithm::ALL {
         assert_eq!(Algorithm::from_name(alg.name()), Some(*alg));
-        assert_eq!(alg.family(), KeyFamily::Hmac);
+        assert_eq!(
+            alg.family() == KeyFamily::Hmac,
+            Algorithm::HMAC.contains(alg)
+        );
     }
     for name in [
-        "none", "None", "NONE", "nOnE", "hs256", "HS256 ", "RS256", "",
+        "none", "None", "NONE", "nOnE", "hs256", "HS256 ", "rs256", "ES512", "EdDsa", "Ed25519", "",
     ] {
         assert_eq!(Algorithm::from_name(name), None, "{name}");
     }
@@ -269,7 +272,7 @@ fn sign_then_verify_every_algorithm() {
     let mut claims = Map::new();
     claims.insert("sub".into(), Value::from("a"));
     claims.insert("exp".into(), Value::from(100));
-    for alg in Algorithm::ALL {
+    for alg in Algorithm::HMAC {
         let token = sign_hs(*alg, b"k", Some("id\"quoted"), &claims);
         let keys = KeySet::new(vec![Key::hmac(
             Some("id\"quoted".to_owned()),

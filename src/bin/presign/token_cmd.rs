@@ -92,13 +92,16 @@ fn now_seconds() -> Result<u64, String> {
 }
 
 fn parse_algorithm(name: &str) -> Result<Algorithm, String> {
-    Algorithm::from_name(name).ok_or_else(|| {
-        let names: Vec<&str> = Algorithm::ALL.iter().map(Algorithm::name).collect();
-        format!(
-            "unknown algorithm `{name}` (supported: {})",
-            names.join(", ")
-        )
-    })
+    // The CLI's keys are HMAC secrets (JWT_SECRET / JWT_KEYS): only HS* make sense here.
+    Algorithm::from_name(name)
+        .filter(Algorithm::is_hmac)
+        .ok_or_else(|| {
+            let names: Vec<&str> = Algorithm::HMAC.iter().map(Algorithm::name).collect();
+            format!(
+                "unknown algorithm `{name}` (supported: {})",
+                names.join(", ")
+            )
+        })
 }
 
 /// `presign token ...`: prints a freshly minted token. Returns the exit code.
