@@ -12,14 +12,15 @@
 //! `WWW-Authenticate: Bearer`), 403 not granted, 404, 405, 413 body too large, 415 not JSON,
 //! 422 a rule broken, 500 `config_invalid`.
 
-use serde::de::DeserializeOwned;
-use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::config::{Config, ConfigError, TargetConfig};
 use crate::jwt::{self, Claims, KeySet, Validation};
 use crate::policy::{self, Grant, PolicyError, Refusal};
+mod body;
 mod sign;
+
+use body::{Fields, FromBody};
 
 use crate::sigv4::{
     self, AddressingStyle, AmzDate, Bucket, Credentials, Method, ObjectRequest, Signer,
@@ -160,30 +161,44 @@ fn target_from_config(t: &TargetConfig) -> Result<Target, ConfigError> {
     })
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct UploadBody {
     filename: String,
     content_type: String,
     size: u64,
-    #[serde(default)]
     checksum: Option<Map<String, Value>>,
-    #[serde(default)]
     metadata: Option<Map<String, Value>>,
-    #[serde(default)]
     target: Option<String>,
-    #[serde(default)]
     key: Option<String>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+impl FromBody for UploadBody {
+    fn from_fields(f: &mut Fields) -> Result<Self, String> {
+        Ok(Self {
+            filename: f.str("filename")?,
+            content_type: f.str("content_type")?,
+            size: f.u64("size")?,
+            checksum: f.opt_object("checksum")?,
+            metadata: f.opt_object("metadata")?,
+            target: f.opt_str("target")?,
+            key: f.opt_str("key")?,
+        })
+    }
+}
+
 struct DownloadBody {
     key: String,
-    #[serde(default)]
     target: Option<String>,
-    #[serde(default)]
     filename: Option<String>,
+}
+
+impl FromBody for DownloadBody {
+    fn from_fields(f: &mut Fields) -> Result<Self, String> {
+        Ok(Self {
+            key: f.str("key")?,
+            target: f.opt_str("target")?,
+            filename: f.opt_str("filename")?,
+        })
+    }
 }
 
 fn policy_response(e: &PolicyError) -> Response {
@@ -345,7 +360,7 @@ impl Service {
 
     /// A JSON route: POST (or a CORS preflight), authenticated, JSON body within the limit,
     /// parsed into `T` and handed to `handler`.
-    fn api_route<T: DeserializeOwned>(
+    fn api_route<T: FromBody>(
         &self,
         req: &Request<'_>,
         now_ms: u64,
@@ -446,9 +461,8 @@ impl Service {
         .ok_or_else(|| Response::error(422, "unknown_target", "no such target"))
     }
 
-    fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
-        serde_json::from_slice(body).map_err(|e| {
-            // serde_json's message names the field and position, never other content.
+    fn parse<T: FromBody>(body: &[u8]) -> Result<T, Response> {
+        body::parse(body).map_err(|e| {
             let msg = format!("the request body is not valid: {e}");
             Response::error(400, "invalid_request", &msg)
         })

@@ -19,32 +19,42 @@
 //! implies); it is returned in `headers`, which Uppy sends in place of its own. `content-length`
 //! is signed when `size` is given but never returned in `headers` (browsers set it).
 
-use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
+use super::body::{Fields, FromBody};
 use super::{iso8601, policy_response, sign_error, Response, Service};
 use crate::api::Platform;
 use crate::jwt::Claims;
 use crate::policy::{self, Grant, PolicyError, Refusal};
 use crate::sigv4::{Method, ObjectRequest, PostConditions};
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// Uppy's request (camelCase) plus our `size` and `target`; other members are ignored.
 pub(super) struct SignBody {
     method: String,
     key: String,
-    #[serde(default)]
     upload_id: Option<String>,
-    #[serde(default)]
     part_number: Option<u64>,
-    #[serde(default)]
     content_type: Option<String>,
-    #[serde(default)]
     expires_in: Option<u64>,
-    #[serde(default)]
     size: Option<u64>,
-    #[serde(default)]
     target: Option<String>,
+}
+
+impl FromBody for SignBody {
+    const DENY_UNKNOWN: bool = false;
+
+    fn from_fields(f: &mut Fields) -> Result<Self, String> {
+        Ok(Self {
+            method: f.str("method")?,
+            key: f.str("key")?,
+            upload_id: f.opt_str("uploadId")?,
+            part_number: f.opt_u64("partNumber")?,
+            content_type: f.opt_str("contentType")?,
+            expires_in: f.opt_u64("expiresIn")?,
+            size: f.opt_u64("size")?,
+            target: f.opt_str("target")?,
+        })
+    }
 }
 
 /// The S3 operation a sign request stands for.

@@ -33,7 +33,7 @@ mod algorithm;
 mod claims;
 mod error;
 mod header;
-mod json;
+pub(crate) mod json;
 pub mod jwk;
 mod key;
 #[cfg(not(target_arch = "wasm32"))]
