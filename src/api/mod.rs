@@ -12,7 +12,8 @@
 //! `WWW-Authenticate: Bearer`), 403 not granted, 404, 405, 413 body too large, 415 not JSON,
 //! 422 a rule broken, 500 `config_invalid`.
 
-use serde_json::{json, Map, Value};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::{Map, Value};
 
 use crate::config::{Config, ConfigError, TargetConfig};
 use crate::jwt::{self, Claims, KeySet, Validation};
@@ -70,22 +71,78 @@ pub struct Response {
     pub error_code: Option<&'static str>,
 }
 
+#[derive(serde::Serialize)]
+struct ErrorBody<'a> {
+    error: ErrorDetail<'a>,
+}
+
+#[derive(serde::Serialize)]
+struct ErrorDetail<'a> {
+    code: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+    message: &'a str,
+}
+
+/// Name/value pairs written as a JSON object, in their order.
+struct Pairs<'a>(&'a [(String, String)]);
+
+impl Serialize for Pairs<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (name, value) in self.0 {
+            map.serialize_entry(name, value)?;
+        }
+        map.end()
+    }
+}
+
+/// The answer of every signing route: what to send where, until when.
+#[derive(serde::Serialize)]
+struct Signed<'a> {
+    method: &'static str,
+    url: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    headers: Option<Pairs<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fields: Option<Pairs<'a>>,
+    key: &'a str,
+    bucket: &'a str,
+    target: &'a str,
+    expires_at: String,
+    expires_in: u32,
+}
+
 impl Response {
-    fn json(status: u16, body: &Value) -> Self {
+    fn json<T: Serialize>(status: u16, body: &T) -> Self {
         Self {
             status,
             headers: vec![("content-type", "application/json".to_owned())],
-            body: body.to_string(),
+            // Our answer types have string keys only: serialising them cannot fail.
+            body: serde_json::to_string(body).unwrap_or_default(),
             route: "other",
             error_code: None,
         }
     }
 
     fn error(status: u16, code: &'static str, message: &str) -> Self {
-        let mut r = Self::json(
-            status,
-            &json!({ "error": { "code": code, "message": message } }),
-        );
+        Self::error_with_reason(status, code, None, message)
+    }
+
+    fn error_with_reason(
+        status: u16,
+        code: &'static str,
+        reason: Option<&str>,
+        message: &str,
+    ) -> Self {
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code,
+                reason,
+                message,
+            },
+        };
+        let mut r = Self::json(status, &body);
         r.error_code = Some(code);
         r
     }
@@ -105,8 +162,36 @@ pub fn config_invalid_response() -> Response {
     )
 }
 
-/// A JSON route's handler: claims, parsed body, time in seconds → the answer's JSON.
-type Handler<T> = fn(&Service, &Claims, &T, u64, &mut dyn Platform) -> Result<Value, Response>;
+/// A JSON route's handler: claims, parsed body, time in seconds → the answer (or a refusal).
+type Handler<T> = fn(&Service, &Claims, &T, u64, &mut dyn Platform) -> Result<Response, Response>;
+
+/// The answer for a URL (or form) signed on `target`, valid `ttl` seconds from `now`.
+#[allow(clippy::too_many_arguments)]
+fn signed_answer(
+    target: &Target,
+    method: &'static str,
+    url: &str,
+    key: &str,
+    headers: Option<&[(String, String)]>,
+    fields: Option<&[(String, String)]>,
+    ttl: u32,
+    now: u64,
+) -> Response {
+    Response::json(
+        200,
+        &Signed {
+            method,
+            url,
+            headers: headers.map(Pairs),
+            fields: fields.map(Pairs),
+            key,
+            bucket: target.bucket.name(),
+            target: &target.name,
+            expires_at: iso8601(now + u64::from(ttl)),
+            expires_in: ttl,
+        },
+    )
+}
 
 /// One storage target, ready to sign.
 struct Target {
@@ -275,7 +360,9 @@ impl Service {
             "/healthz" => (
                 "/healthz",
                 match req.method {
-                    "GET" | "HEAD" => Response::json(200, &json!({ "status": "ok" })),
+                    "GET" | "HEAD" => {
+                        Response::json(200, &Pairs(&[("status".into(), "ok".into())]))
+                    }
                     _ => Response::error(405, "method_not_allowed", "use GET")
                         .header("allow", "GET, HEAD"),
                 },
@@ -372,8 +459,7 @@ impl Service {
             handler(self, &claims, &parsed, now, platform)
         });
         match result {
-            Ok(v) => Response::json(200, &v),
-            Err(r) => r,
+            Ok(r) | Err(r) => r,
         }
     }
 
@@ -447,8 +533,13 @@ impl Service {
                 &format!("the token was refused: {code}"),
                 format!("{realm}, error=\"invalid_token\", error_description=\"{code}\""),
             );
-            r.body = json!({ "error": { "code": "invalid_token", "reason": code, "message": format!("the token was refused: {e}") } })
-                .to_string();
+            let body = Response::error_with_reason(
+                401,
+                "invalid_token",
+                Some(code),
+                &format!("the token was refused: {e}"),
+            );
+            r.body = body.body;
             r
         })
     }
@@ -474,7 +565,7 @@ impl Service {
         req: &UploadBody,
         now: u64,
         platform: &mut dyn Platform,
-    ) -> Result<Value, Response> {
+    ) -> Result<Response, Response> {
         let policy_cfg = &self.config.policy;
         let p = |e: PolicyError| policy_response(&e);
         let target = self.target(req.target.as_deref())?;
@@ -532,21 +623,16 @@ impl Service {
             .signer
             .presign(&target.bucket, &object, ttl, now)
             .map_err(sign_error)?;
-        let headers: Map<String, Value> = presigned
-            .headers
-            .into_iter()
-            .map(|(n, v)| (n, Value::String(v)))
-            .collect();
-        Ok(json!({
-            "method": "PUT",
-            "url": presigned.url,
-            "headers": headers,
-            "key": key,
-            "bucket": target.bucket.name(),
-            "target": target.name,
-            "expires_at": iso8601(now + u64::from(ttl)),
-            "expires_in": ttl,
-        }))
+        Ok(signed_answer(
+            target,
+            "PUT",
+            &presigned.url,
+            &key,
+            Some(&presigned.headers),
+            None,
+            ttl,
+            now,
+        ))
     }
 
     fn sign_download(
@@ -555,7 +641,7 @@ impl Service {
         req: &DownloadBody,
         now: u64,
         platform: &mut dyn Platform,
-    ) -> Result<Value, Response> {
+    ) -> Result<Response, Response> {
         let p = |e: PolicyError| policy_response(&e);
         let target = self.target(req.target.as_deref())?;
         let grant = Grant::new(claims, &self.config.policy.key_template).map_err(p)?;
@@ -581,15 +667,16 @@ impl Service {
             .signer
             .presign(&target.bucket, &object, ttl, now)
             .map_err(sign_error)?;
-        Ok(json!({
-            "method": "GET",
-            "url": presigned.url,
-            "key": req.key,
-            "bucket": target.bucket.name(),
-            "target": target.name,
-            "expires_at": iso8601(now + u64::from(ttl)),
-            "expires_in": ttl,
-        }))
+        Ok(signed_answer(
+            target,
+            "GET",
+            &presigned.url,
+            &req.key,
+            None,
+            None,
+            ttl,
+            now,
+        ))
     }
 }
 

@@ -19,10 +19,8 @@
 //! implies); it is returned in `headers`, which Uppy sends in place of its own. `content-length`
 //! is signed when `size` is given but never returned in `headers` (browsers set it).
 
-use serde_json::{json, Map, Value};
-
 use super::body::{Fields, FromBody};
-use super::{iso8601, policy_response, sign_error, Response, Service};
+use super::{policy_response, sign_error, signed_answer, Response, Service};
 use crate::api::Platform;
 use crate::jwt::Claims;
 use crate::policy::{self, Grant, PolicyError, Refusal};
@@ -103,7 +101,7 @@ impl Service {
         req: &SignBody,
         now: u64,
         platform: &mut dyn Platform,
-    ) -> Result<Value, Response> {
+    ) -> Result<Response, Response> {
         let cfg = &self.config.policy;
         let p = |e: PolicyError| policy_response(&e);
         let op = operation(req).map_err(p)?;
@@ -199,22 +197,21 @@ impl Service {
             .presign(&target.bucket, &object, ttl, now)
             .map_err(sign_error)?;
         // What a browser may set: everything signed but content-length.
-        let to_send: Map<String, Value> = presigned
+        let to_send: Vec<(String, String)> = presigned
             .headers
             .into_iter()
             .filter(|(n, _)| n != "content-length")
-            .map(|(n, v)| (n, Value::String(v)))
             .collect();
-        Ok(json!({
-            "method": method.as_str(),
-            "url": presigned.url,
-            "key": key,
-            "headers": to_send,
-            "bucket": target.bucket.name(),
-            "target": target.name,
-            "expires_at": iso8601(now + u64::from(ttl)),
-            "expires_in": ttl,
-        }))
+        Ok(signed_answer(
+            target,
+            method.as_str(),
+            &presigned.url,
+            &key,
+            Some(&to_send),
+            None,
+            ttl,
+            now,
+        ))
     }
 }
 
@@ -231,7 +228,7 @@ impl Service {
         size: Option<u64>,
         ttl: u32,
         now: u64,
-    ) -> Result<Value, Response> {
+    ) -> Result<Response, Response> {
         let content_type = headers
             .iter()
             .find(|(n, _)| n == "content-type")
@@ -248,21 +245,15 @@ impl Service {
             .signer
             .post_policy(&target.bucket, &cond, ttl, now)
             .map_err(sign_error)?;
-        let fields: Map<String, Value> = form
-            .fields
-            .into_iter()
-            .map(|(n, v)| (n, Value::String(v)))
-            .collect();
-        Ok(json!({
-            "method": "POST",
-            "url": form.url,
-            "key": key,
-            "fields": fields,
-            "headers": {},
-            "bucket": target.bucket.name(),
-            "target": target.name,
-            "expires_at": iso8601(now + u64::from(ttl)),
-            "expires_in": ttl,
-        }))
+        Ok(signed_answer(
+            target,
+            "POST",
+            &form.url,
+            key,
+            Some(&[]),
+            Some(&form.fields),
+            ttl,
+            now,
+        ))
     }
 }
