@@ -5,35 +5,14 @@
 //! The vectors live in `../shared/jwt-vectors/` (outside the crate). When they are missing the
 //! tests print a skip notice, unless `CI=true`, where they fail.
 
-use std::path::PathBuf;
-
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use presign_worker::jwt::{self, Algorithm, ErrorKind, Key, KeySet, Validation};
 use serde_json::Value;
 
-fn vector_path(rel: &str) -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/jwt-vectors/"
-    ))
-    .join(rel)
-}
+mod shared_data;
 
-/// Reads a JSON vector file, or returns `None` (after a skip notice) when it is absent outside CI.
-fn load(rel: &str) -> Option<Value> {
-    let path = vector_path(rel);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => Some(serde_json::from_str(&text).expect("vector file is JSON")),
-        Err(e) => {
-            if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("test vectors missing at {}: {e}", path.display());
-            }
-            eprintln!("SKIP: test vectors not found at {} ({e})", path.display());
-            None
-        }
-    }
-}
+use shared_data::jwt_vector as load;
 
 /// A JWK `k` (base64url) as key bytes.
 fn jwk_k(jwk: &Value) -> Vec<u8> {
