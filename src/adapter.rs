@@ -1,15 +1,24 @@
 //! The wasm32 adapter, the only code that touches the Workers runtime: it turns a
 //! `worker::Request` into an [`api::Request`], asks the [`Service`] (built once per isolate
 //! from the environment), and turns the [`api::Response`] back, writing one log line.
+//! [`JsRemote`] gives the core `fetch`, the Cache API and WebCrypto for JWKS issuers.
 
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
+use std::future::{poll_fn, Future};
+use std::pin::pin;
+use std::task::Poll;
+use std::time::Duration;
 
-use worker::wasm_bindgen::{self, prelude::wasm_bindgen};
+use worker::wasm_bindgen::{self, prelude::wasm_bindgen, JsCast, JsValue};
+use worker::wasm_bindgen_futures::JsFuture;
 use worker::{
-    console_error, console_log, event, js_sys, Context, Env, Headers, Request, Response, Result,
+    console_error, console_log, event, js_sys, web_sys, Context, Delay, Env, Headers, Request,
+    Response, Result,
 };
 
 use crate::api::{self, Body, Platform, Service};
+use crate::jwks::Remote;
+use crate::jwt::{Algorithm, PublicKey};
 
 /// talc: smaller and faster than the default dlmalloc, and needs no `unsafe` here.
 #[global_allocator]
@@ -20,6 +29,40 @@ extern "C" {
     /// `crypto.getRandomValues`, the runtime's cryptographically strong generator.
     #[wasm_bindgen(js_namespace = crypto, js_name = getRandomValues)]
     fn get_random_values(buf: &mut [u8]);
+
+    /// The global `fetch(url, init)`.
+    #[wasm_bindgen(js_name = fetch, catch)]
+    fn js_fetch(url: &str, init: &js_sys::Object) -> std::result::Result<js_sys::Promise, JsValue>;
+
+    /// `caches.default.match(url)`: the Cache API (a `Response`, or `undefined`).
+    #[wasm_bindgen(js_namespace = ["caches", "default"], js_name = match, catch)]
+    fn cache_match(url: &str) -> std::result::Result<js_sys::Promise, JsValue>;
+
+    /// `caches.default.put(url, response)`.
+    #[wasm_bindgen(js_namespace = ["caches", "default"], js_name = put, catch)]
+    fn cache_put(
+        url: &str,
+        resp: &web_sys::Response,
+    ) -> std::result::Result<js_sys::Promise, JsValue>;
+
+    /// `crypto.subtle.importKey(format, keyData, algorithm, extractable, usages)`.
+    #[wasm_bindgen(js_namespace = ["crypto", "subtle"], js_name = importKey, catch)]
+    fn import_key(
+        format: &str,
+        key_data: &JsValue,
+        algorithm: &JsValue,
+        extractable: bool,
+        usages: &js_sys::Array,
+    ) -> std::result::Result<js_sys::Promise, JsValue>;
+
+    /// `crypto.subtle.verify(algorithm, key, signature, data)`.
+    #[wasm_bindgen(js_namespace = ["crypto", "subtle"], js_name = verify, catch)]
+    fn subtle_verify(
+        algorithm: &JsValue,
+        key: &JsValue,
+        signature: &[u8],
+        data: &[u8],
+    ) -> std::result::Result<js_sys::Promise, JsValue>;
 }
 
 /// Randomness and normalisation from the JavaScript runtime (no Unicode tables in the wasm).
@@ -35,9 +78,212 @@ impl Platform for JsPlatform {
     }
 }
 
+/// Longest wait for a JWKS answer; past it the fetch is aborted and counted as failed.
+const JWKS_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+/// Largest JWKS body taken (real ones are a few KB).
+const MAX_JWKS_BYTES: usize = 256 * 1024;
+/// Header of our Cache API copies: until when (Unix seconds) the JWKS is fresh.
+const FRESH_UNTIL_HEADER: &str = "x-presign-jwks-fresh-until";
+/// Imported WebCrypto keys kept per isolate (then the list starts over).
+const MAX_CRYPTO_KEYS: usize = 32;
+
 thread_local! {
     /// The service of this isolate: built at its first request; `None` if the config is invalid.
     static SERVICE: OnceCell<Option<&'static Service>> = const { OnceCell::new() };
+    /// WebCrypto keys already imported: (public JWK JSON, algorithm) → `CryptoKey`.
+    static CRYPTO_KEYS: RefCell<Vec<(String, Algorithm, JsValue)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// `fetch`, the Cache API and WebCrypto, for the keys of JWKS issuers.
+struct JsRemote;
+
+/// WebCrypto's `importKey` and `verify` algorithm parameters for `alg`, as JSON.
+fn webcrypto_params(alg: Algorithm) -> (&'static str, &'static str) {
+    use Algorithm::*;
+    match alg {
+        RS256 => (
+            r#"{"name":"RSASSA-PKCS1-v1_5","hash":"SHA-256"}"#,
+            r#"{"name":"RSASSA-PKCS1-v1_5"}"#,
+        ),
+        RS384 => (
+            r#"{"name":"RSASSA-PKCS1-v1_5","hash":"SHA-384"}"#,
+            r#"{"name":"RSASSA-PKCS1-v1_5"}"#,
+        ),
+        RS512 => (
+            r#"{"name":"RSASSA-PKCS1-v1_5","hash":"SHA-512"}"#,
+            r#"{"name":"RSASSA-PKCS1-v1_5"}"#,
+        ),
+        // RFC 7518 §3.5: the salt is as long as the hash.
+        PS256 => (
+            r#"{"name":"RSA-PSS","hash":"SHA-256"}"#,
+            r#"{"name":"RSA-PSS","saltLength":32}"#,
+        ),
+        PS384 => (
+            r#"{"name":"RSA-PSS","hash":"SHA-384"}"#,
+            r#"{"name":"RSA-PSS","saltLength":48}"#,
+        ),
+        PS512 => (
+            r#"{"name":"RSA-PSS","hash":"SHA-512"}"#,
+            r#"{"name":"RSA-PSS","saltLength":64}"#,
+        ),
+        ES256 => (
+            r#"{"name":"ECDSA","namedCurve":"P-256"}"#,
+            r#"{"name":"ECDSA","hash":"SHA-256"}"#,
+        ),
+        ES384 => (
+            r#"{"name":"ECDSA","namedCurve":"P-384"}"#,
+            r#"{"name":"ECDSA","hash":"SHA-384"}"#,
+        ),
+        EdDSA => (r#"{"name":"Ed25519"}"#, r#"{"name":"Ed25519"}"#),
+        // HMAC never reaches WebCrypto: an empty name makes importKey fail (a refusal).
+        HS256 | HS384 | HS512 => ("{}", "{}"),
+    }
+}
+
+/// The `CryptoKey` for `key` used with `alg`, imported once per isolate.
+async fn crypto_key(alg: Algorithm, key: &PublicKey) -> std::result::Result<JsValue, JsValue> {
+    let jwk = key.to_jwk_json();
+    let cached = CRYPTO_KEYS.with(|c| {
+        c.borrow()
+            .iter()
+            .find(|(j, a, _)| *a == alg && *j == jwk)
+            .map(|(_, _, k)| k.clone())
+    });
+    if let Some(k) = cached {
+        return Ok(k);
+    }
+    let (import, _) = webcrypto_params(alg);
+    let usages = js_sys::Array::of1(&JsValue::from_str("verify"));
+    let data = js_sys::JSON::parse(&jwk)?;
+    let params = js_sys::JSON::parse(import)?;
+    let k = JsFuture::from(import_key("jwk", &data, &params, false, &usages)?).await?;
+    CRYPTO_KEYS.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= MAX_CRYPTO_KEYS {
+            c.clear();
+        }
+        c.push((jwk, alg, k.clone()));
+    });
+    Ok(k)
+}
+
+fn warn(event: &str, problem: &str) {
+    let line = serde_json::json!({ "level": "warn", "event": event, "problem": problem });
+    console_error!("{line}");
+}
+
+fn js_problem(e: &JsValue) -> String {
+    match e.dyn_ref::<js_sys::Error>() {
+        Some(err) => String::from(err.message()),
+        None => e.as_string().unwrap_or_else(|| "unknown error".to_owned()),
+    }
+}
+
+/// `Some` output of `fut`, or `None` when `limit` passes first.
+async fn within<F: Future>(fut: F, limit: Duration) -> Option<F::Output> {
+    let mut fut = pin!(fut);
+    let mut delay = pin!(Delay::from(limit));
+    poll_fn(|cx| {
+        if let Poll::Ready(out) = fut.as_mut().poll(cx) {
+            Poll::Ready(Some(out))
+        } else if delay.as_mut().poll(cx).is_ready() {
+            Poll::Ready(None)
+        } else {
+            Poll::Pending
+        }
+    })
+    .await
+}
+
+impl Remote for JsRemote {
+    async fn cached_jwks(&self, url: &str) -> Option<(String, u64)> {
+        let found = JsFuture::from(cache_match(url).ok()?).await.ok()?;
+        let resp = found.dyn_into::<web_sys::Response>().ok()?;
+        let fresh_until = resp.headers().get(FRESH_UNTIL_HEADER).ok()??.parse().ok()?;
+        let body = JsFuture::from(resp.text().ok()?).await.ok()?.as_string()?;
+        Some((body, fresh_until))
+    }
+
+    async fn fetch_jwks(&self, url: &str) -> std::result::Result<(String, Option<String>), String> {
+        let controller = web_sys::AbortController::new().map_err(|e| js_problem(&e))?;
+        let fetched = within(
+            async {
+                // The global `fetch` straight away: `worker::Fetch` would parse the URL with
+                // the `url` crate and its Unicode tables (about 100 KB of wasm).
+                let init = js_sys::Object::new();
+                js_sys::Reflect::set(&init, &"signal".into(), &controller.signal())?;
+                let resp: web_sys::Response = JsFuture::from(js_fetch(url, &init)?)
+                    .await?
+                    .unchecked_into();
+                let cache_control = resp.headers().get("cache-control")?;
+                let body = JsFuture::from(resp.text()?).await?;
+                Ok::<_, JsValue>((
+                    resp.status(),
+                    body.as_string().unwrap_or_default(),
+                    cache_control,
+                ))
+            },
+            JWKS_FETCH_TIMEOUT,
+        )
+        .await;
+        let Some(fetched) = fetched else {
+            controller.abort();
+            return Err(format!(
+                "no answer within {} s",
+                JWKS_FETCH_TIMEOUT.as_secs()
+            ));
+        };
+        match fetched.map_err(|e| format!("fetch failed: {}", js_problem(&e)))? {
+            (200, body, _) if body.len() > MAX_JWKS_BYTES => {
+                Err(format!("the JWKS is over {MAX_JWKS_BYTES} bytes"))
+            }
+            (200, body, cache_control) => Ok((body, cache_control)),
+            (status, _, _) => Err(format!("HTTP status {status}")),
+        }
+    }
+
+    async fn store_jwks(&self, url: &str, body: &str, fresh_until: u64) {
+        let now = (js_sys::Date::now() / 1000.0) as u64;
+        let stored = async {
+            let headers = web_sys::Headers::new()?;
+            headers.set("content-type", "application/json")?;
+            let max_age = fresh_until.saturating_sub(now);
+            headers.set("cache-control", &format!("max-age={max_age}"))?;
+            headers.set(FRESH_UNTIL_HEADER, &fresh_until.to_string())?;
+            let init = web_sys::ResponseInit::new();
+            init.set_headers(&headers);
+            let resp = web_sys::Response::new_with_opt_str_and_init(Some(body), &init)?;
+            JsFuture::from(cache_put(url, &resp)?).await
+        };
+        if let Err(e) = stored.await {
+            warn("jwks_cache_put_failed", &js_problem(&e));
+        }
+    }
+
+    async fn verify(
+        &self,
+        alg: Algorithm,
+        key: &PublicKey,
+        input: &[u8],
+        signature: &[u8],
+    ) -> bool {
+        let checked = async {
+            let k = crypto_key(alg, key).await?;
+            let params = js_sys::JSON::parse(webcrypto_params(alg).1)?;
+            JsFuture::from(subtle_verify(&params, &k, signature, input)?).await
+        };
+        match checked.await {
+            Ok(v) => v.as_bool().unwrap_or(false),
+            Err(e) => {
+                warn("webcrypto_failed", &js_problem(&e));
+                false
+            }
+        }
+    }
+
+    fn log(&self, line: &str) {
+        console_error!("{line}");
+    }
 }
 
 fn service(env: &Env) -> Option<&'static Service> {
@@ -75,7 +321,8 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
                 header: &lookup,
                 body: body.as_ref().map_or(Body::TooLarge, |b| Body::Bytes(b)),
             };
-            svc.handle(&api_req, started as u64, &mut JsPlatform)
+            svc.serve(&api_req, started as u64, &mut JsPlatform, &JsRemote)
+                .await
         }
     };
     let line = serde_json::json!({

@@ -30,13 +30,22 @@
 //! | `S3_SECRET_ACCESS_KEY` | required with `S3_ACCESS_KEY_ID` | *secret*. Secret access key for all targets. |
 //! | `S3_SESSION_TOKEN` | unset | *secret*. Session token for temporary credentials (needs the two above). |
 //! | `TARGET_<NAME>_ACCESS_KEY_ID`, `TARGET_<NAME>_SECRET_ACCESS_KEY`, `TARGET_<NAME>_SESSION_TOKEN` | unset | *secret*. Credentials for one target; they replace the three `S3_*` ones as a whole (the id and the secret must both be set). |
-//! | `JWT_SECRET` | at least one of the two is required | *secret*. HMAC secret for tokens without `kid`: raw text, or `base64:` followed by base64; at least 32 bytes (after decoding). |
+//! | `JWT_SECRET` | at least one of the two is required, unless an issuer (`ISSUERS` or `ACCESS_TEAM`) is configured | *secret*. HMAC secret for tokens without `kid`: raw text, or `base64:` followed by base64; at least 32 bytes (after decoding). |
 //! | `JWT_KEYS` | | *secret*. A JSON object `{"kid": "secret", ...}` (key rotation): tokens with a `kid` header use the key of that id. Secrets as for `JWT_SECRET`; no duplicate or empty ids. May be set together with `JWT_SECRET`. |
 //! | `JWT_ALGORITHMS` | `HS256` | Comma list of accepted algorithms: `HS256`, `HS384`, `HS512`. |
 //! | `JWT_ISSUER` | unset (not checked) | Comma list; when set, the token's `iss` must be one of them. |
 //! | `JWT_AUDIENCE` | unset (not checked) | Comma list; when set, the token's `aud` must contain one of them. |
 //! | `JWT_LEEWAY` | `60` | Clock skew allowed on `exp`/`nbf`/`iat`, in seconds, 0 to 600. |
 //! | `JWT_HEADER` | `authorization` | Request header carrying the token. `authorization` uses the `Bearer` scheme; any other header carries the bare token. |
+//! | `ISSUERS` | unset | Comma list of identity-provider names (`[a-z][a-z0-9_]*`, at most 32 characters) whose tokens are signed with public keys from a JWKS. A token is checked against the issuer whose `ISSUER_<NAME>_ISS` equals its `iss`; other tokens use the HMAC keys above. `<NAME>` below is an issuer name in upper case. |
+//! | `ISSUER_<NAME>_ISS` | required | The exact `iss` of this provider's tokens (unique across issuers). |
+//! | `ISSUER_<NAME>_JWKS_URL` | one of the two is required | URL of the provider's JWK set: `https://`, or `http://` on a loopback host only (`127.0.0.1`, `localhost`, `[::1]`). Fetched on first use, cached per isolate and in the Cache API. |
+//! | `ISSUER_<NAME>_JWKS` | | The JWK set itself (`{"keys":[...]}`), for keys that never rotate or for tests. |
+//! | `ISSUER_<NAME>_AUDIENCE` | required | Comma list; the token's `aud` must contain one of them. |
+//! | `ISSUER_<NAME>_ALGORITHMS` | `RS256` | Comma list of accepted algorithms: `RS256`, `RS384`, `RS512`, `PS256`, `PS384`, `PS512`, `ES256`, `ES384`, `EdDSA` (HMAC is never accepted with public keys). |
+//! | `ACCESS_TEAM` | unset | Cloudflare Access preset: the team name (`<team>` of `<team>.cloudflareaccess.com`, or that whole host). Adds the issuer `access` with `iss` `https://<team>.cloudflareaccess.com`, the JWKS `https://<team>.cloudflareaccess.com/cdn-cgi/access/certs` and `RS256`, and reads the token from the `Cf-Access-Jwt-Assertion` header when `JWT_HEADER` carries none. |
+//! | `ACCESS_AUD` | required with `ACCESS_TEAM` | The Access application's audience (AUD) tag. |
+//! | `JWKS_REFETCH_INTERVAL` | `30` | Seconds, 1 to 3600: a token with an unknown `kid` refetches its issuer's JWKS at most once per interval. |
 //! | `KEY_TEMPLATE` | `{sub}/{uuid}/{filename}` | Object key template. Placeholders: `{sub}` (token subject), `{uuid}` (random UUID), `{filename}` (sanitised file name), `{date}` (UTC `YYYY-MM-DD`), `{ext}` (file extension). Must contain `{sub}` and one of `{uuid}`, `{filename}`; literal text is limited to `A-Z a-z 0-9 / - _ . =`; no leading or trailing `/`, no `//`, no `.` or `..` segment; at most 256 bytes. |
 //! | `ALLOWED_CONTENT_TYPES` | `image/png,image/jpeg,image/gif,image/webp,image/avif,application/pdf,text/plain,application/octet-stream` | Comma list of media types allowed for uploads: exact (`image/png`), a whole type (`image/*`), or `*/*` for anything. The default leaves out types a browser would run as active content (HTML, SVG, JavaScript, XML). |
 //! | `MAX_UPLOAD_SIZE` | `104857600` (100 MiB) | Largest upload in bytes, 1 to 5368709120 (5 GiB, the limit of a single S3 PUT). |
@@ -73,6 +82,12 @@ pub const DEFAULT_JWT_HEADER: &str = "authorization";
 pub const DEFAULT_CORS_MAX_AGE: u64 = 600;
 /// Default of `MAX_BODY_BYTES`.
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 16 * 1024;
+/// Default of `JWKS_REFETCH_INTERVAL`, in seconds.
+pub const DEFAULT_JWKS_REFETCH_INTERVAL: u64 = 30;
+/// Name of the issuer added by the Cloudflare Access preset (`ACCESS_TEAM`).
+pub const ACCESS_ISSUER_NAME: &str = "access";
+/// Header in which Cloudflare Access sends its token.
+pub const ACCESS_HEADER: &str = "cf-access-jwt-assertion";
 /// Minimum length in bytes of an HMAC secret (`JWT_SECRET`, each `JWT_KEYS` entry).
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
 
@@ -223,6 +238,36 @@ pub struct JwtConfig {
     pub header: String,
     /// `true` when `header` is `authorization` and the token follows `Bearer `.
     pub bearer_scheme: bool,
+    /// Identity providers whose tokens are checked with JWKS public keys (`ISSUERS`, `ACCESS_*`).
+    pub jwks_issuers: Vec<IssuerConfig>,
+    /// Least time between two refetches of one issuer's JWKS for an unknown `kid`, in seconds.
+    pub jwks_refetch_secs: u64,
+    /// Whether a token may come in [`ACCESS_HEADER`] when `header` carries none (`ACCESS_TEAM`).
+    pub access_header: bool,
+}
+
+/// One identity provider (`ISSUER_<NAME>_*`, or the Cloudflare Access preset).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuerConfig {
+    /// Name as listed in `ISSUERS` (lower case), or `access`.
+    pub name: String,
+    /// The exact `iss` of its tokens.
+    pub iss: String,
+    /// Where its keys come from.
+    pub jwks: JwksSource,
+    /// Accepted audiences, never empty.
+    pub audiences: Vec<String>,
+    /// Accepted algorithms, never empty, never HMAC.
+    pub algorithms: Vec<Algorithm>,
+}
+
+/// Where an issuer's JWK set comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JwksSource {
+    /// Fetched from this URL (`https://`, or `http://` on loopback).
+    Url(String),
+    /// Given in the configuration (validated: at least one usable key).
+    Inline(String),
 }
 
 /// JWT key material, raw as configured: at least one of the two is set. Validated here (shape,
@@ -939,10 +984,11 @@ fn target_credentials(
 fn parse_jwt(vars: &Vars<'_>) -> Result<JwtConfig> {
     let secret = vars.secret("JWT_SECRET")?;
     let keys_json = vars.secret("JWT_KEYS")?;
-    if secret.is_none() && keys_json.is_none() {
+    let jwks_issuers = parse_issuers(vars)?;
+    if secret.is_none() && keys_json.is_none() && jwks_issuers.is_empty() {
         return Err(ConfigError::new(
             "JWT_SECRET",
-            "missing (set JWT_SECRET, or JWT_KEYS for several keys)",
+            "missing (set JWT_SECRET, or JWT_KEYS for several keys, or ISSUERS for JWKS keys)",
         ));
     }
     if let Some(secret) = &secret {
@@ -952,7 +998,12 @@ fn parse_jwt(vars: &Vars<'_>) -> Result<JwtConfig> {
         validate_jwt_keys(json)?;
     }
     // The jwt module must agree (its messages never contain a key).
-    if let Err(e) = crate::jwt::KeySet::from_config(secret.as_deref(), keys_json.as_deref()) {
+    let hmac_keys = secret.is_some() || keys_json.is_some();
+    let checked = match hmac_keys {
+        true => crate::jwt::KeySet::from_config(secret.as_deref(), keys_json.as_deref()).map(drop),
+        false => Ok(()),
+    };
+    if let Err(e) = checked {
         let var = if keys_json.is_some() {
             "JWT_KEYS"
         } else {
@@ -967,14 +1018,15 @@ fn parse_jwt(vars: &Vars<'_>) -> Result<JwtConfig> {
         Some(v) => parse_list("JWT_ALGORITHMS", &v)?
             .iter()
             .map(|a| {
-                // Only HMAC until keys from a JWKS can be configured.
+                // Public-key algorithms belong to issuers (ISSUER_<NAME>_ALGORITHMS).
                 Algorithm::from_name(a)
                     .filter(Algorithm::is_hmac)
                     .ok_or_else(|| {
                         ConfigError::new(
                             "JWT_ALGORITHMS",
                             format!(
-                                "unsupported algorithm {}; expected HS256, HS384 or HS512",
+                                "unsupported algorithm {}; expected HS256, HS384 or HS512 \
+                                 (public-key algorithms go in ISSUER_<NAME>_ALGORITHMS)",
                                 show(a)
                             ),
                         )
@@ -984,14 +1036,10 @@ fn parse_jwt(vars: &Vars<'_>) -> Result<JwtConfig> {
     };
 
     let claim_list = |name: &str| -> Result<Vec<String>> {
-        let Some(v) = vars.get(name) else {
-            return Ok(Vec::new());
-        };
-        let items = parse_list(name, &v)?;
-        if items.iter().any(|i| i.chars().any(char::is_control)) {
-            return Err(ConfigError::new(name, "contains control characters"));
+        match vars.get(name) {
+            None => Ok(Vec::new()),
+            Some(v) => claim_values(name, &v),
         }
-        Ok(items)
     };
     let issuers = claim_list("JWT_ISSUER")?;
     let audiences = claim_list("JWT_AUDIENCE")?;
@@ -1008,6 +1056,13 @@ fn parse_jwt(vars: &Vars<'_>) -> Result<JwtConfig> {
         ));
     }
     let bearer_scheme = header == DEFAULT_JWT_HEADER;
+    let jwks_refetch_secs = vars.number(
+        "JWKS_REFETCH_INTERVAL",
+        DEFAULT_JWKS_REFETCH_INTERVAL,
+        1,
+        3600,
+    )?;
+    let access_header = jwks_issuers.iter().any(|i| i.name == ACCESS_ISSUER_NAME);
     Ok(JwtConfig {
         keys,
         algorithms,
@@ -1016,7 +1071,200 @@ fn parse_jwt(vars: &Vars<'_>) -> Result<JwtConfig> {
         leeway_secs,
         header,
         bearer_scheme,
+        jwks_issuers,
+        jwks_refetch_secs,
+        access_header,
     })
+}
+
+/// A comma list of claim values (issuers, audiences): no control characters.
+fn claim_values(name: &str, v: &str) -> Result<Vec<String>> {
+    let items = parse_list(name, v)?;
+    if items.iter().any(|i| i.chars().any(char::is_control)) {
+        return Err(ConfigError::new(name, "contains control characters"));
+    }
+    Ok(items)
+}
+
+/// `ISSUERS` with their `ISSUER_<NAME>_*` settings, then the Cloudflare Access preset.
+fn parse_issuers(vars: &Vars<'_>) -> Result<Vec<IssuerConfig>> {
+    let mut out: Vec<IssuerConfig> = Vec::new();
+    if let Some(list) = vars.get("ISSUERS") {
+        for name in parse_list("ISSUERS", &list)? {
+            if !valid_target_name(&name) {
+                return Err(ConfigError::new(
+                    "ISSUERS",
+                    format!(
+                        "{} is not a valid name ([a-z][a-z0-9_]*, at most 32 characters)",
+                        show(&name)
+                    ),
+                ));
+            }
+            if name == ACCESS_ISSUER_NAME {
+                return Err(ConfigError::new(
+                    "ISSUERS",
+                    "the name access is reserved for the Cloudflare Access preset (ACCESS_TEAM)",
+                ));
+            }
+            out.push(parse_issuer(vars, &name)?);
+        }
+    }
+    if let Some(access) = parse_access(vars)? {
+        out.push(access);
+    }
+    for (i, issuer) in out.iter().enumerate() {
+        if out[..i].iter().any(|o| o.iss == issuer.iss) {
+            return Err(ConfigError::new(
+                format!("ISSUER_{}_ISS", issuer.name.to_ascii_uppercase()),
+                format!("{} is the iss of another issuer too", show(&issuer.iss)),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+fn parse_issuer(vars: &Vars<'_>, name: &str) -> Result<IssuerConfig> {
+    let var = |what: &str| format!("ISSUER_{}_{what}", name.to_ascii_uppercase());
+    let required = |what: &str| {
+        let v = var(what);
+        vars.get(&v)
+            .ok_or_else(|| ConfigError::new(v.clone(), format!("missing (issuer {name})")))
+    };
+    let iss_var = var("ISS");
+    let iss = required("ISS")?;
+    claim_values(&iss_var, &iss)?;
+    if iss.contains(',') {
+        return Err(ConfigError::new(iss_var, "one issuer only (no ',')"));
+    }
+    let jwks = match (vars.get(&var("JWKS_URL")), vars.get(&var("JWKS"))) {
+        (Some(url), None) => JwksSource::Url(parse_jwks_url(&var("JWKS_URL"), &url)?),
+        (None, Some(json)) => JwksSource::Inline(check_inline_jwks(&var("JWKS"), json)?),
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::new(
+                var("JWKS"),
+                format!("set {} or {}, not both", var("JWKS_URL"), var("JWKS")),
+            ))
+        }
+        (None, None) => {
+            return Err(ConfigError::new(
+                var("JWKS_URL"),
+                format!(
+                    "missing (issuer {name}: set {} or {})",
+                    var("JWKS_URL"),
+                    var("JWKS")
+                ),
+            ))
+        }
+    };
+    let audiences = claim_values(&var("AUDIENCE"), &required("AUDIENCE")?)?;
+    let algorithms = match vars.get(&var("ALGORITHMS")) {
+        None => vec![Algorithm::RS256],
+        Some(v) => parse_public_algorithms(&var("ALGORITHMS"), &v)?,
+    };
+    Ok(IssuerConfig {
+        name: name.to_owned(),
+        iss,
+        jwks,
+        audiences,
+        algorithms,
+    })
+}
+
+fn parse_public_algorithms(var: &str, v: &str) -> Result<Vec<Algorithm>> {
+    parse_list(var, v)?
+        .iter()
+        .map(|a| {
+            Algorithm::from_name(a)
+                .filter(|alg| !alg.is_hmac())
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        var,
+                        format!(
+                            "unsupported algorithm {}; expected RS256, RS384, RS512, PS256, \
+                             PS384, PS512, ES256, ES384 or EdDSA",
+                            show(a)
+                        ),
+                    )
+                })
+        })
+        .collect()
+}
+
+/// `https://host[:port]/path`, or `http://` on a loopback host. Returned as given (trimmed).
+fn parse_jwks_url(var: &str, raw: &str) -> Result<String> {
+    let scheme_end = raw.find("://").map_or(0, |i| i + 3);
+    let (origin, path) = match raw[scheme_end..].find('/') {
+        Some(i) => raw.split_at(scheme_end + i),
+        None => (raw, "/"),
+    };
+    let endpoint = parse_endpoint(var, origin, false)?;
+    if !endpoint.scheme_https
+        && !matches!(endpoint.host.as_str(), "127.0.0.1" | "localhost" | "[::1]")
+    {
+        return Err(ConfigError::new(
+            var,
+            "must be https:// (http:// only for 127.0.0.1, localhost or [::1])",
+        ));
+    }
+    if path.contains('#') || !path.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ConfigError::new(
+            var,
+            "the path must be printable ASCII without spaces or '#'",
+        ));
+    }
+    Ok(raw.to_owned())
+}
+
+fn check_inline_jwks(var: &str, json: String) -> Result<String> {
+    crate::jwt::jwk::parse_jwks(&json).map_err(|e| ConfigError::new(var, e.to_string()))?;
+    Ok(json)
+}
+
+/// `ACCESS_TEAM` and `ACCESS_AUD`: the Cloudflare Access issuer, or `None` when unset.
+fn parse_access(vars: &Vars<'_>) -> Result<Option<IssuerConfig>> {
+    let team = vars.get("ACCESS_TEAM").map(|t| t.to_ascii_lowercase());
+    let aud = vars.get("ACCESS_AUD");
+    let team = match (team, aud.is_some()) {
+        (None, false) => return Ok(None),
+        (None, true) => {
+            return Err(ConfigError::new(
+                "ACCESS_TEAM",
+                "missing (ACCESS_AUD is set)",
+            ))
+        }
+        (Some(t), _) => t,
+    };
+    let host = match team.strip_suffix(".cloudflareaccess.com") {
+        Some(t) => t.to_owned(),
+        None => team,
+    };
+    let b = host.as_bytes();
+    let valid = !b.is_empty()
+        && b.len() <= 63
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
+        && !host.starts_with('-')
+        && !host.ends_with('-');
+    if !valid {
+        return Err(ConfigError::new(
+            "ACCESS_TEAM",
+            format!("{} is not a team name (letters, digits, '-')", show(&host)),
+        ));
+    }
+    let Some(aud) = aud else {
+        return Err(ConfigError::new(
+            "ACCESS_AUD",
+            "missing (the application's audience tag, required with ACCESS_TEAM)",
+        ));
+    };
+    let audiences = claim_values("ACCESS_AUD", &aud)?;
+    let origin = format!("https://{host}.cloudflareaccess.com");
+    Ok(Some(IssuerConfig {
+        name: ACCESS_ISSUER_NAME.to_owned(),
+        jwks: JwksSource::Url(format!("{origin}/cdn-cgi/access/certs")),
+        iss: origin,
+        audiences,
+        algorithms: vec![Algorithm::RS256],
+    }))
 }
 
 /// RFC 9110 `tchar`.

@@ -4,7 +4,8 @@
 //!
 //! - [`sigv4`]: AWS Signature Version 4 (canonical request, string to sign, signing key,
 //!   presigned URLs and header signing) with S3's encoding rules.
-//! - [`jwt`]: JWT verification (HS256/384/512) with a `Validation` allow-list.
+//! - [`jwt`]: JWT verification (HMAC, RSA, ECDSA, EdDSA) with a `Validation` allow-list.
+//! - [`jwks`]: identity providers' keys from JWK sets (fetch rules, cache, rotation).
 //!
 //! The core never reads the clock or randomness: time and random bytes are arguments.
 #![forbid(unsafe_code)]
@@ -16,6 +17,7 @@
 
 pub mod api;
 pub mod config;
+pub mod jwks;
 pub mod jwt;
 pub mod policy;
 pub mod sigv4;

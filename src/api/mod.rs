@@ -15,7 +15,8 @@
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
-use crate::config::{Config, ConfigError, TargetConfig};
+use crate::config::{Config, ConfigError, TargetConfig, ACCESS_HEADER};
+use crate::jwks::{Issuer, Remote, Unavailable};
 use crate::jwt::{self, Claims, KeySet, Validation};
 use crate::policy::{self, Grant, PolicyError, Refusal};
 mod body;
@@ -206,8 +207,14 @@ struct Target {
 pub struct Service {
     config: Config,
     targets: Vec<Target>,
+    /// HMAC keys (`JWT_SECRET`, `JWT_KEYS`); may be empty when issuers are configured.
     keys: KeySet,
+    /// Checks of HMAC tokens.
     validation: Validation,
+    /// Identity providers with JWKS keys, chosen by the token's `iss`.
+    issuers: Vec<Issuer>,
+    /// The header checks before a path is chosen: every configured algorithm.
+    decode: Validation,
 }
 
 impl std::fmt::Debug for Service {
@@ -321,26 +328,45 @@ impl Service {
             .iter()
             .map(target_from_config)
             .collect::<Result<Vec<_>, _>>()?;
-        let keys = KeySet::from_config(
-            config.jwt.keys.secret.as_deref(),
-            config.jwt.keys.keys_json.as_deref(),
-        )
-        .map_err(|e| ConfigError {
-            variable: "JWT_SECRET/JWT_KEYS".to_owned(),
-            problem: e.to_string(),
-        })?;
+        let jwt_cfg = &config.jwt;
+        let keys = match (&jwt_cfg.keys.secret, &jwt_cfg.keys.keys_json) {
+            (None, None) => KeySet::default(),
+            (secret, json) => {
+                KeySet::from_config(secret.as_deref(), json.as_deref()).map_err(|e| {
+                    ConfigError {
+                        variable: "JWT_SECRET/JWT_KEYS".to_owned(),
+                        problem: e.to_string(),
+                    }
+                })?
+            }
+        };
         let validation = Validation {
-            algorithms: config.jwt.algorithms.clone(),
-            issuers: config.jwt.issuers.clone(),
-            audiences: config.jwt.audiences.clone(),
-            leeway: config.jwt.leeway_secs,
+            algorithms: jwt_cfg.algorithms.clone(),
+            issuers: jwt_cfg.issuers.clone(),
+            audiences: jwt_cfg.audiences.clone(),
+            leeway: jwt_cfg.leeway_secs,
             ..Validation::default()
         };
+        let issuers: Vec<Issuer> = jwt_cfg
+            .jwks_issuers
+            .iter()
+            .map(|i| Issuer::new(i.clone(), jwt_cfg.leeway_secs, jwt_cfg.jwks_refetch_secs))
+            .collect();
+        let mut decode = validation.clone();
+        for issuer in &issuers {
+            for alg in &issuer.config.algorithms {
+                if !decode.algorithms.contains(alg) {
+                    decode.algorithms.push(*alg);
+                }
+            }
+        }
         Ok(Self {
             config,
             targets,
             keys,
             validation,
+            issuers,
+            decode,
         })
     }
 
@@ -354,8 +380,29 @@ impl Service {
         self.config.max_body_bytes
     }
 
-    /// Answers one request. `now_ms` is the current time in milliseconds since the Unix epoch.
+    /// Answers one request without a network: HMAC tokens, and public-key tokens whose issuer's
+    /// JWKS is inline, checked with RustCrypto. For tests and tools; the worker uses
+    /// [`serve`](Self::serve). `now_ms` is the current time in milliseconds since the Unix epoch.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn handle(&self, req: &Request<'_>, now_ms: u64, platform: &mut dyn Platform) -> Response {
+        let fut = std::pin::pin!(self.serve(req, now_ms, platform, &Offline));
+        // `Offline` never waits and one request never waits for itself: one poll completes.
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match std::future::Future::poll(fut, &mut cx) {
+            std::task::Poll::Ready(resp) => resp,
+            std::task::Poll::Pending => Response::error(503, "unavailable", "try again"),
+        }
+    }
+
+    /// Answers one request. `now_ms` is the current time in milliseconds since the Unix epoch;
+    /// `remote` fetches JWKS and checks public-key signatures.
+    pub async fn serve<R: Remote>(
+        &self,
+        req: &Request<'_>,
+        now_ms: u64,
+        platform: &mut dyn Platform,
+        remote: &R,
+    ) -> Response {
         let (route, mut resp) = match req.path {
             "/healthz" => (
                 "/healthz",
@@ -369,15 +416,18 @@ impl Service {
             ),
             "/v1/uploads" => (
                 "/v1/uploads",
-                self.api_route(req, now_ms, platform, Self::sign_upload),
+                self.api_route(req, now_ms, platform, remote, Self::sign_upload)
+                    .await,
             ),
             "/v1/sign" => (
                 "/v1/sign",
-                self.api_route(req, now_ms, platform, Self::sign_operation),
+                self.api_route(req, now_ms, platform, remote, Self::sign_operation)
+                    .await,
             ),
             "/v1/downloads" => (
                 "/v1/downloads",
-                self.api_route(req, now_ms, platform, Self::sign_download),
+                self.api_route(req, now_ms, platform, remote, Self::sign_download)
+                    .await,
             ),
             _ => ("other", Response::error(404, "not_found", "no such route")),
         };
@@ -447,17 +497,21 @@ impl Service {
 
     /// A JSON route: POST (or a CORS preflight), authenticated, JSON body within the limit,
     /// parsed into `T` and handed to `handler`.
-    fn api_route<T: FromBody>(
+    async fn api_route<T: FromBody, R: Remote>(
         &self,
         req: &Request<'_>,
         now_ms: u64,
         platform: &mut dyn Platform,
+        remote: &R,
         handler: Handler<T>,
     ) -> Response {
-        let result = self.admit(req, now_ms).and_then(|(claims, body, now)| {
-            let parsed: T = Self::parse(body)?;
-            handler(self, &claims, &parsed, now, platform)
-        });
+        let result = self
+            .admit(req, now_ms, remote)
+            .await
+            .and_then(|(claims, body, now)| {
+                let parsed: T = Self::parse(body)?;
+                handler(self, &claims, &parsed, now, platform)
+            });
         match result {
             Ok(r) | Err(r) => r,
         }
@@ -465,10 +519,11 @@ impl Service {
 
     /// Everything a JSON route checks before its body: method, token, media type, size.
     /// Returns the verified claims, the body and the time in seconds.
-    fn admit<'r>(
+    async fn admit<'r, R: Remote>(
         &self,
         req: &Request<'r>,
         now_ms: u64,
+        remote: &R,
     ) -> Result<(Claims, &'r [u8], u64), Response> {
         match req.method {
             "POST" => {}
@@ -479,7 +534,7 @@ impl Service {
             }
         }
         let now = now_ms / 1000;
-        let claims = self.authenticate(req, now)?;
+        let claims = self.authenticate(req, now, remote).await?;
         let is_json = (req.header)("content-type")
             .and_then(|v| policy::media_type_essence(&v))
             .is_some_and(|e| e == "application/json");
@@ -499,49 +554,86 @@ impl Service {
         }
     }
 
-    fn authenticate(&self, req: &Request<'_>, now: u64) -> Result<Claims, Response> {
+    /// The token of the request: the configured header (with `Bearer` when it is
+    /// `authorization`), else Cloudflare Access's header when that preset is on.
+    fn token(&self, req: &Request<'_>) -> Result<String, Response> {
         let jwt_cfg = &self.config.jwt;
-        let unauthorized = |code: &'static str, message: &str, challenge: String| {
-            Response::error(401, code, message).header("www-authenticate", challenge)
+        let missing = |message: &str| {
+            Err(Response::error(401, "missing_token", message)
+                .header("www-authenticate", REALM.to_owned()))
         };
-        let realm = "Bearer realm=\"presign-worker\"".to_owned();
         let Some(raw) = (req.header)(&jwt_cfg.header) else {
-            return Err(unauthorized(
-                "missing_token",
-                &format!("send a token in the {} header", jwt_cfg.header),
-                realm,
-            ));
-        };
-        let token = if jwt_cfg.bearer_scheme {
-            match raw.trim().split_once(' ') {
-                Some((scheme, t)) if scheme.eq_ignore_ascii_case("bearer") => t.trim().to_owned(),
-                _ => {
-                    return Err(unauthorized(
-                        "missing_token",
-                        "use Authorization: Bearer <token>",
-                        realm,
-                    ))
+            if jwt_cfg.access_header {
+                if let Some(t) = (req.header)(ACCESS_HEADER) {
+                    return Ok(t.trim().to_owned());
                 }
             }
-        } else {
-            raw.trim().to_owned()
+            return missing(&format!("send a token in the {} header", jwt_cfg.header));
         };
-        jwt::verify(&token, &self.keys, &self.validation, now).map_err(|e| {
-            let code = e.code();
-            let mut r = unauthorized(
-                "invalid_token",
-                &format!("the token was refused: {code}"),
-                format!("{realm}, error=\"invalid_token\", error_description=\"{code}\""),
-            );
-            let body = Response::error_with_reason(
-                401,
-                "invalid_token",
-                Some(code),
-                &format!("the token was refused: {e}"),
-            );
-            r.body = body.body;
-            r
-        })
+        if !jwt_cfg.bearer_scheme {
+            return Ok(raw.trim().to_owned());
+        }
+        match raw.trim().split_once(' ') {
+            Some((scheme, t)) if scheme.eq_ignore_ascii_case("bearer") => Ok(t.trim().to_owned()),
+            _ => missing("use Authorization: Bearer <token>"),
+        }
+    }
+
+    /// Verifies the request's token: with the keys of the issuer named by its `iss` when one
+    /// is configured (that issuer's algorithms and audiences), else with the HMAC keys.
+    async fn authenticate<R: Remote>(
+        &self,
+        req: &Request<'_>,
+        now: u64,
+        remote: &R,
+    ) -> Result<Claims, Response> {
+        let token = self.token(req)?;
+        let unverified = jwt::decode_unverified(&token, &self.decode).map_err(refused)?;
+        let hint = match self.issuers.is_empty() {
+            true => None,
+            false => unverified.issuer_hint(),
+        };
+        let issuer = hint.and_then(|iss| self.issuers.iter().find(|i| i.config.iss == iss));
+        let Some(issuer) = issuer else {
+            if !self.validation.algorithms.contains(&unverified.alg()) {
+                return Err(refused(not_allowed()));
+            }
+            let key = unverified.select_key(&self.keys).map_err(refused)?;
+            let ok = unverified.verify_signature(key).map_err(refused)?;
+            return unverified
+                .into_claims(ok, &self.validation, now)
+                .map_err(refused);
+        };
+        // The issuer's own allow-list, before any of its keys is looked at.
+        if !issuer.validation.algorithms.contains(&unverified.alg()) {
+            return Err(refused(not_allowed()));
+        }
+        let keys = issuer
+            .keys(unverified.kid(), now, remote)
+            .await
+            .map_err(|Unavailable| {
+                let wait = self.config.jwt.jwks_refetch_secs.to_string();
+                Response::error(
+                    503,
+                    "jwks_unavailable",
+                    "the identity provider's keys could not be fetched; try again later",
+                )
+                .header("retry-after", wait)
+            })?;
+        let key = unverified.select_key(&keys).map_err(refused)?;
+        let ok = match key.public_key() {
+            Some(public) => {
+                let input = unverified.signing_input();
+                remote
+                    .verify(unverified.alg(), public, input, unverified.signature())
+                    .await
+            }
+            // Never: JWK sets hold no secrets. Refused all the same.
+            None => false,
+        };
+        unverified
+            .into_claims(ok, &issuer.validation, now)
+            .map_err(refused)
     }
 
     fn target(&self, name: Option<&str>) -> Result<&Target, Response> {
@@ -678,6 +770,59 @@ impl Service {
             now,
         ))
     }
+}
+
+const REALM: &str = "Bearer realm=\"presign-worker\"";
+
+fn not_allowed() -> jwt::Error {
+    jwt::Error::new(
+        jwt::ErrorKind::AlgNotAllowed,
+        "the token's alg is not allowed for its issuer",
+    )
+}
+
+/// The 401 answer for a refused token: its reason code in the body and the challenge.
+fn refused(e: jwt::Error) -> Response {
+    let code = e.code();
+    Response::error_with_reason(
+        401,
+        "invalid_token",
+        Some(code),
+        &format!("the token was refused: {e}"),
+    )
+    .header(
+        "www-authenticate",
+        format!("{REALM}, error=\"invalid_token\", error_description=\"{code}\""),
+    )
+}
+
+/// The [`Remote`] of [`Service::handle`]: no network, no shared cache, RustCrypto signatures.
+#[cfg(not(target_arch = "wasm32"))]
+struct Offline;
+
+#[cfg(not(target_arch = "wasm32"))]
+impl Remote for Offline {
+    async fn cached_jwks(&self, _url: &str) -> Option<(String, u64)> {
+        None
+    }
+
+    async fn fetch_jwks(&self, _url: &str) -> Result<(String, Option<String>), String> {
+        Err("no network in Service::handle (use Service::serve)".to_owned())
+    }
+
+    async fn store_jwks(&self, _url: &str, _body: &str, _fresh_until: u64) {}
+
+    async fn verify(
+        &self,
+        alg: jwt::Algorithm,
+        key: &jwt::PublicKey,
+        input: &[u8],
+        signature: &[u8],
+    ) -> bool {
+        jwt::verify_public(key, alg, input, signature).unwrap_or(false)
+    }
+
+    fn log(&self, _line: &str) {}
 }
 
 /// A signer refusal after policy checks is a request the store cannot take (422).

@@ -289,8 +289,12 @@ impl fmt::Debug for Unverified<'_> {
     }
 }
 
+/// Whether `signature` is a valid `alg` signature of `input` under the public `key`, checked
+/// synchronously with RustCrypto (natively only: on `wasm32` this is
+/// [`ErrorKind::AsyncVerificationRequired`], the worker uses WebCrypto). The key must fit `alg`
+/// (see [`Unverified::check_key`]); a mismatch is `Ok(false)` or an error, never a pass.
 #[cfg(not(target_arch = "wasm32"))]
-fn verify_public(
+pub fn verify_public(
     key: &PublicKey,
     alg: Algorithm,
     input: &[u8],
@@ -299,8 +303,10 @@ fn verify_public(
     native::verify(key, alg, input, signature)
 }
 
+/// On `wasm32` asymmetric signatures are checked with WebCrypto: always
+/// [`ErrorKind::AsyncVerificationRequired`].
 #[cfg(target_arch = "wasm32")]
-fn verify_public(
+pub fn verify_public(
     _key: &PublicKey,
     _alg: Algorithm,
     _input: &[u8],
