@@ -12,7 +12,7 @@ use std::time::Duration;
 use worker::wasm_bindgen::{self, prelude::wasm_bindgen, JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::{
-    console_error, console_log, event, js_sys, web_sys, Context, Delay, Env, Headers, Request,
+    console_error, console_log, console_warn, event, js_sys, web_sys, Context, Delay, Env, Headers, Request,
     Response, Result,
 };
 
@@ -169,7 +169,7 @@ async fn crypto_key(alg: Algorithm, key: &PublicKey) -> std::result::Result<JsVa
 
 fn warn(event: &str, problem: &str) {
     let line = serde_json::json!({ "level": "warn", "event": event, "problem": problem });
-    console_error!("{line}");
+    console_warn!("{line}");
 }
 
 fn js_problem(e: &JsValue) -> String {
@@ -282,7 +282,7 @@ impl Remote for JsRemote {
     }
 
     fn log(&self, line: &str) {
-        console_error!("{line}");
+        console_warn!("{line}");
     }
 }
 
