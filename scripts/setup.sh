@@ -98,7 +98,8 @@ browser_npm() {
 
 for arg in "$@"; do
   case "$arg" in
-    --browser) apt_install chromium; browser_npm ;;
+    # The test suite: Chromium and Uppy for the browser test, openssl for the JWKS tests' keys.
+    --browser) apt_install chromium openssl; browser_npm ;;
     --bench) apt_install wrk; bench_npm ;;
     *) say "unknown option $arg"; exit 2 ;;
   esac

@@ -12,8 +12,8 @@ use std::time::Duration;
 use worker::wasm_bindgen::{self, prelude::wasm_bindgen, JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::{
-    console_error, console_log, console_warn, event, js_sys, web_sys, Context, Delay, Env, Headers, Request,
-    Response, Result,
+    console_error, console_log, console_warn, event, js_sys, web_sys, Context, Delay, Env, Headers,
+    Request, Response, Result,
 };
 
 use crate::api::{self, Body, Platform, Service};

@@ -4,6 +4,7 @@
 //! serving the already built bundle in `build/` ([`Worker`]), each on a free port, each in its
 //! own temporary directory and process group. Dropping a handle kills the whole group and
 //! removes the directory, so tests leak neither processes nor ports, even when they panic.
+//! For identity-provider tests, [`JwksServer`] serves a JWK set on loopback from a thread.
 //!
 //! Prerequisites (what `make test` does first): `scripts/setup.sh` (s3s-fs, npm packages) and
 //! `scripts/build.sh` (the bundle). The harness never builds: cargo would wait on its own lock.
@@ -24,13 +25,13 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
-use std::io::Read;
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
-use std::thread::sleep;
+use std::thread::{sleep, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use std::os::unix::process::CommandExt as _;
@@ -739,4 +740,242 @@ pub fn multipart_form(fields: &[(&str, &str)], file: &[u8]) -> (String, Vec<u8>)
     body.extend_from_slice(file);
     body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
     (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+// ---------------------------------------------------------------------------------------------
+// A JWKS endpoint on loopback
+
+/// The `Cache-Control` a [`JwksServer`] answers with unless told otherwise.
+pub const JWKS_DEFAULT_CACHE_CONTROL: &str = "public, max-age=600";
+
+/// A minimal HTTP/1.1 server on 127.0.0.1 serving one JWK set at `GET /jwks.json`, for the
+/// worker's `ISSUER_<NAME>_JWKS_URL` (`http://` is accepted on loopback).
+///
+/// Every answer carries `connection: close`. `GET` (or `HEAD`) `/jwks.json` (a query string is
+/// ignored) answers the current body ([`JwksServer::set_jwks`]) with `content-type:
+/// application/json`, the current status ([`JwksServer::set_status`], 200 at start) and
+/// `Cache-Control` ([`JwksServer::set_cache_control`], [`JWKS_DEFAULT_CACHE_CONTROL`] at start);
+/// another path answers 404, another method 405. [`JwksServer::fetches`] counts the requests
+/// for `/jwks.json`. [`JwksServer::stop`] (and `Drop`) closes the port: connections are then
+/// refused, as when the identity provider is down.
+pub struct JwksServer {
+    /// Listening port.
+    pub port: u16,
+    /// `http://127.0.0.1:<port>/jwks.json`.
+    pub url: String,
+    state: Arc<JwksState>,
+    accept_thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+struct JwksState {
+    body: Mutex<String>,
+    cache_control: Mutex<String>,
+    status: AtomicU16,
+    fetches: AtomicU64,
+    requests: AtomicU64,
+    stopped: AtomicBool,
+}
+
+impl JwksServer {
+    /// How long one connection may take to send its request head.
+    pub const READ_TIMEOUT: Duration = Duration::from_secs(5);
+    /// Largest request head read (larger ones get 431).
+    pub const MAX_HEAD: usize = 16 * 1024;
+
+    /// Starts serving `jwks` (the JSON text, served as given) on a free port.
+    pub fn start(jwks: &str) -> JwksServer {
+        let (port, listener) = (0..20)
+            .find_map(|_| {
+                let port = free_port();
+                TcpListener::bind(("127.0.0.1", port))
+                    .ok()
+                    .map(|l| (port, l))
+            })
+            .expect("bind a free port on 127.0.0.1 for the JWKS server");
+        let state = Arc::new(JwksState {
+            body: Mutex::new(jwks.to_owned()),
+            cache_control: Mutex::new(JWKS_DEFAULT_CACHE_CONTROL.to_owned()),
+            status: AtomicU16::new(200),
+            fetches: AtomicU64::new(0),
+            requests: AtomicU64::new(0),
+            stopped: AtomicBool::new(false),
+        });
+        let accept_state = Arc::clone(&state);
+        let accept_thread = std::thread::Builder::new()
+            .name(format!("jwks-server-{port}"))
+            .spawn(move || {
+                for conn in listener.incoming() {
+                    if accept_state.stopped.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let Ok(stream) = conn else { continue };
+                    let conn_state = Arc::clone(&accept_state);
+                    // One thread per connection: a client that connects and says nothing
+                    // (a port probe) does not hold up the others.
+                    let _ = std::thread::Builder::new()
+                        .name("jwks-conn".to_owned())
+                        .spawn(move || jwks_serve_connection(stream, &conn_state));
+                }
+                // `listener` is dropped here: the port refuses connections from now on.
+            })
+            .expect("spawn the JWKS server thread");
+        JwksServer {
+            port,
+            url: format!("http://127.0.0.1:{port}/jwks.json"),
+            state,
+            accept_thread: Mutex::new(Some(accept_thread)),
+        }
+    }
+
+    /// Replaces the served JWK set (the JSON text, served as given).
+    pub fn set_jwks(&self, jwks: &str) {
+        *self.state.body.lock().unwrap_or_else(|e| e.into_inner()) = jwks.to_owned();
+    }
+
+    /// The JWK set served now.
+    pub fn jwks(&self) -> String {
+        self.state
+            .body
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Replaces the `Cache-Control` value of `/jwks.json` answers (an empty value sends none).
+    pub fn set_cache_control(&self, value: &str) {
+        *self
+            .state
+            .cache_control
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = value.to_owned();
+    }
+
+    /// Sets the status of `/jwks.json` answers (the body stays the JWK set).
+    pub fn set_status(&self, status: u16) {
+        self.state.status.store(status, Ordering::SeqCst);
+    }
+
+    /// Requests for `/jwks.json` received so far (any method, any answer).
+    pub fn fetches(&self) -> u64 {
+        self.state.fetches.load(Ordering::SeqCst)
+    }
+
+    /// Requests received so far, whatever their path (connections that sent no complete
+    /// request head are not counted).
+    pub fn requests(&self) -> u64 {
+        self.state.requests.load(Ordering::SeqCst)
+    }
+
+    /// Whether [`JwksServer::stop`] was called.
+    pub fn is_stopped(&self) -> bool {
+        self.state.stopped.load(Ordering::SeqCst)
+    }
+
+    /// Closes the port (later connections are refused) and waits for the accept loop to end.
+    /// Requests already being answered are finished. Idempotent.
+    pub fn stop(&self) {
+        self.state.stopped.store(true, Ordering::SeqCst);
+        let thread = self
+            .accept_thread
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(thread) = thread {
+            // Wake the blocked accept(): the loop sees the flag and drops the listener.
+            let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
+            let _ = TcpStream::connect_timeout(&addr, Duration::from_secs(1));
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for JwksServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Reads one request head from `stream` and answers it (see [`JwksServer`]).
+fn jwks_serve_connection(mut stream: TcpStream, state: &JwksState) {
+    let _ = stream.set_read_timeout(Some(JwksServer::READ_TIMEOUT));
+    let _ = stream.set_write_timeout(Some(JwksServer::READ_TIMEOUT));
+    let mut head = Vec::with_capacity(1024);
+    let mut buf = [0u8; 2048];
+    let complete = loop {
+        if head.windows(4).any(|w| w == b"\r\n\r\n") {
+            break true;
+        }
+        if head.len() > JwksServer::MAX_HEAD {
+            break false;
+        }
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return, // closed (a port probe, the stop() wake-up) or too slow
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    };
+    if state.stopped.load(Ordering::SeqCst) {
+        return;
+    }
+    let head = String::from_utf8_lossy(&head);
+    let mut parts = head.lines().next().unwrap_or_default().split_whitespace();
+    let (method, target) = (
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+    );
+    let path = target.split('?').next().unwrap_or_default();
+    let path = path
+        .strip_prefix("http://")
+        .and_then(|rest| rest.find('/').map(|i| &rest[i..]))
+        .unwrap_or(path);
+    let mut cache_control = String::new();
+    let (status, body) = if !complete {
+        (431, r#"{"error":"request head too large"}"#.to_owned())
+    } else if path != "/jwks.json" {
+        state.requests.fetch_add(1, Ordering::SeqCst);
+        (404, r#"{"error":"not found"}"#.to_owned())
+    } else {
+        state.requests.fetch_add(1, Ordering::SeqCst);
+        state.fetches.fetch_add(1, Ordering::SeqCst);
+        if method == "GET" || method == "HEAD" {
+            cache_control = state
+                .cache_control
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            let body = state.body.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            (state.status.load(Ordering::SeqCst), body)
+        } else {
+            (405, r#"{"error":"method not allowed"}"#.to_owned())
+        }
+    };
+    let reason = match status {
+        200 => "OK",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        _ => "Status",
+    };
+    let mut response = format!(
+        "HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",
+        body.len()
+    );
+    if !cache_control.is_empty() {
+        response.push_str(&format!("cache-control: {cache_control}\r\n"));
+    }
+    if status == 405 {
+        response.push_str("allow: GET, HEAD\r\n");
+    }
+    response.push_str("connection: close\r\n\r\n");
+    if method != "HEAD" {
+        response.push_str(&body);
+    }
+    let _ = stream.write_all(response.as_bytes());
+    let _ = stream.flush();
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    // Drain what the client still sends (a request body) so that closing does not reset the
+    // connection before the answer is read.
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+    while matches!(stream.read(&mut buf), Ok(n) if n > 0) {}
 }
