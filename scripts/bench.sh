@@ -5,12 +5,19 @@
 #   1. native    cargo bench --bench sigv4 / --bench jwt (criterion): our presign vs the
 #                aws-sigv4 crate, our HS256 verify vs jsonwebtoken; their RESULT lines
 #   2. runtime   each worker served by `workerd serve bench/workerd/NAME.capnp` on a free port of
-#                127.0.0.1, checked once (answer shape, signature parameters, and a real PUT to a
-#                local s3s-fs that must store the exact body and refuse another type or size),
-#                then loaded with wrk (warm-ups excluded; rounds that interleave the targets, the
-#                median round reported): our POST /v1/uploads, the aws4fetch +
-#                jose and the @aws-sdk + jose baselines (bench/workers, bundled here with
-#                `wrangler deploy --dry-run --minify`), and our GET /healthz as the ceiling
+#                127.0.0.1, checked once per target (answer shape, signature parameters, and a real
+#                PUT to a local s3s-fs that must store the exact body and refuse another type or
+#                size), then loaded with wrk (warm-ups excluded; rounds that interleave the
+#                targets, the median round reported; the workerd process's CPU time per request
+#                from /proc): our POST /v1/uploads with an HS256 token, the same with an ES256 and
+#                an RS256 (RSA 2048) token verified with WebCrypto, the aws4fetch + jose and the
+#                @aws-sdk + jose baselines (bench/workers, bundled here with `wrangler deploy
+#                --dry-run --minify`), and our GET /healthz as the ceiling. The public-key tokens
+#                go to a second workerd of our worker, bench/out/ours-jwks.capnp, which the driver
+#                generates for the run (`driver.mjs issuer`: ours.capnp + env.capnp's bindings +
+#                ISSUERS=bench with its JWK set inline, keys made with node:crypto), so that the
+#                HS256 worker's config stays exactly ours.capnp; the public-key checks also require
+#                a 401 for the same token with one signature byte changed
 #   3. start-up  bundle sizes (raw, gzipped); workerd spawn → first answer of each worker; and
 #                what compiling and instantiating our wasm module adds to a trivial worker's
 #                start-up in workerd (bench/workerd/probe-*.capnp)
@@ -139,31 +146,52 @@ PIDS+=($!)
 "${DRIVER[@]}" wait "http://127.0.0.1:$S3_PORT/" 10000 "${PIDS[-1]}" >/dev/null || die "s3s-fs did not start"
 
 # --- 2. runtime ---------------------------------------------------------------------------------
-# The three workers run side by side (one workerd each); every round loads each target once, in
-# a rotating order, so that changes in the machine's background load hit all of them alike.
-declare -A BASE=()
-for name in ours aws4fetch sdk; do
+# The workers run side by side, one workerd each (ours twice: HS256 only, and with the bench
+# identity provider); every round loads each target once, in a rotating order, so that changes in
+# the machine's background load hit all of them alike.
+# Targets (what wrk loads) → workerd process and token algorithm. ours-es256 and ours-rs256 are
+# our worker again, in its own workerd whose config adds the bench identity provider.
+declare -A PROC=([ours]=ours [healthz]=ours [ours-es256]=ours-jwks [ours-rs256]=ours-jwks
+  [aws4fetch]=aws4fetch [sdk]=sdk)
+declare -A ALG=([ours]=HS256 [ours-es256]=ES256 [ours-rs256]=RS256 [aws4fetch]=HS256 [sdk]=HS256)
+export BENCH_ISSUER_KEYS="$RUN_DIR/issuer-keys.json"
+say "ours-jwks: ES256 and RS256 keys of the bench issuer, $OUT/ours-jwks.capnp"
+"${DRIVER[@]}" issuer "$BENCH_ISSUER_KEYS" "$OUT/ours-jwks.capnp" || die "driver.mjs issuer failed"
+declare -A BASE=() WPID=()
+for name in ours ours-jwks aws4fetch sdk; do
+  capnp=bench/workerd/$name.capnp
+  [ "$name" = ours-jwks ] && capnp=$OUT/ours-jwks.capnp
   port=$("${DRIVER[@]}" port)
   BASE[$name]="http://127.0.0.1:$port"
-  say "$name: workerd serve bench/workerd/$name.capnp on ${BASE[$name]}"
-  "$WORKERD" serve "bench/workerd/$name.capnp" --socket-addr "http=127.0.0.1:$port" \
+  say "$name: workerd serve $capnp on ${BASE[$name]}"
+  "$WORKERD" serve "$capnp" --socket-addr "http=127.0.0.1:$port" \
     >"$RUN_DIR/workerd-$name.log" 2>&1 &
   wpid=$!
   PIDS+=("$wpid")
+  WPID[$name]=$wpid
   "${DRIVER[@]}" wait "${BASE[$name]}/healthz" 20000 "$wpid" >/dev/null ||
     { tail -n 20 "$RUN_DIR/workerd-$name.log" >&2; die "workerd ($name) did not answer"; }
-  say "$name: checking one answer and its URL against s3s-fs"
-  "${DRIVER[@]}" check "$name" "${BASE[$name]}" "$S3_PORT" "$RUN_DIR/s3" >"$OUT/check-$name.json" ||
-    { tail -n 20 "$RUN_DIR/workerd-$name.log" >&2; die "$name gave a wrong answer: not benchmarked"; }
 done
-TOKEN=$("${DRIVER[@]}" token)
+declare -A TOKEN=()
+for t in ours ours-es256 ours-rs256 aws4fetch sdk; do
+  p=${PROC[$t]}
+  say "$t: checking one answer (${ALG[$t]} token) and its URL against s3s-fs"
+  "${DRIVER[@]}" check "$t" "${BASE[$p]}" "$S3_PORT" "$RUN_DIR/s3" "${ALG[$t]}" >"$OUT/check-$t.json" ||
+    { tail -n 20 "$RUN_DIR/workerd-$p.log" >&2; die "$t gave a wrong answer: not benchmarked"; }
+  TOKEN[$t]=$("${DRIVER[@]}" token "${ALG[$t]}")
+done
 url_of() {
   case $1 in
     healthz) printf '%s/healthz' "${BASE[ours]}" ;;
-    *) printf '%s/v1/uploads' "${BASE[$1]}" ;;
+    *) printf '%s/v1/uploads' "${BASE[${PROC[$1]}]}" ;;
   esac
 }
-token_of() { [ "$1" = healthz ] || printf '%s' "$TOKEN"; }
+token_of() { [ "$1" = healthz ] || printf '%s' "${TOKEN[$1]}"; }
+# CPU time (user + system, clock ticks) of a process so far, all its threads.
+HZ=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# Busy and idle ticks of the whole machine so far (all cores; idle includes iowait).
+machine_ticks() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6}' /proc/stat; }
 
 BUSY=()
 # run TARGET SECONDS LOG [--latency]: one bounded wrk run.
@@ -175,22 +203,32 @@ run() {
     -s bench/wrk/job.lua "$(url_of "$target")" >"$log" 2>&1
 }
 
-TARGETS=(ours healthz aws4fetch sdk)
+TARGETS=(ours ours-es256 ours-rs256 healthz aws4fetch sdk)
 for t in "${TARGETS[@]}"; do
   say "$t: warm-up ${WARMUP}s (excluded)"
   run "$t" "$WARMUP" "$OUT/warmup-$t.log" || true
 done
 for r in $(seq 1 "$ROUNDS"); do
   # Rotate the order each round.
-  order=("${TARGETS[@]:$(((r - 1) % 4))}" "${TARGETS[@]:0:$(((r - 1) % 4))}")
+  k=$(((r - 1) % ${#TARGETS[@]}))
+  order=("${TARGETS[@]:$k}" "${TARGETS[@]:0:$k}")
   for t in "${order[@]}"; do
     log="$OUT/wrk-$t-$r.log"
     BUSY+=("$(pgrep -c -x rustc 2>/dev/null || true)")
+    wpid=${WPID[${PROC[$t]}]}
+    before=$(cpu_ticks "$wpid")
+    read -r busy0 idle0 < <(machine_ticks)
     if ! run "$t" "$DURATION" "$log" --latency; then
       cat "$log" >&2
       FAILED+=("wrk-$t-$r")
       continue
     fi
+    # CPU time of the workerd serving the target and of the machine, over the run (read by
+    # driver.mjs report).
+    after=$(cpu_ticks "$wpid")
+    read -r busy1 idle1 < <(machine_ticks)
+    printf 'CPU {"ticks":%d,"hz":%d,"machine_busy":%d,"machine_idle":%d}\n' \
+      "$((after - before))" "$HZ" "$((busy1 - busy0))" "$((idle1 - idle0))" >>"$log"
     line=$(sed -n 's/^WRK //p' "$log")
     if [ -z "$line" ]; then
       FAILED+=("wrk-$t-$r")
@@ -201,7 +239,7 @@ for r in $(seq 1 "$ROUNDS"); do
     say "round $r/$ROUNDS $t: $(grep -E 'Requests/sec' "$log" | tr -s ' ')"
   done
 done
-for name in ours aws4fetch sdk; do
+for name in ours ours-jwks aws4fetch sdk; do
   tail -n 3 "$RUN_DIR/workerd-$name.log" >"$OUT/workerd-$name.tail.log"
 done
 
