@@ -137,7 +137,8 @@ impl Issuer {
         Issuer {
             config,
             validation,
-            refetch_secs,
+            // Never 0: an unknown kid would then refetch without end.
+            refetch_secs: refetch_secs.max(1),
             state: RefCell::new(state),
         }
     }
@@ -160,17 +161,19 @@ impl Issuer {
                 Step::Done(result) => return result,
                 Step::Wait => WaitFetch { issuer: self }.await,
                 Step::Fetch { shared_cache } => {
-                    let _running = Fetching::start(self, now, shared_cache);
+                    let mut running = Fetching::start(self);
                     if shared_cache {
                         if let Some((body, fresh_until)) = remote.cached_jwks(url).await {
                             if fresh_until > now && self.accept(&body, fresh_until, remote) {
+                                running.finished = true;
                                 continue;
                             }
                         }
-                        // Nothing usable in the shared cache: the network, counted from now.
-                        self.state.borrow_mut().last_fetch = Some(now);
                     }
+                    // The network, counted from now.
+                    self.state.borrow_mut().last_fetch = Some(now);
                     self.fetch(url, now, remote).await;
+                    running.finished = true;
                 }
             }
         }
@@ -241,19 +244,24 @@ impl Issuer {
 }
 
 /// Marks a fetch as running for as long as it lives; its end (or the request being dropped)
-/// wakes the requests waiting for it.
+/// wakes the requests waiting for it. A fetch abandoned before its end (the client went away)
+/// does not count against the refetch interval: a waiting request may fetch at once.
 struct Fetching<'a> {
     issuer: &'a Issuer,
+    /// `last_fetch` before this fetch, restored if it does not finish.
+    previous: Option<u64>,
+    finished: bool,
 }
 
 impl<'a> Fetching<'a> {
-    fn start(issuer: &'a Issuer, now: u64, shared_cache: bool) -> Self {
+    fn start(issuer: &'a Issuer) -> Self {
         let mut st = issuer.state.borrow_mut();
         st.fetching = true;
-        if !shared_cache {
-            st.last_fetch = Some(now);
+        Fetching {
+            issuer,
+            previous: st.last_fetch,
+            finished: false,
         }
-        Fetching { issuer }
     }
 }
 
@@ -262,6 +270,9 @@ impl Drop for Fetching<'_> {
         let waiters = {
             let mut st = self.issuer.state.borrow_mut();
             st.fetching = false;
+            if !self.finished {
+                st.last_fetch = self.previous;
+            }
             std::mem::take(&mut st.waiters)
         };
         waiters.into_iter().for_each(Waker::wake);
