@@ -417,7 +417,6 @@ function sizes(files) {
   return { raw, gz };
 }
 // Cores that wrk and workerd share (see the table's notes on the extra cost per request).
-const CORES = os.cpus().length;
 const kib = (n) => `${(n / 1024).toFixed(1)} KiB`;
 const ms = (us) => `${(us / 1000).toFixed(2)} ms`;
 const num = (x) => Math.round(x).toLocaleString("en-US");
@@ -484,22 +483,25 @@ function report(dir) {
     const cpu = w.cpu_us === undefined ? "" : ` · CPU ${w.cpu_us.toFixed(0)} µs/req`;
     return `**${num(w.rps)} req/s**${range} · p50 ${ms(w.p50_us)} · p99 ${ms(w.p99_us)}${cpu}` + (bad ? ` · ${bad} non-2xx!` : "");
   };
-  // What a public-key token costs over an HS256 one: per round (the targets of a round ran
-  // minutes apart at most), (1/rps − 1/rps_HS256) × CORES s, the median of the rounds.
+  // What a public-key token costs over an HS256 one: the difference of workerd's measured CPU
+  // per request, and as a cross-check per round (the targets of a round ran minutes apart at
+  // most) 1/rps − 1/rps_HS256, the median of the rounds.
   const extra = (w) => {
     if (!w || !ours) return "";
     const per = w.runs
       .map((x) => [x, ours.runs.find((o) => o.round === x.round)])
       .filter(([, o]) => o)
-      .map(([x, o]) => (1 / x.rps - 1 / o.rps) * CORES * 1e6)
+      .map(([x, o]) => (1 / x.rps - 1 / o.rps) * 1e6)
       .sort((a, b) => a - b);
     if (!per.length) return "";
     const med = per[Math.floor((per.length - 1) / 2)];
     const sign = (v) => (v >= 0 ? "+" : "−") + Math.abs(v).toFixed(0);
     const range = per.length > 1 ? ` (rounds ${sign(per[0])}…${sign(per[per.length - 1])})` : "";
     const cpu =
-      w.cpu_us !== undefined && ours.cpu_us !== undefined ? `; measured CPU ${sign(w.cpu_us - ours.cpu_us)} µs` : "";
-    return `÷ HS256 full job: ${x2(w.rps / ours.rps)} · extra ≈ **${sign(med)} µs CPU per request**${range}${cpu}`;
+      w.cpu_us !== undefined && ours.cpu_us !== undefined
+        ? ` · extra **${sign(w.cpu_us - ours.cpu_us)} µs of workerd CPU per request**`
+        : "";
+    return `÷ HS256 full job: ${x2(w.rps / ours.rps)}${cpu} · 1/rps ${sign(med)} µs${range}`;
   };
   const ratio = (a, b, goal) => (a && b ? `ours ÷ this: ${x2(a.rps / b.rps)} (goal ≥ ${goal}×: ${verdict(a.rps / b.rps >= goal)})` : "");
   row("workerd: full job, presign-worker (Rust/wasm)", fig(ours), "", `${wrkCmd}; POST /v1/uploads with an HS256 token`);
@@ -578,13 +580,11 @@ function report(dir) {
       "so p99 mostly shows stalls: the machine has 2 cores for wrk, workerd and anything else running. " +
       "CPU µs/req: user + system time of the workerd process serving the target (all its threads, from /proc/PID/stat) over the round ÷ its requests.",
     "",
-    `Extra cost of a public-key token: (1/rps(ES256 or RS256) − 1/rps(HS256)) × C seconds of CPU per request, C = ${CORES} cores: ` +
-      "the machine is saturated by wrk and workerd together" +
-      (busyRange ? ` (busy ${busyRange} of the time during the measured runs)` : "") +
-      ", so C/rps is the CPU time of one request, wrk's share included, and the difference is what the worker spends more " +
-      "(wrk's share is the same for both tokens); workerd's event-loop thread itself is not saturated (its CPU µs/req < 1 s/rps). " +
-      "Computed per round (HS256 and the public-key target of the same round), the median of the rounds shown; " +
-      "“measured CPU” is the difference of the two targets' workerd CPU µs/req figures, a direct cross-check.",
+    "Extra cost of a public-key token: the difference of the workerd CPU µs/req figures of that target and of the HS256 full job " +
+      "(the same worker code but the signature check). Cross-check: 1/rps − 1/rps(HS256) per round, the median of the rounds shown; " +
+      "it matches when workerd's event-loop thread is the bottleneck" +
+      (busyRange ? ` (the machine was busy ${busyRange} of the time during the measured runs, so not saturated)` : "") +
+      " and is noisier.",
   );
   if (meta.rustc_running) {
     const busy = meta.rustc_running.filter((n) => Number(n) > 0).length;
