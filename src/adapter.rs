@@ -216,12 +216,16 @@ impl Remote for JsRemote {
                     .await?
                     .unchecked_into();
                 let cache_control = resp.headers().get("cache-control")?;
+                let declared = resp.headers().get("content-length")?;
+                let too_large = declared
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .is_some_and(|n| n > MAX_JWKS_BYTES);
+                if too_large {
+                    // Not read at all: a body that large is no JWK set.
+                    return Ok((resp.status(), None, cache_control));
+                }
                 let body = JsFuture::from(resp.text()?).await?;
-                Ok::<_, JsValue>((
-                    resp.status(),
-                    body.as_string().unwrap_or_default(),
-                    cache_control,
-                ))
+                Ok::<_, JsValue>((resp.status(), body.as_string(), cache_control))
             },
             JWKS_FETCH_TIMEOUT,
         )
@@ -234,10 +238,10 @@ impl Remote for JsRemote {
             ));
         };
         match fetched.map_err(|e| format!("fetch failed: {}", js_problem(&e)))? {
-            (200, body, _) if body.len() > MAX_JWKS_BYTES => {
-                Err(format!("the JWKS is over {MAX_JWKS_BYTES} bytes"))
+            (200, Some(body), cache_control) if body.len() <= MAX_JWKS_BYTES => {
+                Ok((body, cache_control))
             }
-            (200, body, cache_control) => Ok((body, cache_control)),
+            (200, _, _) => Err(format!("the JWKS is over {MAX_JWKS_BYTES} bytes")),
             (status, _, _) => Err(format!("HTTP status {status}")),
         }
     }

@@ -238,3 +238,101 @@ fn help_exits_0() {
         assert!(stdout(&out).contains("usage: presign"));
     }
 }
+
+/// A compact JWS with `header` and `claims`, signed by `sign` over `header.payload`.
+fn signed_token(header: &Value, claims: &Value, sign: impl Fn(&[u8]) -> Vec<u8>) -> String {
+    use base64::Engine as _;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let input = format!(
+        "{}.{}",
+        b64(header.to_string().as_bytes()),
+        b64(claims.to_string().as_bytes())
+    );
+    let sig = sign(input.as_bytes());
+    format!("{input}.{}", b64(&sig))
+}
+
+#[test]
+fn verify_with_a_jwks_file() {
+    use base64::Engine as _;
+    use ed25519_dalek::Signer as _;
+    let key = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
+    let x = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.verifying_key().as_bytes());
+    let dir = std::env::temp_dir().join(format!("presign-cli-jwks-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let jwks = dir.join("jwks.json");
+    let set = json!({"keys": [
+        {"kty": "OKP", "crv": "Ed25519", "x": x, "kid": "ed-1", "use": "sig"},
+        {"kty": "oct", "k": "c2VjcmV0", "kid": "hmac"},
+    ]});
+    std::fs::write(&jwks, set.to_string()).unwrap();
+    let jwks = jwks.to_str().unwrap();
+    let claims = json!({"sub": "alice", "exp": now() + 600, "aud": "presign"});
+    let token = |kid: &str| {
+        signed_token(&json!({"alg": "EdDSA", "kid": kid}), &claims, |m| {
+            key.sign(m).to_bytes().to_vec()
+        })
+    };
+
+    let ok = presign(
+        &[
+            "verify", "--jwks", jwks, "--alg", "EdDSA", "--aud", "presign",
+        ],
+        &[],
+        &token("ed-1"),
+    );
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    assert_eq!(
+        serde_json::from_str::<Value>(&stdout(&ok)).unwrap()["sub"],
+        "alice"
+    );
+    // The symmetric key of the set is skipped, and said so.
+    assert!(stderr(&ok).contains("kid hmac"), "{}", stderr(&ok));
+
+    for (args, code, needle) in [
+        // RS256 is the default with --jwks: an EdDSA token is refused before any key is used.
+        (vec!["verify", "--jwks", jwks], 1, "alg_not_allowed"),
+        (
+            vec!["verify", "--jwks", jwks, "--alg", "EdDSA", "--aud", "other"],
+            1,
+            "wrong_audience",
+        ),
+        // HMAC algorithms make no sense with public keys.
+        (
+            vec!["verify", "--jwks", jwks, "--alg", "HS256"],
+            2,
+            "supported with --jwks",
+        ),
+        (
+            vec!["verify", "--jwks", "/nonexistent/jwks.json"],
+            1,
+            "cannot read",
+        ),
+    ] {
+        let out = presign(&args, &[], &token("ed-1"));
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(needle), "{args:?}: {}", stderr(&out));
+    }
+    let unknown = presign(
+        &["verify", "--jwks", jwks, "--alg", "EdDSA"],
+        &[],
+        &token("ed-2"),
+    );
+    assert!(
+        stderr(&unknown).contains("unknown_key"),
+        "{}",
+        stderr(&unknown)
+    );
+    // One character in the middle of the signature changed (still canonical base64url).
+    let mut tampered = token("ed-1");
+    let at = tampered.len() - 20;
+    let other = if &tampered[at..=at] == "A" { "B" } else { "A" };
+    tampered.replace_range(at..=at, other);
+    let bad = presign(
+        &["verify", "--jwks", jwks, "--alg", "EdDSA"],
+        &[],
+        &tampered,
+    );
+    assert!(stderr(&bad).contains("bad_signature"), "{}", stderr(&bad));
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -18,10 +18,13 @@ an array), then every --claim, whose value is JSON and may override the others, 
 
 const VERIFY_USAGE: &str = "\
 usage: presign verify [--alg HS256]... [--iss ISSUER]... [--aud AUDIENCE]... [--leeway SECONDS]
-                      [--max-age SECONDS] [--now UNIX_SECONDS]  < token
+                      [--max-age SECONDS] [--now UNIX_SECONDS] [--jwks FILE]  < token
 
 Reads a token on stdin and verifies it with JWT_KEYS (JSON object kid -> secret) and/or
 JWT_SECRET (the key for tokens without kid). Secrets are raw text or base64:....
+With --jwks, verifies it with the public keys of a JWK set file instead (an identity
+provider's, e.g. saved from its JWKS URL); --alg then names RS256, RS384, RS512, PS256,
+PS384, PS512, ES256, ES384 or EdDSA (default RS256).
 Prints the verified claims as JSON and exits 0, or prints `error: CODE: reason` and exits 1
 (2 for usage errors). Defaults: --alg HS256, leeway 60, required claims exp and sub, the clock.";
 
@@ -91,14 +94,19 @@ fn now_seconds() -> Result<u64, String> {
         .map_err(|_| "the system clock is before 1970".to_owned())
 }
 
-fn parse_algorithm(name: &str) -> Result<Algorithm, String> {
-    // The CLI's keys are HMAC secrets (JWT_SECRET / JWT_KEYS): only HS* make sense here.
+/// An `--alg` value: HMAC for secrets, the public-key algorithms for a JWK set (`public`).
+fn parse_algorithm(name: &str, public: bool) -> Result<Algorithm, String> {
     Algorithm::from_name(name)
-        .filter(Algorithm::is_hmac)
+        .filter(|a| a.is_hmac() != public)
         .ok_or_else(|| {
-            let names: Vec<&str> = Algorithm::HMAC.iter().map(Algorithm::name).collect();
+            let names: Vec<&str> = Algorithm::ALL
+                .iter()
+                .filter(|a| a.is_hmac() != public)
+                .map(Algorithm::name)
+                .collect();
             format!(
-                "unknown algorithm `{name}` (supported: {})",
+                "unknown algorithm `{name}` (supported{}: {})",
+                if public { " with --jwks" } else { "" },
                 names.join(", ")
             )
         })
@@ -138,7 +146,7 @@ fn mint(opts: &Opts) -> Result<String, Failure> {
         .ok_or_else(|| Failure::Usage("--sub is required".to_owned()))?;
     let ttl = opts.number("ttl").map_err(Failure::Usage)?.unwrap_or(3600);
     let alg = match opts.last("alg") {
-        Some(name) => parse_algorithm(name).map_err(Failure::Usage)?,
+        Some(name) => parse_algorithm(name, false).map_err(Failure::Usage)?,
         None => Algorithm::HS256,
     };
     let secret = std::env::var("JWT_SECRET")
@@ -184,7 +192,8 @@ pub fn run_verify(args: &[String]) -> i32 {
         println!("{VERIFY_USAGE}");
         return 0;
     }
-    let opts = match Opts::parse(args, &["alg", "iss", "aud", "leeway", "max-age", "now"]) {
+    let known = ["alg", "iss", "aud", "leeway", "max-age", "now", "jwks"];
+    let opts = match Opts::parse(args, &known) {
         Ok(opts) => opts,
         Err(e) => return usage_error(&e, VERIFY_USAGE),
     };
@@ -204,13 +213,39 @@ pub fn run_verify(args: &[String]) -> i32 {
         Err(e) => return usage_error(&e, VERIFY_USAGE),
     };
 
-    let secret = std::env::var("JWT_SECRET").ok();
-    let keys_json = std::env::var("JWT_KEYS").ok();
-    let keys = match KeySet::from_config(secret.as_deref(), keys_json.as_deref()) {
-        Ok(keys) => keys,
-        Err(e) => {
-            eprintln!("error: {}: {e} (set JWT_SECRET and/or JWT_KEYS)", e.code());
-            return 1;
+    let keys = match opts.last("jwks") {
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(text) => match KeySet::from_jwks(&text) {
+                Ok(jwks) => {
+                    for skipped in &jwks.skipped {
+                        let kid = skipped.kid.as_deref().unwrap_or("-");
+                        eprintln!(
+                            "note: key {} (kid {kid}) skipped: {}",
+                            skipped.index, skipped.error
+                        );
+                    }
+                    jwks.keys
+                }
+                Err(e) => {
+                    eprintln!("error: {}: {path}: {e}", e.code());
+                    return 1;
+                }
+            },
+            Err(e) => {
+                eprintln!("error: cannot read {path}: {e}");
+                return 1;
+            }
+        },
+        None => {
+            let secret = std::env::var("JWT_SECRET").ok();
+            let keys_json = std::env::var("JWT_KEYS").ok();
+            match KeySet::from_config(secret.as_deref(), keys_json.as_deref()) {
+                Ok(keys) => keys,
+                Err(e) => {
+                    eprintln!("error: {}: {e} (set JWT_SECRET and/or JWT_KEYS)", e.code());
+                    return 1;
+                }
+            }
         }
     };
 
@@ -247,12 +282,15 @@ pub fn run_verify(args: &[String]) -> i32 {
 
 fn validation_from(opts: &Opts) -> Result<Validation, String> {
     let mut v = Validation::default();
+    let public = opts.last("jwks").is_some();
     let algs = opts
         .all("alg")
-        .map(parse_algorithm)
+        .map(|a| parse_algorithm(a, public))
         .collect::<Result<Vec<_>, _>>()?;
     if !algs.is_empty() {
         v.algorithms = algs;
+    } else if public {
+        v.algorithms = vec![Algorithm::RS256];
     }
     v.issuers = opts.all("iss").map(str::to_owned).collect();
     v.audiences = opts.all("aud").map(str::to_owned).collect();
