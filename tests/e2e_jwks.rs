@@ -28,7 +28,8 @@ use jsonwebtoken::jwk::{
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::{json, Value};
 use support::{
-    http, now_secs, port_open, random_hex, try_http, JwksServer, TempDir, TestEnv, HTTP_TIMEOUT,
+    http, now_secs, port_open, random_hex, try_http, JwksServer, S3Store, TempDir, TestEnv, Worker,
+    HTTP_TIMEOUT,
 };
 
 /// The `iss` of the identity provider's tokens (`ISSUER_IDP_ISS`).
@@ -589,6 +590,56 @@ fn rotated_keys_are_picked_up_without_a_restart() {
     accepted_within(&jenv, &token(c, "alice"), ROTATION_DEADLINE, "key C");
     jenv.accepts(&token(b, "alice"), "key B, still published");
     println!("JWKS fetches: {}", jenv.server.fetches());
+}
+
+#[test]
+#[ignore = "end-to-end: needs s3s-fs and wrangler; run by make test"]
+fn a_new_isolate_takes_the_keys_from_the_cache_api() {
+    let (a, b) = (
+        key("cache-a", Algorithm::ES256),
+        key("cache-b", Algorithm::ES256),
+    );
+    let server = JwksServer::start(&jwks(&[a, b]));
+    let store = S3Store::start_default();
+    let mut vars = TestEnv::base_vars(&store, &random_hex(32));
+    vars.extend(issuer_vars(
+        &server.url,
+        &[("ISSUER_IDP_ALGORITHMS", "ES256,RS256")],
+    ));
+    let refs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    // Both workers keep their local state (the Cache API's content) in the same directory.
+    let state = TempDir::new("jwks-cache-state");
+    let upload = |worker: &Worker, token: &str| {
+        try_upload(&worker.url("/v1/uploads"), token)
+            .unwrap_or_else(|e| panic!("POST /v1/uploads failed: {e}\n{}", worker.logs()))
+    };
+
+    let first = Worker::start_persisting(&refs, state.path());
+    let a1 = upload(&first, &token(a, "alice"));
+    assert_eq!(a1.status, 200, "{a1}");
+    assert_eq!(server.fetches(), 1, "the first isolate fetches the JWKS");
+    drop(first);
+
+    // A new worker (a new isolate) on the same state: the keys come from the Cache API.
+    let second = Worker::start_persisting(&refs, state.path());
+    for (k, what) in [(a, "key A"), (b, "key B")] {
+        let answer = upload(&second, &token(k, "alice"));
+        assert_eq!(answer.status, 200, "{what}: {answer}\n{}", second.logs());
+    }
+    assert_eq!(
+        server.fetches(),
+        1,
+        "the second isolate found the JWKS in the Cache API\n{}",
+        second.logs()
+    );
+    // A kid the cached copy lacks still goes to the network (once).
+    let unknown = upload(&second, &made_up_kid_token("cache-unknown"));
+    assert_eq!(
+        (unknown.status, unknown.reason()),
+        (401, "unknown_key"),
+        "{unknown}"
+    );
+    assert_eq!(server.fetches(), 2);
 }
 
 #[test]

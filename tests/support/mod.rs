@@ -370,6 +370,17 @@ impl Worker {
     /// directory. Waits (at most [`WORKER_READY_TIMEOUT`]) until the worker itself answers
     /// `GET /healthz` (a JSON response of any status: a misconfigured worker answers 500).
     pub fn start(vars: &[(&str, &str)]) -> Worker {
+        Worker::start_in(vars, None)
+    }
+
+    /// [`Worker::start`] with the local state (the Cache API's content, ...) kept in `state`
+    /// instead of a temporary directory: a second worker started on the same directory sees
+    /// what the first one stored, as a new isolate would in production.
+    pub fn start_persisting(vars: &[(&str, &str)], state: &Path) -> Worker {
+        Worker::start_in(vars, Some(state))
+    }
+
+    fn start_in(vars: &[(&str, &str)], state: Option<&Path>) -> Worker {
         let root = repo_root();
         let shim = root.join("build/worker/shim.mjs");
         if !shim.is_file() {
@@ -399,7 +410,7 @@ impl Worker {
             .args(["--ip", "127.0.0.1", "--port", &port.to_string()])
             .args(["--inspector-port", &inspector_port.to_string()])
             .arg("--persist-to")
-            .arg(dir.path().join("state"))
+            .arg(state.map_or_else(|| dir.path().join("state"), Path::to_path_buf))
             .arg("--env-file")
             .arg(&env_file)
             .arg("--show-interactive-dev-session=false");
