@@ -524,14 +524,27 @@ impl Vars<'_> {
     }
 }
 
-/// Quotes a non-secret value for an error message, shortened.
-fn show(value: &str) -> String {
+/// Quotes a non-secret value for an error message: `'`, [`escaped`], `'`.
+pub(crate) fn show(value: &str) -> String {
+    format!("'{}'", escaped(value))
+}
+
+/// `value` shortened to 64 characters (then `…`), control characters, `'` and `\` written as
+/// `\u{..}`.
+pub(crate) fn escaped(value: &str) -> String {
     const LIMIT: usize = 64;
-    let mut s: String = value.chars().take(LIMIT).collect();
-    if value.chars().count() > LIMIT {
+    let mut s = String::with_capacity(value.len().min(LIMIT) + 3);
+    for c in value.chars().take(LIMIT) {
+        if c.is_control() || c == '\'' || c == '\\' {
+            s.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            s.push(c);
+        }
+    }
+    if value.chars().nth(LIMIT).is_some() {
         s.push('…');
     }
-    format!("'{}'", s.escape_debug())
+    s
 }
 
 fn parse_number(name: &str, v: &str, min: u64, max: u64) -> Result<u64> {
@@ -1404,7 +1417,7 @@ fn parse_key_template(raw: &str) -> Result<KeyTemplate> {
                 let Some(p) = Placeholder::parse(&name) else {
                     return err(format!(
                         "unknown placeholder {{{}}}; use {{sub}}, {{uuid}}, {{filename}}, {{date}} or {{ext}}",
-                        name.escape_debug()
+                        escaped(&name)
                     ));
                 };
                 if !literal.is_empty() {
@@ -1564,6 +1577,15 @@ mod tests {
                 assert!(e.to_string().contains(needle), "{e:?} lacks {needle:?}");
             }
         }
+    }
+
+    #[test]
+    fn shown_values_are_escaped_and_shortened() {
+        assert_eq!(show("plain é"), "'plain é'");
+        assert_eq!(show("a\u{1}b'c\\d\ne"), "'a\\u{1}b\\u{27}c\\u{5c}d\\u{a}e'");
+        let long = "x".repeat(70);
+        assert_eq!(show(&long), format!("'{}…'", "x".repeat(64)));
+        assert_eq!(show(&"y".repeat(64)), format!("'{}'", "y".repeat(64)));
     }
 
     #[test]

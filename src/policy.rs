@@ -436,7 +436,8 @@ pub fn metadata_headers(
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
         if !name_ok {
             return Err(bad(format!(
-                "metadata name {name:?} must be 1 to 64 of a-z 0-9 - _"
+                "metadata name {} must be 1 to 64 of a-z 0-9 - _",
+                crate::config::show(name)
             )));
         }
         let serde_json::Value::String(v) = value else {
