@@ -14,7 +14,9 @@
 //!   is answered from memory;
 //! - a fetch that fails or returns no usable key keeps the last good keys (used even when
 //!   stale) and is logged;
-//! - one fetch at a time: requests arriving while it runs wait for it.
+//! - one fetch at a time: requests arriving while it runs wait for it, unless their `kid` is in
+//!   the keys already (then they use them, even stale: a slow or unreachable provider never
+//!   holds up tokens signed by known keys, except the one request whose turn it is to refetch).
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -181,13 +183,15 @@ impl Issuer {
 
     fn next_step(&self, kid: Option<&str>, now: u64) -> Step {
         let st = self.state.borrow();
-        if st.fetching {
-            return Step::Wait;
-        }
         let fresh = now < st.fresh_until;
         let knows_kid = st.keys.as_ref().is_some_and(|k| k.select(kid).is_ok());
-        if knows_kid && fresh {
+        // A known kid never waits for a running fetch (another request's unknown kid, or the
+        // refresh of stale keys): its key serves, even stale while the refresh runs.
+        if knows_kid && (fresh || st.fetching) {
             return Step::Done(Ok(st.keys.clone().unwrap_or_default()));
+        }
+        if st.fetching {
+            return Step::Wait;
         }
         let may_fetch = st
             .last_fetch

@@ -1378,3 +1378,66 @@ fn no_token_or_secret_in_any_answer_or_log_line() {
         assert!(!line.contains(key.jwk["x"].as_str().unwrap()), "{line}");
     }
 }
+
+#[test]
+fn known_kids_never_wait_for_a_running_fetch() {
+    let (known, new) = (ed_key(40, "known"), ed_key(41, "new"));
+    let remote = FakeRemote::serving(&jwks(&[&known]), Some("max-age=600"));
+    let svc = idp_service(&[]);
+    let good = idp_token(&known);
+    assert_signed(&post_at(&svc, &remote, NOW, &good));
+    assert_eq!(remote.fetches(), 1);
+
+    // 1. Fresh keys: a token with a new kid starts a refetch that hangs (the provider is slow);
+    //    a token with the known kid is answered meanwhile.
+    remote.set_jwks(&jwks(&[&known, &new]));
+    remote.gate_closed.set(true);
+    let fresh_now = NOW + INTERVAL;
+    let rotated = idp_token(&new);
+    let (lu, lk) = (bearer_lookup(&rotated), bearer_lookup(&good));
+    let (ru, rk) = (upload_request(&lu), upload_request(&lk));
+    let (mut pu, mut pk) = (TestPlatform(0), TestPlatform(1));
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut unknown = Box::pin(svc.serve(&ru, fresh_now * 1000, &mut pu, &remote));
+    assert!(
+        unknown.as_mut().poll(&mut cx).is_pending(),
+        "the refetch hangs"
+    );
+    assert_eq!(remote.fetches(), 2);
+    let mut known_req = Box::pin(svc.serve(&rk, fresh_now * 1000, &mut pk, &remote));
+    let Poll::Ready(r) = known_req.as_mut().poll(&mut cx) else {
+        panic!("a known kid waited for another request's fetch");
+    };
+    assert_signed(&r);
+    remote.open_gate();
+    let Poll::Ready(r) = unknown.as_mut().poll(&mut cx) else {
+        panic!("the refetching request must finish once the provider answers");
+    };
+    assert_signed(&r);
+    drop((unknown, known_req));
+
+    // 2. Stale keys: the request whose turn it is refreshes them; the provider hangs; other
+    //    requests with known kids use the stale keys at once.
+    remote.gate_closed.set(true);
+    let stale_now = NOW + INTERVAL + 600;
+    let (la, lb) = (bearer_lookup(&good), bearer_lookup(&rotated));
+    let (ra, rb) = (upload_request(&la), upload_request(&lb));
+    let (mut pa, mut pb) = (TestPlatform(2), TestPlatform(3));
+    let mut refresher = Box::pin(svc.serve(&ra, stale_now * 1000, &mut pa, &remote));
+    assert!(
+        refresher.as_mut().poll(&mut cx).is_pending(),
+        "the refresh hangs"
+    );
+    assert_eq!(remote.fetches(), 3);
+    let mut other = Box::pin(svc.serve(&rb, stale_now * 1000, &mut pb, &remote));
+    let Poll::Ready(r) = other.as_mut().poll(&mut cx) else {
+        panic!("a known kid waited for the refresh of stale keys");
+    };
+    assert_signed(&r);
+    remote.open_gate();
+    let Poll::Ready(r) = refresher.as_mut().poll(&mut cx) else {
+        panic!("the refreshing request must finish");
+    };
+    assert_signed(&r);
+    assert_eq!(remote.fetches(), 3);
+}
