@@ -309,7 +309,7 @@ fn service(env: &Env) -> Option<&'static Service> {
 }
 
 #[event(fetch)]
-async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
+async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<Response> {
     let started = js_sys::Date::now();
     let method = req.method().to_string();
     let path = req.path();
@@ -325,8 +325,14 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
                 header: &lookup,
                 body: body.as_ref().map_or(Body::TooLarge, |b| Body::Bytes(b)),
             };
-            svc.serve(&api_req, started as u64, &mut JsPlatform, &JsRemote)
-                .await
+            let resp = svc
+                .serve(&api_req, started as u64, &mut JsPlatform, &JsRemote)
+                .await;
+            if svc.refresh_due() {
+                // Stale JWKS keys served this token: refresh them after the answer.
+                ctx.wait_until(svc.refresh(started as u64, &JsRemote));
+            }
+            resp
         }
     };
     let line = serde_json::json!({

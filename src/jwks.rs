@@ -14,9 +14,10 @@
 //!   is answered from memory;
 //! - a fetch that fails or returns no usable key keeps the last good keys (used even when
 //!   stale) and is logged;
-//! - one fetch at a time: requests arriving while it runs wait for it, unless their `kid` is in
-//!   the keys already (then they use them, even stale: a slow or unreachable provider never
-//!   holds up tokens signed by known keys, except the one request whose turn it is to refetch).
+//! - a token whose `kid` is in the keys never waits for a fetch: stale keys serve it and are
+//!   refreshed after the answer ([`Issuer::refresh`], run by the worker with `waitUntil`), so a
+//!   slow or unreachable provider never holds up tokens signed by known keys;
+//! - one fetch at a time: requests with an unknown `kid` arriving while it runs wait for it.
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -108,6 +109,8 @@ struct State {
     fetching: bool,
     /// Requests waiting for that fetch.
     waiters: Vec<Waker>,
+    /// Stale keys served a known kid: refresh them after the answer.
+    refresh_due: bool,
 }
 
 /// What [`Issuer::keys`] should do next.
@@ -163,39 +166,76 @@ impl Issuer {
                 Step::Done(result) => return result,
                 Step::Wait => WaitFetch { issuer: self }.await,
                 Step::Fetch { shared_cache } => {
-                    let mut running = Fetching::start(self);
-                    if shared_cache {
-                        if let Some((body, fresh_until)) = remote.cached_jwks(url).await {
-                            if fresh_until > now && self.accept(&body, fresh_until, remote) {
-                                running.finished = true;
-                                continue;
-                            }
-                        }
-                    }
-                    // The network, counted from now.
-                    self.state.borrow_mut().last_fetch = Some(now);
-                    self.fetch(url, now, remote).await;
-                    running.finished = true;
+                    self.fetch_step(url, now, remote, shared_cache).await;
                 }
             }
         }
     }
 
+    /// Whether stale keys served a token and should be refreshed by [`refresh`](Self::refresh)
+    /// (in the worker: after the answer, with `waitUntil`).
+    pub fn refresh_due(&self) -> bool {
+        self.state.borrow().refresh_due
+    }
+
+    /// Refreshes keys that [`keys`](Self::keys) served stale, unless a fetch is running or the
+    /// refetch interval has not passed; does nothing otherwise.
+    pub async fn refresh<R: Remote>(&self, now: u64, remote: &R) {
+        let JwksSource::Url(url) = &self.config.jwks else {
+            return;
+        };
+        {
+            let mut st = self.state.borrow_mut();
+            if !std::mem::take(&mut st.refresh_due) || st.fetching || now < st.fresh_until {
+                return;
+            }
+            if !self.may_fetch(&st, now) {
+                return;
+            }
+        }
+        self.fetch_step(url, now, remote, true).await;
+    }
+
+    /// One fetch: the shared cache first if `shared_cache`, else (or if it has nothing fresh
+    /// and usable) the network.
+    async fn fetch_step<R: Remote>(&self, url: &str, now: u64, remote: &R, shared_cache: bool) {
+        let mut running = Fetching::start(self);
+        if shared_cache {
+            if let Some((body, fresh_until)) = remote.cached_jwks(url).await {
+                if fresh_until > now && self.accept(&body, fresh_until, remote) {
+                    running.finished = true;
+                    return;
+                }
+            }
+        }
+        // The network, counted from now.
+        self.state.borrow_mut().last_fetch = Some(now);
+        self.fetch(url, now, remote).await;
+        running.finished = true;
+    }
+
+    fn may_fetch(&self, st: &State, now: u64) -> bool {
+        st.last_fetch
+            .is_none_or(|t| now >= t.saturating_add(self.refetch_secs))
+    }
+
     fn next_step(&self, kid: Option<&str>, now: u64) -> Step {
-        let st = self.state.borrow();
+        let mut st = self.state.borrow_mut();
         let fresh = now < st.fresh_until;
         let knows_kid = st.keys.as_ref().is_some_and(|k| k.select(kid).is_ok());
-        // A known kid never waits for a running fetch (another request's unknown kid, or the
-        // refresh of stale keys): its key serves, even stale while the refresh runs.
-        if knows_kid && (fresh || st.fetching) {
+        let may_fetch = self.may_fetch(&st, now);
+        // A known kid never waits for a fetch: its key serves, even stale, and stale keys are
+        // refreshed after the answer (`refresh`), while a running fetch (another request's
+        // unknown kid, or that refresh) goes on.
+        if knows_kid {
+            if !fresh && !st.fetching && may_fetch {
+                st.refresh_due = true;
+            }
             return Step::Done(Ok(st.keys.clone().unwrap_or_default()));
         }
         if st.fetching {
             return Step::Wait;
         }
-        let may_fetch = st
-            .last_fetch
-            .is_none_or(|t| now >= t.saturating_add(self.refetch_secs));
         if !may_fetch {
             return Step::Done(st.keys.clone().ok_or(Unavailable));
         }

@@ -411,7 +411,8 @@ fn assert_no_secret(text: &str, tokens: &[&str]) {
     }
 }
 
-/// POSTs an upload at time `now` (seconds) with these headers, through `serve`.
+/// POSTs an upload at time `now` (seconds) with these headers, through `serve`, then, as the
+/// worker does after answering, the refresh of stale keys when one is due.
 fn request_at(svc: &Service, remote: &FakeRemote, now: u64, headers: &[(&str, &str)]) -> Response {
     let map: HashMap<String, String> = headers
         .iter()
@@ -426,6 +427,9 @@ fn request_at(svc: &Service, remote: &FakeRemote, now: u64, headers: &[(&str, &s
         body: Body::Bytes(UPLOAD),
     };
     let resp = block_on(svc.serve(&req, now * 1000, &mut TestPlatform(0), remote));
+    if svc.refresh_due() {
+        block_on(svc.refresh(now * 1000, remote));
+    }
     let tokens: Vec<&str> = headers
         .iter()
         .map(|(_, v)| v.strip_prefix("Bearer ").unwrap_or(v))
@@ -1416,28 +1420,40 @@ fn known_kids_never_wait_for_a_running_fetch() {
     assert_signed(&r);
     drop((unknown, known_req));
 
-    // 2. Stale keys: the request whose turn it is refreshes them; the provider hangs; other
-    //    requests with known kids use the stale keys at once.
+    // 2. Stale keys serve known kids at once; the refresh comes after the answer (the worker
+    //    runs it with waitUntil) and hangs (the provider is slow); meanwhile tokens of known
+    //    keys are still answered from the stale keys.
     remote.gate_closed.set(true);
     let stale_now = NOW + INTERVAL + 600;
-    let (la, lb) = (bearer_lookup(&good), bearer_lookup(&rotated));
-    let (ra, rb) = (upload_request(&la), upload_request(&lb));
-    let (mut pa, mut pb) = (TestPlatform(2), TestPlatform(3));
-    let mut refresher = Box::pin(svc.serve(&ra, stale_now * 1000, &mut pa, &remote));
+    let r = block_on(svc.serve(&rk, stale_now * 1000, &mut pk, &remote));
+    assert_signed(&r);
+    assert_eq!(remote.fetches(), 2, "no fetch before the answer");
+    assert!(svc.refresh_due(), "stale keys served: a refresh is due");
+    let mut refresh = Box::pin(svc.refresh(stale_now * 1000, &remote));
     assert!(
-        refresher.as_mut().poll(&mut cx).is_pending(),
+        refresh.as_mut().poll(&mut cx).is_pending(),
         "the refresh hangs"
     );
     assert_eq!(remote.fetches(), 3);
-    let mut other = Box::pin(svc.serve(&rb, stale_now * 1000, &mut pb, &remote));
-    let Poll::Ready(r) = other.as_mut().poll(&mut cx) else {
+    assert!(!svc.refresh_due());
+    let lb = bearer_lookup(&rotated);
+    let rb = upload_request(&lb);
+    let mut pb = TestPlatform(3);
+    let Poll::Ready(r) = Box::pin(svc.serve(&rb, stale_now * 1000, &mut pb, &remote))
+        .as_mut()
+        .poll(&mut cx)
+    else {
         panic!("a known kid waited for the refresh of stale keys");
     };
     assert_signed(&r);
+    assert!(!svc.refresh_due(), "no second refresh while one runs");
     remote.open_gate();
-    let Poll::Ready(r) = refresher.as_mut().poll(&mut cx) else {
-        panic!("the refreshing request must finish");
-    };
-    assert_signed(&r);
+    assert!(
+        refresh.as_mut().poll(&mut cx).is_ready(),
+        "the refresh ends"
+    );
+    // Fresh again: no refresh due, no fetch.
+    assert_signed(&post_at(&svc, &remote, stale_now + 1, &good));
+    assert!(!svc.refresh_due());
     assert_eq!(remote.fetches(), 3);
 }

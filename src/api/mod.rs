@@ -394,6 +394,20 @@ impl Service {
         }
     }
 
+    /// Whether some issuer's keys were served stale and should be refreshed with
+    /// [`refresh`](Self::refresh) after the answer.
+    pub fn refresh_due(&self) -> bool {
+        self.issuers.iter().any(Issuer::refresh_due)
+    }
+
+    /// Refreshes the stale keys that served tokens (see [`Issuer::refresh`]); the worker runs it
+    /// after the answer with `waitUntil`. `now_ms` as for [`serve`](Self::serve).
+    pub async fn refresh<R: Remote>(&self, now_ms: u64, remote: &R) {
+        for issuer in &self.issuers {
+            issuer.refresh(now_ms / 1000, remote).await;
+        }
+    }
+
     /// Answers one request. `now_ms` is the current time in milliseconds since the Unix epoch;
     /// `remote` fetches JWKS and checks public-key signatures.
     pub async fn serve<R: Remote>(
