@@ -13,6 +13,7 @@
 #   bench-check    the benches, each benchmark run once (cargo test --bench '*'; criterion's
 #                  command line refuses --include-ignored, hence the separate step)
 #   doctest        documentation examples (not part of --all-targets)
+#   doc            the API documentation builds without warnings (broken or private links)
 #
 # Prints which step failed and stops there. SKIP="fmt clippy" skips steps by name (local use).
 set -euo pipefail
@@ -57,6 +58,7 @@ step build bash scripts/build.sh
 step test cargo test --lib --bins --tests --examples -- --include-ignored
 step bench-check cargo test --bench '*'
 step doctest cargo test --doc
+step doc env RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --lib
 CURRENT=""
 
 printf '\n==> all steps passed in %ds: %s\n' $((SECONDS - STARTED)) "${DONE[*]}" >&2

@@ -34,7 +34,8 @@ pub(crate) fn uri_encode_into(out: &mut String, s: &str, keep_slash: bool) {
     }
 }
 
-/// The AWS `UriEncode` form of `s` as a new string (see [`uri_encode_into`]).
+/// The AWS `UriEncode` form of `s` as a new string: every byte but the unreserved characters
+/// `A-Z a-z 0-9 - _ . ~` (and `/` when `keep_slash`) as `%XX` with upper-case hex.
 pub fn uri_encode(s: &str, keep_slash: bool) -> String {
     let mut out = String::with_capacity(s.len() + s.len() / 2);
     uri_encode_into(&mut out, s, keep_slash);
