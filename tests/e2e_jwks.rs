@@ -38,9 +38,10 @@ const ISS: &str = "https://idp.e2e.example";
 const AUD: &str = "presign-e2e";
 /// The upload every test asks for.
 const UPLOAD: &str = r#"{"filename":"a.png","content_type":"image/png","size":10}"#;
-/// Every algorithm the worker supports but PS384 and PS512 (`ISSUER_IDP_ALGORITHMS` of
+/// Every algorithm the worker supports but PS384, which the test publishes a key for to check
+/// the allow-list (`ISSUER_IDP_ALGORITHMS` of
 /// [`every_algorithm_is_accepted_and_forgeries_are_not`]).
-const ALGORITHMS: &str = "RS256,RS384,RS512,PS256,ES256,ES384,EdDSA";
+const ALGORITHMS: &str = "RS256,RS384,RS512,PS256,PS512,ES256,ES384,EdDSA";
 /// How long a published key may take to be accepted with `JWKS_REFETCH_INTERVAL=2`.
 const ROTATION_DEADLINE: Duration = Duration::from_secs(5);
 
@@ -464,7 +465,7 @@ fn accepted_within(jenv: &JwksEnv, token: &str, deadline: Duration, what: &str) 
 #[ignore = "end-to-end: needs s3s-fs and wrangler; run by make test"]
 fn every_algorithm_is_accepted_and_forgeries_are_not() {
     use Algorithm::*;
-    let algs = [RS256, RS384, RS512, PS256, ES256, ES384, EdDSA];
+    let algs = [RS256, RS384, RS512, PS256, PS512, ES256, ES384, EdDSA];
     let keys: Vec<&TestKey> = algs
         .iter()
         .map(|&alg| key(&format!("all-{}", alg_name(alg).to_lowercase()), alg))
