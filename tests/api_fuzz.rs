@@ -167,3 +167,73 @@ proptest! {
         check(&service(), &method, &path, &headers, &body);
     }
 }
+
+/// A value for an identity-provider variable: plausible, wrong, or arbitrary.
+fn issuer_value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        prop::sample::select(vec![
+            "https://idp.example",
+            "http://127.0.0.1:8080/jwks.json",
+            "http://example.com/jwks.json",
+            "https://[::1]:443/keys?x=1",
+            "https://idp.example/#frag",
+            "RS256,ES256",
+            "HS256",
+            "EdDSA,EdDSA",
+            "a,,b",
+            "myteam",
+            "myteam.cloudflareaccess.com",
+            r#"{"keys":[]}"#,
+            r#"{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#,
+            r#"{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}"#,
+            "",
+            " ",
+        ])
+        .prop_map(str::to_owned),
+        "\\PC{0,40}",
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    /// Any identity-provider configuration is accepted or refused with a named variable, never
+    /// a panic, and a refusal never quotes a secret (nor the key of an inline JWKS).
+    #[test]
+    fn issuer_configuration_never_panics(
+        names in prop::sample::select(vec!["idp", "idp,other", "access", "Bad-Name", "idp,idp", ""]),
+        values in prop::collection::vec(issuer_value(), 8),
+        with_secret in any::<bool>(),
+    ) {
+        let keys = [
+            "ISSUER_IDP_ISS", "ISSUER_IDP_JWKS_URL", "ISSUER_IDP_JWKS", "ISSUER_IDP_AUDIENCE",
+            "ISSUER_IDP_ALGORITHMS", "ACCESS_TEAM", "ACCESS_AUD", "JWKS_REFETCH_INTERVAL",
+        ];
+        let mut vars: HashMap<String, String> = [
+            ("TARGET_UPLOADS_KIND", "custom"),
+            ("TARGET_UPLOADS_ENDPOINT", "http://127.0.0.1:9000"),
+            ("TARGET_UPLOADS_BUCKET", "uploads"),
+            ("S3_ACCESS_KEY_ID", "AKIDFUZZ"),
+            ("S3_SECRET_ACCESS_KEY", S3_SECRET),
+            ("ISSUERS", names),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        if with_secret {
+            vars.insert("JWT_SECRET".to_owned(), JWT_SECRET.to_owned());
+        }
+        for (k, v) in keys.iter().zip(&values) {
+            vars.insert((*k).to_owned(), v.clone());
+        }
+        if let Err(e) = Service::from_lookup(&|k| vars.get(k).cloned()) {
+            prop_assert!(!e.variable.is_empty());
+            prop_assert!(!e.to_string().contains(S3_SECRET), "{e}");
+            prop_assert!(!e.to_string().contains(JWT_SECRET), "{e}");
+            if e.variable == "ISSUER_IDP_JWKS" {
+                // An inline JWKS with a symmetric key is refused without quoting the key.
+                prop_assert!(!e.to_string().contains("c2VjcmV0"), "{e}");
+            }
+        }
+    }
+}

@@ -110,6 +110,44 @@ fn payload_strategy() -> impl Strategy<Value = Vec<u8>> {
     ]
 }
 
+/// A JWK-shaped object: members drawn from the real ones, with real, wrong and odd values.
+fn jwk_strategy() -> impl Strategy<Value = String> {
+    let b64 = prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..70).prop_map(|b| URL_SAFE_NO_PAD.encode(b)),
+        Just("AQAB".to_owned()),
+        "[A-Za-z0-9_=+/-]{0,40}",
+    ];
+    let member = prop_oneof![
+        prop::sample::select(vec!["RSA", "EC", "OKP", "oct", "rsa", ""])
+            .prop_map(|v| format!(r#""kty":"{v}""#)),
+        prop::sample::select(vec![
+            "P-256",
+            "P-384",
+            "P-521",
+            "Ed25519",
+            "X25519",
+            "secp256k1"
+        ])
+        .prop_map(|v| format!(r#""crv":"{v}""#)),
+        prop::sample::select(vec![
+            "RS256", "PS384", "ES256", "ES384", "EdDSA", "HS256", "none"
+        ])
+        .prop_map(|v| format!(r#""alg":"{v}""#)),
+        prop::sample::select(vec!["sig", "enc", ""]).prop_map(|v| format!(r#""use":"{v}""#)),
+        (
+            prop::sample::select(vec!["n", "e", "x", "y", "d", "k"]),
+            b64
+        )
+            .prop_map(|(m, v)| format!(r#""{m}":"{v}""#)),
+        "[a-z]{1,8}".prop_map(|kid| format!(r#""kid":"{kid}""#)),
+        Just(r#""key_ops":["verify"]"#.to_owned()),
+        Just(r#""key_ops":"verify""#.to_owned()),
+        Just(r#""kid":5"#.to_owned()),
+        Just(r#""n":null"#.to_owned()),
+    ];
+    prop::collection::vec(member, 0..8).prop_map(|m| format!("{{{}}}", m.join(",")))
+}
+
 proptest! {
     #![proptest_config(ProptestConfig {
         cases: 1024,
@@ -140,6 +178,20 @@ proptest! {
         if let Err(e) = jwt::verify_jws(&token, &keys(), &[Algorithm::HS256]) {
             prop_assert_ne!(e.kind(), ErrorKind::BadSignature);
         }
+    }
+
+    #[test]
+    fn jwk_and_jwks_parsers_never_panic(jwks in prop::collection::vec(jwk_strategy(), 0..4)) {
+        for jwk in &jwks {
+            let _ = Key::from_jwk(jwk);
+        }
+        let set = format!(r#"{{"keys":[{}]}}"#, jwks.join(","));
+        if let Ok(parsed) = KeySet::from_jwks(&set) {
+            // Whatever was kept is a public key: never an HMAC secret from a published set.
+            prop_assert!(parsed.keys.keys().iter().all(|k| k.public_key().is_some()));
+            prop_assert_eq!(parsed.keys.len() + parsed.skipped.len(), jwks.len());
+        }
+        let _ = KeySet::from_jwks(&set[..set.len() / 2]);
     }
 
     #[test]
