@@ -2,30 +2,18 @@
 //! CORS. Tokens are minted by the independent `jsonwebtoken` crate.
 #![cfg(not(target_arch = "wasm32"))]
 
+mod api_support;
+
 use std::collections::HashMap;
 
-use presign_worker::api::{Body, Platform, Request, Response, Service};
+use api_support::{hs256, request, TestPlatform};
+use presign_worker::api::{Body, Request, Response, Service};
 use serde_json::{json, Value};
-use unicode_normalization::UnicodeNormalization;
 
 const JWT_SECRET: &str = "test-secret-0123456789-abcdefghijklmnop";
 const S3_SECRET: &str = "s3-secret-DO-NOT-LEAK-0123456789";
 /// 2026-01-01T00:00:00Z.
 const NOW: u64 = 1_767_225_600;
-
-struct TestPlatform(u8);
-
-impl Platform for TestPlatform {
-    fn fill_random(&mut self, buf: &mut [u8]) {
-        for b in buf {
-            self.0 = self.0.wrapping_add(37);
-            *b = self.0;
-        }
-    }
-    fn nfc(&self, s: &str) -> String {
-        s.nfc().collect()
-    }
-}
 
 fn vars(extra: &[(&str, &str)]) -> HashMap<String, String> {
     let mut v: HashMap<String, String> = [
@@ -58,12 +46,7 @@ fn service(extra: &[(&str, &str)]) -> Service {
 }
 
 fn token(claims: Value) -> String {
-    jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-        &claims,
-        &jsonwebtoken::EncodingKey::from_secret(JWT_SECRET.as_bytes()),
-    )
-    .unwrap()
+    hs256(JWT_SECRET, &claims)
 }
 
 fn alice() -> String {
@@ -77,18 +60,7 @@ fn call(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Response {
-    let h: HashMap<String, String> = headers
-        .iter()
-        .map(|(k, v)| (k.to_ascii_lowercase(), v.to_string()))
-        .collect();
-    let lookup = move |name: &str| h.get(name).cloned();
-    let req = Request {
-        method,
-        path,
-        header: &lookup,
-        body: Body::Bytes(body),
-    };
-    let resp = svc.handle(&req, NOW * 1000, &mut TestPlatform(0));
+    let resp = request(svc, method, path, headers, body, NOW * 1000);
     // Nothing secret ever leaves, whatever the request.
     let all = format!("{:?}{}", resp.headers, resp.body);
     assert!(

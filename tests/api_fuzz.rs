@@ -3,26 +3,18 @@
 //! (an `error.code` on every 4xx), never a panic, never a 5xx, and never a secret.
 #![cfg(not(target_arch = "wasm32"))]
 
+mod api_support;
+
 use std::collections::HashMap;
 
-use presign_worker::api::{Body, Platform, Request, Service};
+use api_support::{hs256, request};
+use presign_worker::api::Service;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
 const JWT_SECRET: &str = "fuzz-jwt-secret-0123456789-abcdefghijkl";
 const S3_SECRET: &str = "fuzz-s3-secret-never-in-an-answer";
 const NOW: u64 = 1_767_225_600;
-
-struct P;
-
-impl Platform for P {
-    fn fill_random(&mut self, buf: &mut [u8]) {
-        buf.iter_mut().for_each(|b| *b = 0x5a);
-    }
-    fn nfc(&self, s: &str) -> String {
-        s.to_owned()
-    }
-}
 
 fn service() -> Service {
     let vars: HashMap<&str, &str> = [
@@ -47,27 +39,15 @@ fn service() -> Service {
 }
 
 fn token(claims: &Value) -> String {
-    jsonwebtoken::encode(
-        &jsonwebtoken::Header::default(),
-        claims,
-        &jsonwebtoken::EncodingKey::from_secret(JWT_SECRET.as_bytes()),
-    )
-    .unwrap()
+    hs256(JWT_SECRET, claims)
 }
 
 fn check(svc: &Service, method: &str, path: &str, headers: &[(String, String)], body: &[u8]) {
-    let h: HashMap<String, String> = headers
+    let h: Vec<(&str, &str)> = headers
         .iter()
-        .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+        .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    let lookup = move |n: &str| h.get(n).cloned();
-    let req = Request {
-        method,
-        path,
-        header: &lookup,
-        body: Body::Bytes(body),
-    };
-    let r = svc.handle(&req, NOW * 1000, &mut P);
+    let r = request(svc, method, path, &h, body, NOW * 1000);
     assert!(
         (200..500).contains(&r.status),
         "status {} for {method} {path}: {}",

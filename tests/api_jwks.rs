@@ -8,6 +8,8 @@
 //! Access) by the RustCrypto signers, never by this crate.
 #![cfg(not(target_arch = "wasm32"))]
 
+mod api_support;
+
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::future::{poll_fn, Future};
@@ -16,9 +18,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
+use api_support::{hs256 as mint_hs256, TestPlatform};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use presign_worker::api::{Body, Platform, Request, Response, Service};
+use presign_worker::api::{Body, Request, Response, Service};
 use presign_worker::jwks::Remote;
 use presign_worker::jwt::{self, Algorithm, PublicKey};
 use serde_json::{json, Value};
@@ -178,20 +181,6 @@ impl Remote for FakeRemote {
     }
 }
 
-struct TestPlatform(u8);
-
-impl Platform for TestPlatform {
-    fn fill_random(&mut self, buf: &mut [u8]) {
-        for b in buf {
-            self.0 = self.0.wrapping_add(37);
-            *b = self.0;
-        }
-    }
-    fn nfc(&self, s: &str) -> String {
-        s.to_owned()
-    }
-}
-
 /// Counts its wake-ups.
 #[derive(Default)]
 struct WakeCount(AtomicUsize);
@@ -334,12 +323,7 @@ fn idp_token(key: &TestKey) -> String {
 
 /// An HS256 token signed with `JWT_SECRET` by `jsonwebtoken`.
 fn hs256(claims: &Value) -> String {
-    jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-        claims,
-        &jsonwebtoken::EncodingKey::from_secret(JWT_SECRET.as_bytes()),
-    )
-    .expect("HS256 token")
+    mint_hs256(JWT_SECRET, claims)
 }
 
 /// A small deterministic generator for made-up `kid`s.

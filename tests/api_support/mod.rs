@@ -1,0 +1,68 @@
+//! Helpers of the native API tests (`tests/api*.rs`, `tests/openapi.rs`): a deterministic
+//! platform, HS256 tokens minted by the independent `jsonwebtoken`, a service configured from
+//! name/value pairs, and one request through `Service::handle`.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+
+use presign_worker::api::{Body, Platform, Request, Response, Service};
+use serde_json::Value;
+use unicode_normalization::UnicodeNormalization;
+
+/// Deterministic "random" bytes (a counter stepping by 37 from the seed) and real NFC.
+pub struct TestPlatform(pub u8);
+
+impl Platform for TestPlatform {
+    fn fill_random(&mut self, buf: &mut [u8]) {
+        for b in buf {
+            self.0 = self.0.wrapping_add(37);
+            *b = self.0;
+        }
+    }
+
+    fn nfc(&self, s: &str) -> String {
+        s.nfc().collect()
+    }
+}
+
+/// An HS256 token of `claims` signed with `secret` by `jsonwebtoken`.
+pub fn hs256(secret: &str, claims: &Value) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .expect("HS256 token")
+}
+
+/// The service configured by these variables (later pairs win); panics if it is refused.
+pub fn service_from(pairs: &[(&str, &str)]) -> Service {
+    let vars: HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    Service::from_lookup(&|k| vars.get(k).cloned()).expect("valid config")
+}
+
+/// One request through [`Service::handle`] at `now_ms`; header names are matched in lower case.
+pub fn request(
+    svc: &Service,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    now_ms: u64,
+) -> Response {
+    let h: HashMap<String, String> = headers
+        .iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), (*v).to_owned()))
+        .collect();
+    let lookup = move |name: &str| h.get(name).cloned();
+    let req = Request {
+        method,
+        path,
+        header: &lookup,
+        body: Body::Bytes(body),
+    };
+    svc.handle(&req, now_ms, &mut TestPlatform(0))
+}

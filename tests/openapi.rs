@@ -1,0 +1,477 @@
+//! `openapi.json` against the implementation: every documented route and status is produced by
+//! `Service::handle` with a body that validates against the documented schema, every request
+//! body sent here validates against its documented schema, and every status the API answers is
+//! documented for its route. A small validator covers the JSON Schema keywords the file uses.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod api_support;
+
+use std::collections::BTreeSet;
+
+use api_support::{hs256, request, service_from};
+use presign_worker::api::{config_invalid_response, Response, Service};
+use serde_json::{json, Value};
+
+const JWT_SECRET: &str = "openapi-secret-0123456789-abcdefghijklmnop";
+/// 2026-01-01T00:00:00Z.
+const NOW: u64 = 1_767_225_600;
+
+fn spec() -> Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json");
+    let text = std::fs::read_to_string(path).expect("openapi.json");
+    serde_json::from_str(&text).expect("openapi.json is JSON")
+}
+
+fn service(extra: &[(&str, &str)]) -> Service {
+    let base = [
+        ("TARGETS", "uploads,forms"),
+        ("TARGET_UPLOADS_KIND", "custom"),
+        ("TARGET_UPLOADS_ENDPOINT", "http://127.0.0.1:9000"),
+        ("TARGET_UPLOADS_BUCKET", "uploads"),
+        ("TARGET_FORMS_KIND", "s3"),
+        ("TARGET_FORMS_REGION", "eu-west-1"),
+        ("TARGET_FORMS_BUCKET", "forms"),
+        ("TARGET_FORMS_POST_POLICY", "true"),
+        ("S3_ACCESS_KEY_ID", "AKIDOPENAPI"),
+        ("S3_SECRET_ACCESS_KEY", "openapi-s3-secret"),
+        ("JWT_SECRET", JWT_SECRET),
+        ("ALLOWED_CONTENT_TYPES", "image/*,text/plain"),
+        ("MAX_UPLOAD_SIZE", "1048576"),
+        ("MAX_BODY_BYTES", "1024"),
+    ];
+    service_from(&[&base[..], extra].concat())
+}
+
+fn token(claims: Value) -> String {
+    hs256(JWT_SECRET, &claims)
+}
+
+fn call(
+    svc: &Service,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Response {
+    request(svc, method, path, headers, body, NOW * 1000)
+}
+
+/// Follows a local `$ref` (`#/a/b`).
+fn resolve<'a>(spec: &'a Value, node: &'a Value) -> &'a Value {
+    match node.get("$ref").and_then(Value::as_str) {
+        Some(r) => {
+            let target = spec
+                .pointer(r.trim_start_matches('#'))
+                .unwrap_or_else(|| panic!("dangling $ref {r}"));
+            resolve(spec, target)
+        }
+        None => node,
+    }
+}
+
+/// Validates `v` against `schema` (the keywords openapi.json uses); `Err` names the path.
+fn validate(spec: &Value, schema: &Value, v: &Value, at: &str) -> Result<(), String> {
+    let schema = resolve(spec, schema);
+    let fail = |why: String| Err(format!("{at}: {why} (value {v})"));
+    if let Some(t) = schema.get("type").and_then(Value::as_str) {
+        let ok = match t {
+            "object" => v.is_object(),
+            "string" => v.is_string(),
+            "integer" => v.is_u64() || v.is_i64(),
+            "boolean" => v.is_boolean(),
+            "array" => v.is_array(),
+            other => return fail(format!("unknown type {other} in the schema")),
+        };
+        if !ok {
+            return fail(format!("not {t}"));
+        }
+    }
+    if let Some(options) = schema.get("enum").and_then(Value::as_array) {
+        if !options.contains(v) {
+            return fail(format!("not one of {options:?}"));
+        }
+    }
+    if let (Some(min), Some(n)) = (schema.get("minimum").and_then(Value::as_i64), v.as_i64()) {
+        if n < min {
+            return fail(format!("below {min}"));
+        }
+    }
+    if let (Some(max), Some(n)) = (schema.get("maximum").and_then(Value::as_i64), v.as_i64()) {
+        if n > max {
+            return fail(format!("above {max}"));
+        }
+    }
+    if schema.get("format").and_then(Value::as_str) == Some("date-time") {
+        let s = v.as_str().unwrap_or_default();
+        let shape_ok = s.len() == 20 && s.ends_with('Z') && s.as_bytes().get(10) == Some(&b'T');
+        if !shape_ok {
+            return fail("not an RFC 3339 UTC date-time".to_owned());
+        }
+    }
+    let Some(obj) = v.as_object() else {
+        return Ok(());
+    };
+    let props = schema.get("properties").and_then(Value::as_object);
+    for name in schema
+        .get("required")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let name = name.as_str().unwrap_or_default();
+        if !obj.contains_key(name) {
+            return fail(format!("missing required {name}"));
+        }
+    }
+    let count = obj.len() as u64;
+    if schema
+        .get("minProperties")
+        .and_then(Value::as_u64)
+        .is_some_and(|m| count < m)
+        || schema
+            .get("maxProperties")
+            .and_then(Value::as_u64)
+            .is_some_and(|m| count > m)
+    {
+        return fail("wrong number of members".to_owned());
+    }
+    for (name, member) in obj {
+        let sub = format!("{at}.{name}");
+        match props.and_then(|p| p.get(name)) {
+            Some(s) => validate(spec, s, member, &sub)?,
+            None => match schema.get("additionalProperties") {
+                Some(Value::Bool(false)) => return fail(format!("undocumented member {name}")),
+                Some(s @ Value::Object(_)) => validate(spec, s, member, &sub)?,
+                _ => {}
+            },
+        }
+    }
+    Ok(())
+}
+
+/// The documented response schema for `path`/`method`/`status`; panics if undocumented.
+fn response_schema<'a>(spec: &'a Value, path: &str, method: &str, status: u16) -> &'a Value {
+    let op = &spec["paths"][path][method.to_ascii_lowercase()];
+    assert!(op.is_object(), "{method} {path} is not documented");
+    let resp = op["responses"]
+        .get(status.to_string())
+        .unwrap_or_else(|| panic!("{method} {path} answered {status}, which is not documented"));
+    let resp = resolve(spec, resp);
+    &resp["content"]["application/json"]["schema"]
+}
+
+/// Asserts that `r` (an answer to `method path`) is documented and matches its schema.
+#[track_caller]
+fn check_answer(spec: &Value, path: &str, method: &str, r: &Response, seen: &mut BTreeSet<String>) {
+    let schema = response_schema(spec, path, method, r.status);
+    let body: Value = serde_json::from_str(&r.body).unwrap_or_else(|e| panic!("{e}: {}", r.body));
+    if let Err(e) = validate(spec, schema, &body, "body") {
+        panic!("{method} {path} {}: {e}", r.status);
+    }
+    seen.insert(format!("{path} {method} {}", r.status));
+}
+
+/// Asserts that a wrong method on `path` is a 405 error whose `Allow` names the documented
+/// methods (and OPTIONS for the JSON routes, the CORS preflight).
+#[track_caller]
+fn check_wrong_method(spec: &Value, path: &str, r: &Response, seen: &mut BTreeSet<String>) {
+    assert_eq!(r.status, 405, "{}", r.body);
+    let body: Value = serde_json::from_str(&r.body).unwrap();
+    if let Err(e) = validate(
+        spec,
+        &json!({"$ref": "#/components/schemas/Error"}),
+        &body,
+        "body",
+    ) {
+        panic!("405 on {path}: {e}");
+    }
+    let allow = r
+        .headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("allow"))
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    for method in spec["paths"][path].as_object().unwrap().keys() {
+        let m = method.to_ascii_uppercase();
+        assert!(
+            allow.split(", ").any(|a| a == m),
+            "Allow `{allow}` lacks {m} on {path}"
+        );
+    }
+    seen.insert(format!("{path} wrong method 405"));
+}
+
+/// Sends a JSON body after checking it against the documented request schema.
+fn post(spec: &Value, svc: &Service, path: &str, auth: Option<&str>, body: &Value) -> Response {
+    let schema =
+        &spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"];
+    if let Err(e) = validate(spec, schema, body, "request") {
+        panic!("the request sent to {path} does not match its documented schema: {e}");
+    }
+    post_raw(
+        svc,
+        path,
+        auth,
+        body.to_string().as_bytes(),
+        "application/json",
+    )
+}
+
+fn post_raw(svc: &Service, path: &str, auth: Option<&str>, body: &[u8], ctype: &str) -> Response {
+    let bearer = auth.map(|t| format!("Bearer {t}"));
+    let mut headers = vec![("content-type", ctype)];
+    if let Some(b) = &bearer {
+        headers.push(("authorization", b.as_str()));
+    }
+    call(svc, "POST", path, &headers, body)
+}
+
+#[test]
+fn the_document_is_openapi_3_1_with_the_four_routes() {
+    let spec = spec();
+    assert!(spec["openapi"].as_str().unwrap().starts_with("3.1"));
+    let paths: BTreeSet<&str> = spec["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        paths,
+        BTreeSet::from(["/healthz", "/v1/downloads", "/v1/sign", "/v1/uploads"])
+    );
+    for path in ["/v1/uploads", "/v1/downloads", "/v1/sign"] {
+        assert_eq!(
+            spec["paths"][path]["post"]["security"],
+            json!([{ "bearer": [] }]),
+            "{path}"
+        );
+    }
+    // Every $ref resolves.
+    fn refs<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+        match v {
+            Value::Object(m) => {
+                if let Some(Value::String(r)) = m.get("$ref") {
+                    out.push(r);
+                }
+                m.values().for_each(|x| refs(x, out));
+            }
+            Value::Array(a) => a.iter().for_each(|x| refs(x, out)),
+            _ => {}
+        }
+    }
+    let mut all = Vec::new();
+    refs(&spec, &mut all);
+    for r in all {
+        assert!(
+            spec.pointer(r.trim_start_matches('#')).is_some(),
+            "dangling {r}"
+        );
+    }
+}
+
+#[test]
+fn every_answer_matches_the_document() {
+    let spec = spec();
+    let svc = service(&[]);
+    let alice = token(json!({ "sub": "alice", "exp": NOW + 3600 }));
+    let mut seen = BTreeSet::new();
+
+    // /healthz
+    check_answer(
+        &spec,
+        "/healthz",
+        "GET",
+        &call(&svc, "GET", "/healthz", &[], b""),
+        &mut seen,
+    );
+    let post_health = call(&svc, "POST", "/healthz", &[], b"");
+    check_wrong_method(&spec, "/healthz", &post_health, &mut seen);
+
+    // /v1/uploads
+    let up = |body: &Value| post(&spec, &svc, "/v1/uploads", Some(&alice), body);
+    let ok = json!({ "filename": "a.png", "content_type": "image/png", "size": 10 });
+    check_answer(&spec, "/v1/uploads", "POST", &up(&ok), &mut seen);
+    let full = json!({
+        "filename": "a.png", "content_type": "image/png", "size": 10,
+        "checksum": { "sha256": "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=" },
+        "metadata": { "album": "summer" }, "target": "uploads", "key": "alice/x/a.png"
+    });
+    let r = up(&full);
+    assert_eq!(r.status, 200, "{}", r.body);
+    check_answer(&spec, "/v1/uploads", "POST", &r, &mut seen);
+    let too_big = json!({ "filename": "a.png", "content_type": "image/png", "size": 2_000_000 });
+    check_answer(&spec, "/v1/uploads", "POST", &up(&too_big), &mut seen);
+    let outside =
+        json!({ "filename": "a.png", "content_type": "image/png", "size": 1, "key": "bob/a.png" });
+    check_answer(&spec, "/v1/uploads", "POST", &up(&outside), &mut seen);
+    let cases: [(Option<&str>, &[u8], &str); 5] = [
+        (
+            None,
+            br#"{"filename":"a.png","content_type":"image/png","size":1}"#,
+            "application/json",
+        ),
+        (Some("not.a.token"), b"{}", "application/json"),
+        (Some(&alice), b"{not json", "application/json"),
+        (
+            Some(&alice),
+            b"filename=a.png",
+            "application/x-www-form-urlencoded",
+        ),
+        (Some(&alice), &[b' '; 2000], "application/json"),
+    ];
+    for (auth, body, ctype) in cases {
+        let r = post_raw(&svc, "/v1/uploads", auth, body, ctype);
+        check_answer(&spec, "/v1/uploads", "POST", &r, &mut seen);
+    }
+    let get = call(&svc, "GET", "/v1/uploads", &[], b"");
+    check_wrong_method(&spec, "/v1/uploads", &get, &mut seen);
+
+    // /v1/downloads
+    let down = |body: &Value| post(&spec, &svc, "/v1/downloads", Some(&alice), body);
+    check_answer(
+        &spec,
+        "/v1/downloads",
+        "POST",
+        &down(&json!({ "key": "alice/x/a.png", "filename": "a.png" })),
+        &mut seen,
+    );
+    check_answer(
+        &spec,
+        "/v1/downloads",
+        "POST",
+        &down(&json!({ "key": "bob/a.png" })),
+        &mut seen,
+    );
+    check_answer(
+        &spec,
+        "/v1/downloads",
+        "POST",
+        &down(&json!({ "key": "alice/a", "target": "nope" })),
+        &mut seen,
+    );
+
+    // /v1/sign: every operation, and a POST policy form.
+    let sign = |body: &Value| post(&spec, &svc, "/v1/sign", Some(&alice), body);
+    let upload_id = "2~abcdefghijklmnopqrstuvwxyz012345";
+    for body in [
+        json!({ "method": "PUT", "key": "movie.mp4", "contentType": "image/png", "size": 10 }),
+        json!({ "method": "POST", "key": "movie.png" }),
+        json!({ "method": "PUT", "key": "alice/m.png", "uploadId": upload_id, "partNumber": 3 }),
+        json!({ "method": "GET", "key": "alice/m.png", "uploadId": upload_id }),
+        json!({ "method": "POST", "key": "alice/m.png", "uploadId": upload_id }),
+        json!({ "method": "DELETE", "key": "alice/m.png", "uploadId": upload_id }),
+        json!({ "method": "GET", "key": "alice/m.png", "expiresIn": 60 }),
+        json!({ "method": "PUT", "key": "photo.png", "contentType": "image/png", "size": 10, "target": "forms" }),
+    ] {
+        let r = sign(&body);
+        assert_eq!(r.status, 200, "{body}: {}", r.body);
+        check_answer(&spec, "/v1/sign", "POST", &r, &mut seen);
+    }
+    let form: Value = serde_json::from_str(&sign(&json!({
+        "method": "PUT", "key": "photo.png", "contentType": "image/png", "size": 10, "target": "forms"
+    })).body).unwrap();
+    assert!(form["fields"]["policy"].is_string(), "{form}");
+    // Refusals: a documented request the policy forbids, and requests off the schema.
+    let r = sign(&json!({ "method": "DELETE", "key": "alice/m.png" }));
+    check_answer(&spec, "/v1/sign", "POST", &r, &mut seen);
+    for body in [
+        json!({ "method": "PATCH", "key": "a" }),
+        json!({ "method": "PUT", "key": "alice/m.png", "uploadId": upload_id, "partNumber": 0 }),
+    ] {
+        let r = post_raw(
+            &svc,
+            "/v1/sign",
+            Some(&alice),
+            body.to_string().as_bytes(),
+            "application/json",
+        );
+        check_answer(&spec, "/v1/sign", "POST", &r, &mut seen);
+    }
+
+    // A misconfigured worker, and an identity provider whose keys cannot be had.
+    let broken = config_invalid_response();
+    check_answer(&spec, "/v1/uploads", "POST", &broken, &mut seen);
+    let idp = service(&[
+        ("ISSUERS", "idp"),
+        ("ISSUER_IDP_ISS", "https://idp.example"),
+        ("ISSUER_IDP_JWKS_URL", "https://idp.example/jwks.json"),
+        ("ISSUER_IDP_AUDIENCE", "presign"),
+        ("ISSUER_IDP_ALGORITHMS", "EdDSA"),
+    ]);
+    let header = base64url(br#"{"alg":"EdDSA","kid":"k"}"#);
+    let claims = base64url(
+        format!(
+            r#"{{"sub":"a","exp":{},"iss":"https://idp.example","aud":"presign"}}"#,
+            NOW + 60
+        )
+        .as_bytes(),
+    );
+    let idp_token = format!("{header}.{claims}.{}", base64url(&[0u8; 64]));
+    let r = post(&spec, &idp, "/v1/uploads", Some(&idp_token), &ok);
+    assert_eq!(r.status, 503, "{}", r.body);
+    check_answer(&spec, "/v1/uploads", "POST", &r, &mut seen);
+
+    let expected = [
+        "/healthz GET 200",
+        "/healthz wrong method 405",
+        "/v1/uploads POST 200",
+        "/v1/uploads POST 400",
+        "/v1/uploads POST 401",
+        "/v1/uploads POST 403",
+        "/v1/uploads POST 413",
+        "/v1/uploads POST 415",
+        "/v1/uploads POST 422",
+        "/v1/uploads POST 500",
+        "/v1/uploads POST 503",
+        "/v1/uploads wrong method 405",
+        "/v1/downloads POST 200",
+        "/v1/downloads POST 403",
+        "/v1/downloads POST 422",
+        "/v1/sign POST 200",
+        "/v1/sign POST 403",
+        "/v1/sign POST 422",
+    ];
+    for e in expected {
+        assert!(seen.contains(e), "not exercised: {e} (seen: {seen:?})");
+    }
+}
+
+fn base64url(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+#[test]
+fn the_validator_refuses_what_it_should() {
+    // The checks above are only as good as the validator: it must say no.
+    let spec = spec();
+    let grant = json!({"$ref": "#/components/schemas/UploadGrant"});
+    let good = json!({
+        "method": "PUT", "url": "u", "headers": {"content-type": "image/png"}, "key": "k",
+        "bucket": "b", "target": "t", "expires_at": "2026-01-01T00:05:00Z", "expires_in": 300
+    });
+    assert!(validate(&spec, &grant, &good, "g").is_ok());
+    let mut missing = good.clone();
+    missing.as_object_mut().unwrap().remove("key");
+    let mut extra = good.clone();
+    extra["secret"] = json!("x");
+    let mut bad_type = good.clone();
+    bad_type["expires_in"] = json!("300");
+    let mut bad_enum = good.clone();
+    bad_enum["method"] = json!("PATCH");
+    let mut bad_date = good.clone();
+    bad_date["expires_at"] = json!("2026-01-01 00:05");
+    let mut bad_header = good.clone();
+    bad_header["headers"]["content-length"] = json!(5);
+    for (name, v) in [
+        ("missing", missing),
+        ("extra", extra),
+        ("type", bad_type),
+        ("enum", bad_enum),
+        ("date", bad_date),
+        ("header", bad_header),
+    ] {
+        assert!(validate(&spec, &grant, &v, "g").is_err(), "{name} passed");
+    }
+}
