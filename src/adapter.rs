@@ -1,6 +1,6 @@
-//! The wasm32 adapter, the only code that touches the Workers runtime: it turns a
-//! `worker::Request` into an [`api::Request`], asks the [`Service`] (built once per isolate
-//! from the environment), and turns the [`api::Response`] back, writing one log line.
+//! The wasm32 adapter, the only code that touches the Workers runtime: it turns the runtime's
+//! `Request` into an [`api::Request`], asks the [`Service`] (built once per isolate from the
+//! environment), and turns the [`api::Response`] back, writing one log line.
 //! [`JsRemote`] gives the core `fetch`, the Cache API and WebCrypto for JWKS issuers.
 
 use std::cell::{OnceCell, RefCell};
@@ -12,8 +12,7 @@ use std::time::Duration;
 use worker::wasm_bindgen::{self, prelude::wasm_bindgen, JsCast, JsValue};
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::{
-    console_error, console_log, console_warn, event, js_sys, web_sys, Context, Delay, Env, Headers,
-    Request, Response, Result,
+    console_error, console_log, console_warn, event, js_sys, web_sys, Context, Delay, Env, Result,
 };
 
 use crate::api::{self, Body, Platform, Service};
@@ -74,6 +73,10 @@ impl Platform for JsPlatform {
     }
 
     fn nfc(&self, s: &str) -> String {
+        // ASCII text is its own NFC: no call into JavaScript for the usual file name.
+        if s.is_ascii() {
+            return s.to_owned();
+        }
         String::from(js_sys::JsString::from(s).normalize("NFC"))
     }
 }
@@ -325,19 +328,22 @@ fn service(env: &Env) -> Option<&'static Service> {
 }
 
 #[event(fetch)]
-async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<Response> {
+async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
+    // The raw `web_sys::Request`: `worker::Request` would also fetch `request.cf` and copy
+    // strings this handler never reads.
     let started = js_sys::Date::now();
-    let method = req.method().to_string();
-    let path = req.path();
+    let method = req.method();
+    let url = req.url();
+    let path = api::url_path(&url);
     let resp = match service(&env) {
         None => api::config_invalid_response(),
         Some(svc) => {
-            let body = read_body(&mut req, &method, svc.max_body_bytes()).await;
             let headers = req.headers();
             let lookup = |name: &str| headers.get(name).ok().flatten();
+            let body = read_body(&req, &method, &lookup, svc.max_body_bytes()).await;
             let api_req = api::Request {
                 method: &method,
-                path: &path,
+                path,
                 header: &lookup,
                 body: body.as_ref().map_or(Body::TooLarge, |b| Body::Bytes(b)),
             };
@@ -351,48 +357,41 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<Response> {
             resp
         }
     };
-    let line = serde_json::json!({
-        "method": method,
-        "route": resp.route,
-        "status": resp.status,
-        "duration_ms": js_sys::Date::now() - started,
-        "error": resp.error_code,
-    });
-    console_log!("{line}");
-    to_worker_response(resp)
+    let elapsed = (js_sys::Date::now() - started).max(0.0) as u64;
+    console_log!("{}", resp.log_line(&method, elapsed));
+    Ok(to_js_response(resp)?)
 }
 
 /// The body, or `None` when its declared or actual length is over `max`. Bodiless methods
 /// are not read.
-async fn read_body(req: &mut Request, method: &str, max: u64) -> Option<Vec<u8>> {
+async fn read_body(
+    req: &web_sys::Request,
+    method: &str,
+    header: &dyn Fn(&str) -> Option<String>,
+    max: u64,
+) -> Option<Vec<u8>> {
     if matches!(method, "GET" | "HEAD" | "OPTIONS") {
         return Some(Vec::new());
     }
-    let declared = req
-        .headers()
-        .get("content-length")
-        .ok()
-        .flatten()
-        .and_then(|v| v.parse::<u64>().ok());
+    let declared = header("content-length").and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > max) {
         return None;
     }
     // A body that cannot be read (client gone, bad encoding) is treated as too large to take.
-    let bytes = req.bytes().await.ok()?;
-    (bytes.len() as u64 <= max).then_some(bytes)
+    let buffer = JsFuture::from(req.array_buffer().ok()?).await.ok()?;
+    let bytes = js_sys::Uint8Array::new(&buffer);
+    (u64::from(bytes.length()) <= max).then(|| bytes.to_vec())
 }
 
-fn to_worker_response(resp: api::Response) -> Result<Response> {
-    let headers = Headers::new();
+/// The runtime's `Response`: status, headers, and the JSON body (if any).
+fn to_js_response(resp: api::Response) -> std::result::Result<web_sys::Response, JsValue> {
+    let headers = web_sys::Headers::new()?;
     for (name, value) in &resp.headers {
         headers.set(name, value)?;
     }
-    let builder = Response::builder()
-        .with_status(resp.status)
-        .with_headers(headers);
-    Ok(if resp.body.is_empty() {
-        builder.empty()
-    } else {
-        builder.fixed(resp.body.into_bytes())
-    })
+    let init = web_sys::ResponseInit::new();
+    init.set_status(resp.status);
+    init.set_headers(&headers);
+    let body = (!resp.body.is_empty()).then_some(resp.body.as_str());
+    web_sys::Response::new_with_opt_str_and_init(body, &init)
 }

@@ -877,3 +877,61 @@ fn sign_put_object_as_a_post_policy_when_configured() {
         Service::from_lookup(&|k| vars.get(k).cloned().filter(|v| !v.is_empty())).unwrap_err();
     assert!(err.to_string().contains("POST_POLICY"), "{err}");
 }
+
+#[test]
+fn log_line_is_json_with_the_request_fields_and_nothing_else() {
+    let svc = service(&[]);
+    let t = alice();
+    let body = upload(12, "text/plain").to_string();
+    let send = |auth: &str| {
+        call(
+            &svc,
+            "POST",
+            "/v1/uploads",
+            &[
+                ("authorization", auth),
+                ("content-type", "application/json"),
+            ],
+            body.as_bytes(),
+        )
+    };
+    let ok = send(&format!("Bearer {t}"));
+    let refused = send("Bearer not.a.token");
+    let line: Value = serde_json::from_str(&ok.log_line("POST", 3)).expect("JSON");
+    assert_eq!(
+        line,
+        json!({"method": "POST", "route": "/v1/uploads", "status": 200, "duration_ms": 3, "error": null})
+    );
+    let line_text = refused.log_line("POST", 0);
+    let line: Value = serde_json::from_str(&line_text).expect("JSON");
+    assert_eq!(line["status"], 401);
+    assert_eq!(line["error"], "invalid_token");
+    assert!(!line_text.contains("not.a.token"), "{line_text}");
+    // A method is whatever the client sent: it stays one JSON string.
+    let odd = "P\"O\\ST\n";
+    let line: Value = serde_json::from_str(&ok.log_line(odd, 0)).expect("JSON");
+    assert_eq!(line["method"], odd);
+}
+
+#[test]
+fn url_path_agrees_with_the_http_crate() {
+    for url in [
+        "https://example.com/",
+        "https://example.com",
+        "https://example.com/v1/uploads",
+        "http://127.0.0.1:8787/v1/uploads?x=1&y=/z",
+        "https://example.com:8443/a%3F%23%2Fb?c",
+        "https://example.com?query",
+        "https://user@example.com/healthz",
+        "http://[::1]:8080/v1/sign?",
+    ] {
+        let uri: http::Uri = url.parse().expect("valid URI");
+        assert_eq!(presign_worker::api::url_path(url), uri.path(), "{url}");
+    }
+    // Fragments never reach a server, but the path ends before one all the same.
+    assert_eq!(
+        presign_worker::api::url_path("https://example.com/a#/b?c"),
+        "/a"
+    );
+    assert_eq!(presign_worker::api::url_path("https://example.com#f"), "/");
+}

@@ -152,6 +152,44 @@ impl Response {
         self.headers.push((name, value.into()));
         self
     }
+
+    /// The request's log line, one JSON object: `method`, `route`, `status`, `duration_ms`
+    /// and `error` (the error code or `null`). Nothing from the request but its method.
+    pub fn log_line(&self, method: &str, duration_ms: u64) -> String {
+        #[derive(serde::Serialize)]
+        struct Line<'a> {
+            method: &'a str,
+            route: &'a str,
+            status: u16,
+            duration_ms: u64,
+            error: Option<&'a str>,
+        }
+        let line = Line {
+            method,
+            route: self.route,
+            status: self.status,
+            duration_ms,
+            error: self.error_code,
+        };
+        serde_json::to_string(&line).unwrap_or_default()
+    }
+}
+
+/// The path of an absolute URL as the runtime gives it (`https://host[:port]/path?query`):
+/// `/path`, without query or fragment, still percent-encoded; `/` when there is none.
+pub fn url_path(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[after_scheme..];
+    let Some(start) = rest.find(['/', '?', '#']) else {
+        return "/";
+    };
+    let path = &rest[start..];
+    let end = path.find(['?', '#']).unwrap_or(path.len());
+    if end == 0 {
+        "/"
+    } else {
+        &path[..end]
+    }
 }
 
 /// The answer of a worker whose configuration is invalid (details go to the log only).
