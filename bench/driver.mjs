@@ -520,14 +520,14 @@ function report(dir) {
   );
 
   // Sizes of exactly what workerd served.
-  const oursFiles = ["build/index_bg.wasm", "build/index.js", "build/worker/shim.mjs"];
+  const oursFiles = ["build/worker/index.wasm", "build/worker/shim.mjs"];
   const so = sizes(oursFiles);
-  const wasmOnly = sizes(["build/index_bg.wasm"]);
+  const wasmOnly = sizes(["build/worker/index.wasm"]);
   row(
     "bundle: presign-worker (wasm + JS)",
     `${kib(so.raw)} raw · ${kib(so.gz)} gzipped (wasm ${kib(wasmOnly.gz)})`,
     `goal < 80 KiB gzipped: ${verdict(so.gz < 80 * 1024)}`,
-    "gzip -9 (node zlib) of build/index_bg.wasm + index.js + worker/shim.mjs (scripts/build.sh, worker-build --release)",
+    "gzip -9 (node zlib) of build/worker/index.wasm + shim.mjs (scripts/build.sh, worker-build --release with src/shim.js)",
   );
   for (const [n, l] of [["aws4fetch", "aws4fetch + jose"], ["sdk", "@aws-sdk + jose"]]) {
     const f = `bench/dist/${n}/worker.js`;

@@ -84,7 +84,7 @@ command -v wrk >/dev/null || die "wrk not found (scripts/setup.sh --bench instal
 if [ -z "${BENCH_SKIP_BUILD:-}" ]; then
   bash scripts/build.sh
 fi
-for f in build/index_bg.wasm build/index.js build/worker/shim.mjs; do
+for f in build/worker/index.wasm build/worker/shim.mjs; do
   [ -f "$f" ] || die "$f missing: run scripts/build.sh"
 done
 

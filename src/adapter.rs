@@ -5,15 +5,13 @@
 
 use std::cell::{OnceCell, RefCell};
 use std::future::{poll_fn, Future};
-use std::pin::pin;
-use std::task::Poll;
+use std::pin::{pin, Pin};
+use std::task::{Poll, Waker};
 use std::time::Duration;
 
 use worker::wasm_bindgen::{self, prelude::wasm_bindgen, JsCast, JsValue};
-use worker::wasm_bindgen_futures::JsFuture;
-use worker::{
-    console_error, console_log, console_warn, event, js_sys, web_sys, Context, Delay, Env, Result,
-};
+use worker::wasm_bindgen_futures::{future_to_promise, JsFuture};
+use worker::{console_error, console_log, console_warn, js_sys, web_sys, Context, Env};
 
 use crate::api::{self, Body, Platform, Service};
 use crate::jwks::Remote;
@@ -28,6 +26,14 @@ extern "C" {
     /// `crypto.getRandomValues`, the runtime's cryptographically strong generator.
     #[wasm_bindgen(js_namespace = crypto, js_name = getRandomValues)]
     fn get_random_values(buf: &mut [u8]);
+
+    /// `setTimeout(handler, ms)`: the timer's id.
+    #[wasm_bindgen(js_name = setTimeout)]
+    fn set_timeout(handler: &js_sys::Function, ms: i32) -> JsValue;
+
+    /// `clearTimeout(id)`.
+    #[wasm_bindgen(js_name = clearTimeout)]
+    fn clear_timeout(id: &JsValue);
 
     /// The global `fetch(url, init)`.
     #[wasm_bindgen(js_name = fetch, catch)]
@@ -199,20 +205,28 @@ fn js_problem(e: &JsValue) -> String {
     }
 }
 
-/// `Some` output of `fut`, or `None` when `limit` passes first.
+/// `Some` output of `fut`, or `None` when `limit` passes first. The timer is a promise, so
+/// that it wakes whichever task polled last (see [`respond`]).
 async fn within<F: Future>(fut: F, limit: Duration) -> Option<F::Output> {
+    let mut timer = JsValue::UNDEFINED;
+    let ms = i32::try_from(limit.as_millis()).unwrap_or(i32::MAX);
+    let elapsed = js_sys::Promise::new(&mut |resolve, _reject| {
+        timer = set_timeout(&resolve, ms);
+    });
     let mut fut = pin!(fut);
-    let mut delay = pin!(Delay::from(limit));
-    poll_fn(|cx| {
+    let mut elapsed = JsFuture::from(elapsed);
+    let out = poll_fn(|cx| {
         if let Poll::Ready(out) = fut.as_mut().poll(cx) {
             Poll::Ready(Some(out))
-        } else if delay.as_mut().poll(cx).is_ready() {
+        } else if Pin::new(&mut elapsed).poll(cx).is_ready() {
             Poll::Ready(None)
         } else {
             Poll::Pending
         }
     })
-    .await
+    .await;
+    clear_timeout(&timer);
+    out
 }
 
 impl Remote for JsRemote {
@@ -327,10 +341,50 @@ fn service(env: &Env) -> Option<&'static Service> {
     })
 }
 
-#[event(fetch)]
-async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
-    // The raw `web_sys::Request`: `worker::Request` would also fetch `request.cf` and copy
-    // strings this handler never reads.
+/// The worker's entry, called by `src/shim.js` for every request with the body it read:
+/// `null` for bodiless methods, an `ArrayBuffer`, or `undefined` when the body is over
+/// [`body_limit`] (declared or actual) or could not be read.
+///
+/// Answers synchronously with a `Response` when the core does not wait on anything (every
+/// request but those whose identity provider's keys must be fetched, or whose token is checked
+/// with WebCrypto), else with a `Promise` of one. The future is polled once in place; only if
+/// it is still pending is it handed to the JavaScript event loop.
+#[wasm_bindgen]
+#[allow(unreachable_pub)] // exported to JavaScript, not to Rust
+pub fn respond(
+    req: web_sys::Request,
+    body: JsValue,
+    env: Env,
+    ctx: worker::worker_sys::Context,
+) -> std::result::Result<JsValue, JsValue> {
+    let mut answer = Box::pin(answer(req, body, env, Context::new(ctx)));
+    match answer
+        .as_mut()
+        .poll(&mut std::task::Context::from_waker(Waker::noop()))
+    {
+        Poll::Ready(resp) => resp.map(JsValue::from),
+        // Polled again at once by the event loop, with a real waker (every future here
+        // registers the waker of its latest poll: JsFuture, the JWKS fetch's waiters).
+        Poll::Pending => {
+            Ok(future_to_promise(async move { answer.await.map(JsValue::from) }).into())
+        }
+    }
+}
+
+/// The largest body [`respond`] takes, in bytes (`MAX_BODY_BYTES`); 0 when the configuration
+/// is invalid (every request is then answered `config_invalid`).
+#[wasm_bindgen]
+#[allow(unreachable_pub)] // exported to JavaScript, not to Rust
+pub fn body_limit(env: &Env) -> f64 {
+    service(env).map_or(0.0, |svc| svc.max_body_bytes() as f64)
+}
+
+async fn answer(
+    req: web_sys::Request,
+    body: JsValue,
+    env: Env,
+    ctx: Context,
+) -> std::result::Result<web_sys::Response, JsValue> {
     let started = js_sys::Date::now();
     let method = req.method();
     let url = req.url();
@@ -340,7 +394,7 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys:
         Some(svc) => {
             let headers = req.headers();
             let lookup = |name: &str| headers.get(name).ok().flatten();
-            let body = read_body(&req, &method, &lookup, svc.max_body_bytes()).await;
+            let body = body_bytes(&method, &body, svc.max_body_bytes());
             let api_req = api::Request {
                 method: &method,
                 path,
@@ -359,27 +413,17 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys:
     };
     let elapsed = (js_sys::Date::now() - started).max(0.0) as u64;
     console_log!("{}", resp.log_line(&method, elapsed));
-    Ok(to_js_response(resp)?)
+    to_js_response(resp)
 }
 
-/// The body, or `None` when its declared or actual length is over `max`. Bodiless methods
-/// are not read.
-async fn read_body(
-    req: &web_sys::Request,
-    method: &str,
-    header: &dyn Fn(&str) -> Option<String>,
-    max: u64,
-) -> Option<Vec<u8>> {
+/// The body's bytes, or `None` when it is over `max` or was not read (see [`respond`]).
+/// Bodiless methods have an empty body whatever was passed.
+fn body_bytes(method: &str, body: &JsValue, max: u64) -> Option<Vec<u8>> {
     if matches!(method, "GET" | "HEAD" | "OPTIONS") {
         return Some(Vec::new());
     }
-    let declared = header("content-length").and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > max) {
-        return None;
-    }
-    // A body that cannot be read (client gone, bad encoding) is treated as too large to take.
-    let buffer = JsFuture::from(req.array_buffer().ok()?).await.ok()?;
-    let bytes = js_sys::Uint8Array::new(&buffer);
+    let buffer = body.dyn_ref::<js_sys::ArrayBuffer>()?;
+    let bytes = js_sys::Uint8Array::new(buffer);
     (u64::from(bytes.length()) <= max).then(|| bytes.to_vec())
 }
 

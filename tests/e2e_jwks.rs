@@ -830,6 +830,90 @@ fn cached_keys_outlive_the_jwks_server() {
     jenv.accepts(&token(a, "alice"), "key A at the end");
 }
 
+#[test]
+#[ignore = "end-to-end: needs s3s-fs and wrangler; run by make test"]
+fn a_jwks_server_that_never_answers_is_given_up_on_time() {
+    let a = key("silent-a", Algorithm::RS256);
+    // An issuer whose JWKS server takes connections and the requests, and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let silent_url = format!("http://{}/jwks.json", silent.local_addr().unwrap());
+    silent.set_nonblocking(true).expect("non-blocking listener");
+    let held = std::sync::Arc::new(Mutex::new(Vec::new()));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let holder = {
+        let (held, stop) = (held.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                match silent.accept() {
+                    Ok((stream, _)) => held.lock().unwrap().push(stream),
+                    Err(_) => sleep(Duration::from_millis(20)),
+                }
+            }
+        })
+    };
+    let silent_iss = "https://silent.e2e.example";
+    let jenv = JwksEnv::start(
+        &[a],
+        &[
+            ("ISSUERS", "idp,silent"),
+            ("ISSUER_SILENT_ISS", silent_iss),
+            ("ISSUER_SILENT_JWKS_URL", &silent_url),
+            ("ISSUER_SILENT_AUDIENCE", AUD),
+        ],
+    );
+    let mut silent_claims = claims("alice");
+    silent_claims["iss"] = json!(silent_iss);
+    let waiting = {
+        let url = jenv.upload_url();
+        let token = sign(a, &silent_claims);
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            (try_upload(&url, &token), started.elapsed())
+        })
+    };
+    // Meanwhile the worker answers everything else at once.
+    sleep(Duration::from_millis(500));
+    let started = Instant::now();
+    jenv.accepts(
+        &token(a, "alice"),
+        "a known issuer while another one's JWKS hangs",
+    );
+    let health = http("GET", &jenv.env.worker.url("/healthz"), &[], b"");
+    assert_eq!(health.status, 200, "{}", health.text());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "other requests waited for the silent JWKS server: {:?}",
+        started.elapsed()
+    );
+    let (answer, took) = waiting.join().unwrap();
+    let answer = answer.unwrap_or_else(|e| panic!("POST /v1/uploads failed: {e}"));
+    assert!(
+        answer.status == 503 && answer.code() == "jwks_unavailable",
+        "silent JWKS server: expected 503 jwks_unavailable, got {answer}\n{}",
+        jenv.diagnosis()
+    );
+    // The worker gives up after its 5 s fetch timeout: not before, and not much after.
+    assert!(
+        took >= Duration::from_secs(4) && took < Duration::from_secs(20),
+        "answered after {took:?}"
+    );
+    assert!(
+        !held.lock().unwrap().is_empty(),
+        "the worker never reached the silent server"
+    );
+    // wrangler writes the worker's log lines a moment after the answers.
+    let logged = (0..50).any(|_| {
+        let found = jenv.env.worker.logs().contains("no answer within 5 s");
+        if !found {
+            sleep(Duration::from_millis(100));
+        }
+        found
+    });
+    assert!(logged, "the timeout was not logged\n{}", jenv.diagnosis());
+    stop.store(true, Ordering::Relaxed);
+    holder.join().unwrap();
+}
+
 // ---------------------------------------------------------------------------------------------
 // The plumbing, without the worker (fast; needs only openssl)
 

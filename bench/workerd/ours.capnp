@@ -1,8 +1,8 @@
 # presign-worker as built by scripts/build.sh (worker-build output in build/), served by
 # workerd. Run by hand: node_modules/.bin/workerd serve bench/workerd/ours.capnp \
 #   --socket-addr http=127.0.0.1:8080
-# The module names mirror build/: worker/shim.mjs imports ../index.js, which imports
-# ./index_bg.wasm.
+# The module names mirror build/: worker/shim.mjs (src/shim.js bundled with wasm-bindgen's
+# glue) imports ./index.wasm.
 @0xc4a1f3e2b7d95a02;
 using Workerd = import "/workerd/workerd.capnp";
 using Env = import "env.capnp";
@@ -15,8 +15,7 @@ const config :Workerd.Config = (
 const worker :Workerd.Worker = (
   modules = [
     (name = "worker/shim.mjs", esModule = embed "../../build/worker/shim.mjs"),
-    (name = "index.js", esModule = embed "../../build/index.js"),
-    (name = "index_bg.wasm", wasm = embed "../../build/index_bg.wasm"),
+    (name = "worker/index.wasm", wasm = embed "../../build/worker/index.wasm"),
   ],
   compatibilityDate = "2026-05-01",
   bindings = Env.bindings,

@@ -13,7 +13,7 @@ const config :Workerd.Config = (
 const worker :Workerd.Worker = (
   modules = [
     (name = "main.js", esModule = embed "../workers/probe/instantiate.js"),
-    (name = "index_bg.wasm", wasm = embed "../../build/index_bg.wasm"),
+    (name = "index.wasm", wasm = embed "../../build/worker/index.wasm"),
   ],
   compatibilityDate = "2026-05-01",
 );

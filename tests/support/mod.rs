@@ -489,7 +489,7 @@ fn warn_if_stale(root: &Path) {
         }
         best
     }
-    let built = fs::metadata(root.join("build/index_bg.wasm"))
+    let built = fs::metadata(root.join("build/worker/index.wasm"))
         .or_else(|_| fs::metadata(root.join("build/worker/shim.mjs")))
         .and_then(|m| m.modified())
         .ok();

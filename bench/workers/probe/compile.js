@@ -1,6 +1,6 @@
 // Start-up probe (const `compile`): the same trivial worker importing presign-worker's wasm
 // module, which workerd compiles when it loads the worker; not instantiated.
-import mod from "./index_bg.wasm";
+import mod from "./index.wasm";
 
 export default {
   fetch() {

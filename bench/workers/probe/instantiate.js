@@ -1,7 +1,7 @@
 // Start-up probe (const `instantiate`): as `compile`, and the module is instantiated at load
 // with stub imports (functions that throw, the JS exception tag), as wasm-bindgen's glue
 // instantiates it with the real ones; no export is called.
-import mod from "./index_bg.wasm";
+import mod from "./index.wasm";
 
 const imports = {};
 for (const { module, name, kind } of WebAssembly.Module.imports(mod)) {
