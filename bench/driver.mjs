@@ -464,8 +464,9 @@ function report(dir) {
   const a4f = wrkResult(dir, "aws4fetch");
   const sdk = wrkResult(dir, "sdk");
   const hz = wrkResult(dir, "healthz");
-  const measured = [ours, es, rs, a4f, sdk, hz].filter(Boolean).length;
-  const busy = [ours, es, rs, a4f, sdk, hz].flatMap((w) => (w ? w.runs : [])).map((r) => r.machine_busy).filter((b) => b !== undefined);
+  const floor = wrkResult(dir, "floor");
+  const measured = [ours, es, rs, a4f, sdk, hz, floor].filter(Boolean).length;
+  const busy = [ours, es, rs, a4f, sdk, hz, floor].flatMap((w) => (w ? w.runs : [])).map((r) => r.machine_busy).filter((b) => b !== undefined);
   const pct = (f) => `${(f * 100).toFixed(0)} %`;
   const busyRange = !busy.length
     ? ""
@@ -517,6 +518,15 @@ function report(dir) {
     fig(hz),
     ours && hz ? `full job ÷ this: ${x2(ours.rps / hz.rps)} (goal ≥ 0.75×: ${verdict(ours.rps / hz.rps >= 0.75)})` : "",
     "same, GET /healthz",
+  );
+  row(
+    "workerd: POST floor, plain JavaScript (read the body, log, fixed JSON)",
+    fig(floor),
+    floor && hz
+      ? `÷ /healthz: ${x2(floor.rps / hz.rps)} (the most any full job could reach against the 0.75× goal)` +
+        (ours ? ` · our full job ÷ this: ${x2(ours.rps / floor.rps)}` : "")
+      : "",
+    "same; bench/workers/floor (no token check, policy or signing), the full job's request",
   );
 
   // Sizes of exactly what workerd served.

@@ -12,7 +12,9 @@
 #                from /proc): our POST /v1/uploads with an HS256 token, the same with an ES256 and
 #                an RS256 (RSA 2048) token verified with WebCrypto, the aws4fetch + jose and the
 #                @aws-sdk + jose baselines (bench/workers, bundled here with `wrangler deploy
-#                --dry-run --minify`), and our GET /healthz as the ceiling. The public-key tokens
+#                --dry-run --minify`), our GET /healthz as the ceiling, and `floor`
+#                (bench/workers/floor, plain JavaScript that only reads the same POST's body, logs
+#                and answers fixed JSON: what the request costs any worker; not checked). The public-key tokens
 #                go to a second workerd of our worker, bench/out/ours-jwks.capnp, which the driver
 #                generates for the run (`driver.mjs issuer`: ours.capnp + env.capnp's bindings +
 #                ISSUERS=bench with its JWK set inline, keys made with node:crypto), so that the
@@ -152,13 +154,13 @@ PIDS+=($!)
 # Targets (what wrk loads) → workerd process and token algorithm. ours-es256 and ours-rs256 are
 # our worker again, in its own workerd whose config adds the bench identity provider.
 declare -A PROC=([ours]=ours [healthz]=ours [ours-es256]=ours-jwks [ours-rs256]=ours-jwks
-  [aws4fetch]=aws4fetch [sdk]=sdk)
+  [aws4fetch]=aws4fetch [sdk]=sdk [floor]=floor)
 declare -A ALG=([ours]=HS256 [ours-es256]=ES256 [ours-rs256]=RS256 [aws4fetch]=HS256 [sdk]=HS256)
 export BENCH_ISSUER_KEYS="$RUN_DIR/issuer-keys.json"
 say "ours-jwks: ES256 and RS256 keys of the bench issuer, $OUT/ours-jwks.capnp"
 "${DRIVER[@]}" issuer "$BENCH_ISSUER_KEYS" "$OUT/ours-jwks.capnp" || die "driver.mjs issuer failed"
 declare -A BASE=() WPID=()
-for name in ours ours-jwks aws4fetch sdk; do
+for name in ours ours-jwks aws4fetch sdk floor; do
   capnp=bench/workerd/$name.capnp
   [ "$name" = ours-jwks ] && capnp=$OUT/ours-jwks.capnp
   port=$("${DRIVER[@]}" port)
@@ -186,6 +188,8 @@ url_of() {
     *) printf '%s/v1/uploads' "${BASE[${PROC[$1]}]}" ;;
   esac
 }
+# The floor gets the full job's request as it is (its token is not checked).
+TOKEN[floor]=${TOKEN[ours]}
 token_of() { [ "$1" = healthz ] || printf '%s' "${TOKEN[$1]}"; }
 # CPU time (user + system, clock ticks) of a process so far, all its threads.
 HZ=$(getconf CLK_TCK)
@@ -203,7 +207,7 @@ run() {
     -s bench/wrk/job.lua "$(url_of "$target")" >"$log" 2>&1
 }
 
-TARGETS=(ours ours-es256 ours-rs256 healthz aws4fetch sdk)
+TARGETS=(ours ours-es256 ours-rs256 healthz aws4fetch sdk floor)
 for t in "${TARGETS[@]}"; do
   say "$t: warm-up ${WARMUP}s (excluded)"
   run "$t" "$WARMUP" "$OUT/warmup-$t.log" || true
@@ -239,7 +243,7 @@ for r in $(seq 1 "$ROUNDS"); do
     say "round $r/$ROUNDS $t: $(grep -E 'Requests/sec' "$log" | tr -s ' ')"
   done
 done
-for name in ours ours-jwks aws4fetch sdk; do
+for name in ours ours-jwks aws4fetch sdk floor; do
   tail -n 3 "$RUN_DIR/workerd-$name.log" >"$OUT/workerd-$name.tail.log"
 done
 

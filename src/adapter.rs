@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use worker::wasm_bindgen::{self, prelude::wasm_bindgen, JsCast, JsValue};
 use worker::wasm_bindgen_futures::{future_to_promise, JsFuture};
-use worker::{console_error, console_log, console_warn, js_sys, web_sys, Context, Env};
+use worker::{console_error, console_warn, js_sys, web_sys, Context, Env};
 
 use crate::api::{self, Body, Platform, Service};
 use crate::jwks::Remote;
@@ -20,6 +20,19 @@ use crate::jwt::{Algorithm, PublicKey};
 /// talc: smaller and faster than the default dlmalloc, and needs no `unsafe` here.
 #[global_allocator]
 static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
+#[wasm_bindgen(module = "/src/glue.js")]
+extern "C" {
+    /// `answer(status, headers, body, line)` of `src/glue.js`: logs `line`, then builds the
+    /// `Response`.
+    #[wasm_bindgen(js_name = answer, catch)]
+    fn glue_answer(
+        status: u16,
+        headers: &str,
+        body: &[u8],
+        line: &str,
+    ) -> std::result::Result<web_sys::Response, JsValue>;
+}
 
 #[wasm_bindgen]
 extern "C" {
@@ -412,8 +425,7 @@ async fn answer(
         }
     };
     let elapsed = (js_sys::Date::now() - started).max(0.0) as u64;
-    console_log!("{}", resp.log_line(&method, elapsed));
-    to_js_response(resp)
+    to_js_response(&resp, &resp.log_line(&method, elapsed))
 }
 
 /// The body's bytes, or `None` when it is over `max` or was not read (see [`respond`]).
@@ -427,15 +439,23 @@ fn body_bytes(method: &str, body: &JsValue, max: u64) -> Option<Vec<u8>> {
     (u64::from(bytes.length()) <= max).then(|| bytes.to_vec())
 }
 
-/// The runtime's `Response`: status, headers, and the JSON body (if any).
-fn to_js_response(resp: api::Response) -> std::result::Result<web_sys::Response, JsValue> {
-    let headers = web_sys::Headers::new()?;
-    for (name, value) in &resp.headers {
-        headers.set(name, value)?;
+/// The runtime's `Response` (status, headers, the JSON body if any), after writing the
+/// request's log line: one call into JavaScript (`src/glue.js`).
+fn to_js_response(
+    resp: &api::Response,
+    line: &str,
+) -> std::result::Result<web_sys::Response, JsValue> {
+    let mut headers = String::with_capacity(128);
+    // A line feed is in no valid header; such a pair would be refused by `Headers` anyway.
+    for (name, value) in resp
+        .headers
+        .iter()
+        .filter(|(n, v)| !n.contains('\n') && !v.contains('\n'))
+    {
+        headers.push_str(name);
+        headers.push('\n');
+        headers.push_str(value);
+        headers.push('\n');
     }
-    let init = web_sys::ResponseInit::new();
-    init.set_status(resp.status);
-    init.set_headers(&headers);
-    let body = (!resp.body.is_empty()).then_some(resp.body.as_str());
-    web_sys::Response::new_with_opt_str_and_init(body, &init)
+    glue_answer(resp.status, &headers, resp.body.as_bytes(), line)
 }
