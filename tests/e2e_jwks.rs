@@ -832,6 +832,25 @@ fn cached_keys_outlive_the_jwks_server() {
 
 #[test]
 #[ignore = "end-to-end: needs s3s-fs and wrangler; run by make test"]
+fn ps384_tokens_are_accepted_where_allowed() {
+    use Algorithm::*;
+    // The other test publishes PS384 only to check the allow-list; here it is the one allowed.
+    let ps384 = key("all-ps384", PS384);
+    let rs256 = key("all-rs256", RS256);
+    let jenv = JwksEnv::start(&[ps384, rs256], &[("ISSUER_IDP_ALGORITHMS", "PS384")]);
+    jenv.accepts(&token(ps384, "alice"), "PS384 token");
+    jenv.refuses(
+        &tamper_signature(&token(ps384, "alice")),
+        "PS384 token with an altered signature",
+    );
+    jenv.refuses(
+        &token(rs256, "alice"),
+        "RS256 key in the JWKS, only PS384 in ISSUER_IDP_ALGORITHMS",
+    );
+}
+
+#[test]
+#[ignore = "end-to-end: needs s3s-fs and wrangler; run by make test"]
 fn a_jwks_server_that_never_answers_is_given_up_on_time() {
     let a = key("silent-a", Algorithm::RS256);
     // An issuer whose JWKS server takes connections and the requests, and never answers.
