@@ -7,7 +7,9 @@
 //! For identity-provider tests, [`JwksServer`] serves a JWK set on loopback from a thread.
 //!
 //! Prerequisites (what `make test` does first): `scripts/setup.sh` (s3s-fs, npm packages) and
-//! `scripts/build.sh` (the bundle). The harness never builds: cargo would wait on its own lock.
+//! `scripts/build.sh` (the bundle). The harness never builds (cargo would wait on its own
+//! lock), and fails when the bundle is older than `src/` or `Cargo.toml`, so that a test never
+//! passes against old code (`PRESIGN_E2E_ALLOW_STALE=1` turns that into a warning).
 //!
 //! ```ignore
 //! mod support;
@@ -389,7 +391,7 @@ impl Worker {
                 shim.display()
             );
         }
-        warn_if_stale(&root);
+        check_not_stale(&root);
         let wrangler = root.join("node_modules/.bin/wrangler");
         if !wrangler.is_file() {
             panic!(
@@ -474,8 +476,9 @@ impl Worker {
     }
 }
 
-/// Warns (does not fail) when a source file is newer than the built wasm.
-fn warn_if_stale(root: &Path) {
+/// Fails when a source file is newer than the built bundle (only warns with
+/// `PRESIGN_E2E_ALLOW_STALE` set): the harness never builds it itself (see the module docs).
+fn check_not_stale(root: &Path) {
     fn newest(dir: &Path) -> Option<SystemTime> {
         let mut best = None;
         for entry in fs::read_dir(dir).ok()?.flatten() {
@@ -505,9 +508,14 @@ fn warn_if_stale(root: &Path) {
         .max();
     if let (Some(built), Some(src)) = (built, src) {
         if src > built {
-            eprintln!(
-                "warning: the worker bundle in build/ is older than the sources; run scripts/build.sh"
-            );
+            let msg = "the worker bundle in build/ is older than src/ or Cargo.toml: \
+                       these end-to-end tests would test the old code; run scripts/build.sh \
+                       (make test does)";
+            if std::env::var_os("PRESIGN_E2E_ALLOW_STALE").is_some() {
+                eprintln!("warning: {msg} (PRESIGN_E2E_ALLOW_STALE is set: going on)");
+            } else {
+                panic!("{msg}, or set PRESIGN_E2E_ALLOW_STALE=1 to go on anyway");
+            }
         }
     }
 }
