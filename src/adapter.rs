@@ -355,8 +355,8 @@ fn service(env: &Env) -> Option<&'static Service> {
 }
 
 /// The worker's entry, called by `src/shim.js` for every request with the body it read:
-/// `null` for bodiless methods, an `ArrayBuffer`, or `undefined` when the body is over
-/// [`body_limit`] (declared or actual) or could not be read.
+/// `null` for bodiless methods, an `ArrayBuffer`, or `undefined` when the body declares a
+/// length over [`body_limit`] or could not be read. A body read whole is measured here.
 ///
 /// Answers synchronously with a `Response` when the core does not wait on anything (every
 /// request but those whose identity provider's keys must be fetched, or whose token is checked

@@ -65,13 +65,14 @@ export default {
     } catch (e) {
       return failed(e);
     }
-    // Over the limit (declared or actual), or unreadable: `undefined`, and the answer is 413.
+    // Declared over the limit, or unreadable: `undefined`, and the answer is 413 (`respond`
+    // measures what was read against the same limit before copying it).
     const declared = request.headers.get("content-length");
     if (declared !== null && Number(declared) > limit) {
       return answer(request, undefined, env, ctx);
     }
     return request.arrayBuffer().then(
-      (buf) => answer(request, buf.byteLength <= limit ? buf : undefined, env, ctx),
+      (buf) => answer(request, buf, env, ctx),
       () => answer(request, undefined, env, ctx),
     );
   },
