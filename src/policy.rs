@@ -53,7 +53,8 @@ pub struct PolicyError {
 }
 
 impl PolicyError {
-    fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+    /// The token does not allow this (403).
+    pub(crate) fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
         Self {
             refusal: Refusal::Forbidden,
             code,
@@ -61,7 +62,8 @@ impl PolicyError {
         }
     }
 
-    fn invalid(code: &'static str, message: impl Into<String>) -> Self {
+    /// The request breaks a rule (422).
+    pub(crate) fn invalid(code: &'static str, message: impl Into<String>) -> Self {
         Self {
             refusal: Refusal::Invalid,
             code,

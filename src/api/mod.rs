@@ -6,27 +6,34 @@
 //! | --- | --- | --- | --- |
 //! | `/healthz` | GET, HEAD | none | `{"status":"ok"}` |
 //! | `/v1/uploads` | POST | JWT | a presigned PUT: `{"method","url","headers","key","bucket","target","expires_at","expires_in"}` |
+//! | `/v1/sign` | POST | JWT | any single S3 request of an upload, in the shape of Uppy's `signRequest` (see `sign.rs`): `{"method","url","headers","key",…}`, or a POST policy form (`fields`) |
 //! | `/v1/downloads` | POST | JWT | a presigned GET: `{"method","url","key","bucket","target","expires_at","expires_in"}` |
 //!
-//! Errors are `{"error":{"code","message"}}`: 400 malformed, 401 missing or invalid token (with
-//! `WWW-Authenticate: Bearer`), 403 not granted, 404, 405, 413 body too large, 415 not JSON,
-//! 422 a rule broken, 500 `config_invalid`.
+//! Every JSON route also answers CORS preflights (`OPTIONS`). Handlers return
+//! `Result<Response, ApiError>`; refusals become answers in one place, `error.rs`, whose table
+//! lists every status and code.
+//!
+//! The files: `auth.rs` finds and verifies the token; `upload.rs` is the one upload path
+//! (`/v1/uploads`, and PutObject and CreateMultipartUpload of `/v1/sign`); `sign.rs` the other
+//! operations of `/v1/sign`; `download.rs` `/v1/downloads`; `body.rs` the JSON bodies.
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
-use serde_json::{Map, Value};
 
-use crate::config::{Config, ConfigError, TargetConfig, ACCESS_HEADER};
-use crate::jwks::{Issuer, Remote, Unavailable};
-use crate::jwt::{self, Claims, KeySet, Validation};
-use crate::policy::{self, Grant, PolicyError, Refusal};
+use crate::config::{Config, ConfigError, TargetConfig};
+use crate::jwks::{Issuer, Remote};
+use crate::jwt::{Claims, KeySet, Validation};
+use crate::policy::{self, PolicyError};
+mod auth;
 mod body;
+mod download;
+mod error;
 mod sign;
+mod upload;
 
-use body::{Fields, FromBody};
+use body::FromBody;
+pub(crate) use error::ApiError;
 
-use crate::sigv4::{
-    self, AddressingStyle, AmzDate, Bucket, Credentials, Method, ObjectRequest, Signer,
-};
+use crate::sigv4::{self, AddressingStyle, AmzDate, Bucket, Credentials, Signer};
 
 /// What the core needs from the platform besides the request: randomness and Unicode NFC.
 pub trait Platform {
@@ -49,11 +56,11 @@ pub enum Body<'a> {
 pub struct Request<'a> {
     /// The method, upper case.
     pub method: &'a str,
-    /// The URL path (no query).
+    /// The URL path (no query), still percent-encoded.
     pub path: &'a str,
     /// Header lookup by lower-case name.
     pub header: &'a dyn Fn(&str) -> Option<String>,
-    /// The body.
+    /// The body as read by the adapter, within `MAX_BODY_BYTES` or marked too large.
     pub body: Body<'a>,
 }
 
@@ -68,7 +75,7 @@ pub struct Response {
     pub body: String,
     /// The matched route for logs (`/v1/uploads`, …, or `other`).
     pub route: &'static str,
-    /// The error code, for logs.
+    /// The error code of a refusal, for logs; `None` for an answer.
     pub error_code: Option<&'static str>,
 }
 
@@ -98,7 +105,8 @@ impl Serialize for Pairs<'_> {
     }
 }
 
-/// The answer of every signing route: what to send where, until when.
+/// The answer of every signing route: what to send where, until when. Built with
+/// [`Signed::new`], then [`headers`](Signed::headers) or [`fields`](Signed::fields).
 #[derive(serde::Serialize)]
 struct Signed<'a> {
     method: &'static str,
@@ -114,6 +122,47 @@ struct Signed<'a> {
     expires_in: u32,
 }
 
+impl<'a> Signed<'a> {
+    /// A `method` request to `url` for `key` on `target`, valid `ttl` seconds from `now`.
+    fn new(
+        target: &'a Target,
+        method: &'static str,
+        url: &'a str,
+        key: &'a str,
+        ttl: u32,
+        now: u64,
+    ) -> Self {
+        Self {
+            method,
+            url,
+            headers: None,
+            fields: None,
+            key,
+            bucket: target.bucket.name(),
+            target: &target.name,
+            expires_at: iso8601(now + u64::from(ttl)),
+            expires_in: ttl,
+        }
+    }
+
+    /// The headers the client must send.
+    fn headers(mut self, headers: &'a [(String, String)]) -> Self {
+        self.headers = Some(Pairs(headers));
+        self
+    }
+
+    /// The form fields the client must post.
+    fn fields(mut self, fields: &'a [(String, String)]) -> Self {
+        self.fields = Some(Pairs(fields));
+        self
+    }
+
+    /// The `200` answer.
+    fn answer(&self) -> Response {
+        Response::json(200, self)
+    }
+}
+
 impl Response {
     fn json<T: Serialize>(status: u16, body: &T) -> Self {
         Self {
@@ -126,16 +175,20 @@ impl Response {
         }
     }
 
-    fn error(status: u16, code: &'static str, message: &str) -> Self {
-        Self::error_with_reason(status, code, None, message)
+    /// An empty answer (CORS preflights).
+    fn empty(status: u16) -> Self {
+        Self {
+            status,
+            headers: Vec::new(),
+            body: String::new(),
+            route: "other",
+            error_code: None,
+        }
     }
 
-    fn error_with_reason(
-        status: u16,
-        code: &'static str,
-        reason: Option<&str>,
-        message: &str,
-    ) -> Self {
+    /// The JSON error answer `{"error":{"code","reason"?,"message"}}`; only [`ApiError`]'s
+    /// conversion calls it.
+    fn error(status: u16, code: &'static str, reason: Option<&str>, message: &str) -> Self {
         let body = ErrorBody {
             error: ErrorDetail {
                 code,
@@ -194,43 +247,11 @@ pub fn url_path(url: &str) -> &str {
 
 /// The answer of a worker whose configuration is invalid (details go to the log only).
 pub fn config_invalid_response() -> Response {
-    Response::error(
-        500,
-        "config_invalid",
-        "the service is misconfigured; the operator has been told in the logs",
-    )
+    ApiError::ConfigInvalid.into()
 }
 
 /// A JSON route's handler: claims, parsed body, time in seconds → the answer (or a refusal).
-type Handler<T> = fn(&Service, &Claims, &T, u64, &mut dyn Platform) -> Result<Response, Response>;
-
-/// The answer for a URL (or form) signed on `target`, valid `ttl` seconds from `now`.
-#[allow(clippy::too_many_arguments)]
-fn signed_answer(
-    target: &Target,
-    method: &'static str,
-    url: &str,
-    key: &str,
-    headers: Option<&[(String, String)]>,
-    fields: Option<&[(String, String)]>,
-    ttl: u32,
-    now: u64,
-) -> Response {
-    Response::json(
-        200,
-        &Signed {
-            method,
-            url,
-            headers: headers.map(Pairs),
-            fields: fields.map(Pairs),
-            key,
-            bucket: target.bucket.name(),
-            target: &target.name,
-            expires_at: iso8601(now + u64::from(ttl)),
-            expires_in: ttl,
-        },
-    )
-}
+type Handler<T> = fn(&Service, &Claims, &T, u64, &mut dyn Platform) -> Result<Response, ApiError>;
 
 /// One storage target, ready to sign.
 struct Target {
@@ -291,55 +312,7 @@ fn target_from_config(t: &TargetConfig) -> Result<Target, ConfigError> {
     })
 }
 
-struct UploadBody {
-    filename: String,
-    content_type: String,
-    size: u64,
-    checksum: Option<Map<String, Value>>,
-    metadata: Option<Map<String, Value>>,
-    target: Option<String>,
-    key: Option<String>,
-}
-
-impl FromBody for UploadBody {
-    fn from_fields(f: &mut Fields) -> Result<Self, String> {
-        Ok(Self {
-            filename: f.str("filename")?,
-            content_type: f.str("content_type")?,
-            size: f.u64("size")?,
-            checksum: f.opt_object("checksum")?,
-            metadata: f.opt_object("metadata")?,
-            target: f.opt_str("target")?,
-            key: f.opt_str("key")?,
-        })
-    }
-}
-
-struct DownloadBody {
-    key: String,
-    target: Option<String>,
-    filename: Option<String>,
-}
-
-impl FromBody for DownloadBody {
-    fn from_fields(f: &mut Fields) -> Result<Self, String> {
-        Ok(Self {
-            key: f.str("key")?,
-            target: f.opt_str("target")?,
-            filename: f.opt_str("filename")?,
-        })
-    }
-}
-
-fn policy_response(e: &PolicyError) -> Response {
-    let status = match e.refusal {
-        Refusal::Forbidden => 403,
-        Refusal::Invalid => 422,
-    };
-    Response::error(status, e.code, &e.message)
-}
-
-/// `2013-05-24T00:00:00Z` for Unix seconds.
+/// `2013-05-24T00:00:00Z` for Unix seconds (empty past year 9999).
 fn iso8601(unix: u64) -> String {
     match AmzDate::from_unix(unix) {
         Some(d) => {
@@ -428,7 +401,7 @@ impl Service {
         let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
         match std::future::Future::poll(fut, &mut cx) {
             std::task::Poll::Ready(resp) => resp,
-            std::task::Poll::Pending => Response::error(503, "unavailable", "try again"),
+            std::task::Poll::Pending => Response::error(503, "unavailable", None, "try again"),
         }
     }
 
@@ -462,8 +435,7 @@ impl Service {
                     "GET" | "HEAD" => {
                         Response::json(200, &Pairs(&[("status".into(), "ok".into())]))
                     }
-                    _ => Response::error(405, "method_not_allowed", "use GET")
-                        .header("allow", "GET, HEAD"),
+                    _ => ApiError::MethodNotAllowed { allow: "GET, HEAD" }.into(),
                 },
             ),
             "/v1/uploads" => (
@@ -481,7 +453,7 @@ impl Service {
                 self.api_route(req, now_ms, platform, remote, Self::sign_download)
                     .await,
             ),
-            _ => ("other", Response::error(404, "not_found", "no such route")),
+            _ => ("other", ApiError::NotFound.into()),
         };
         resp.route = route;
         if req.method == "HEAD" {
@@ -511,40 +483,29 @@ impl Service {
         }
     }
 
-    fn preflight(&self, req: &Request<'_>) -> Response {
+    /// The answer to `OPTIONS` on a JSON route: a CORS preflight when there is an `Origin`.
+    fn preflight(&self, req: &Request<'_>) -> Result<Response, ApiError> {
         if (req.header)("origin").is_none() {
-            return Response {
-                status: 204,
-                headers: vec![("allow", "POST, OPTIONS".to_owned())],
-                body: String::new(),
-                route: "other",
-                error_code: None,
-            };
+            return Ok(Response::empty(204).header("allow", "POST, OPTIONS"));
         }
         if self.allowed_origin(req).is_none() {
-            return Response::error(
-                403,
+            return Err(PolicyError::forbidden(
                 "origin_not_allowed",
                 "this origin may not call the API",
-            );
+            )
+            .into());
         }
         let header = &self.config.jwt.header;
-        Response {
-            status: 204,
-            headers: Vec::new(),
-            body: String::new(),
-            route: "other",
-            error_code: None,
-        }
-        .header("access-control-allow-methods", "POST, OPTIONS")
-        .header(
-            "access-control-allow-headers",
-            format!("{header}, content-type"),
-        )
-        .header(
-            "access-control-max-age",
-            self.config.cors.max_age_secs.to_string(),
-        )
+        Ok(Response::empty(204)
+            .header("access-control-allow-methods", "POST, OPTIONS")
+            .header(
+                "access-control-allow-headers",
+                format!("{header}, content-type"),
+            )
+            .header(
+                "access-control-max-age",
+                self.config.cors.max_age_secs.to_string(),
+            ))
     }
 
     /// A JSON route: POST (or a CORS preflight), authenticated, JSON body within the limit,
@@ -557,16 +518,16 @@ impl Service {
         remote: &R,
         handler: Handler<T>,
     ) -> Response {
-        let result = self
-            .admit(req, now_ms, remote)
-            .await
-            .and_then(|(claims, body, now)| {
-                let parsed: T = Self::parse(body)?;
-                handler(self, &claims, &parsed, now, platform)
-            });
-        match result {
-            Ok(r) | Err(r) => r,
-        }
+        let result = match req.method {
+            "OPTIONS" => self.preflight(req),
+            _ => match self.admit(req, now_ms, remote).await {
+                Ok((claims, body, now)) => body::parse(body)
+                    .map_err(ApiError::InvalidRequest)
+                    .and_then(|parsed: T| handler(self, &claims, &parsed, now, platform)),
+                Err(e) => Err(e),
+            },
+        };
+        result.unwrap_or_else(Response::from)
     }
 
     /// Everything a JSON route checks before its body: method, token, media type, size.
@@ -576,14 +537,11 @@ impl Service {
         req: &Request<'r>,
         now_ms: u64,
         remote: &R,
-    ) -> Result<(Claims, &'r [u8], u64), Response> {
-        match req.method {
-            "POST" => {}
-            "OPTIONS" => return Err(self.preflight(req)),
-            _ => {
-                return Err(Response::error(405, "method_not_allowed", "use POST")
-                    .header("allow", "POST, OPTIONS"))
-            }
+    ) -> Result<(Claims, &'r [u8], u64), ApiError> {
+        if req.method != "POST" {
+            return Err(ApiError::MethodNotAllowed {
+                allow: "POST, OPTIONS",
+            });
         }
         let now = now_ms / 1000;
         let claims = self.authenticate(req, now, remote).await?;
@@ -591,261 +549,24 @@ impl Service {
             .and_then(|v| policy::media_type_essence(&v))
             .is_some_and(|e| e == "application/json");
         if !is_json {
-            return Err(Response::error(
-                415,
-                "unsupported_media_type",
-                "send the body as application/json",
-            ));
+            return Err(ApiError::UnsupportedMediaType);
         }
         match req.body {
             Body::Bytes(b) if b.len() as u64 <= self.config.max_body_bytes => Ok((claims, b, now)),
-            _ => {
-                let msg = format!("the body is over {} bytes", self.config.max_body_bytes);
-                Err(Response::error(413, "body_too_large", &msg))
-            }
+            _ => Err(ApiError::BodyTooLarge {
+                limit: self.config.max_body_bytes,
+            }),
         }
     }
 
-    /// The token of the request: the configured header (with `Bearer` when it is
-    /// `authorization`), else Cloudflare Access's header when that preset is on.
-    fn token(&self, req: &Request<'_>) -> Result<String, Response> {
-        let jwt_cfg = &self.config.jwt;
-        let missing = |message: &str| {
-            Err(Response::error(401, "missing_token", message)
-                .header("www-authenticate", REALM.to_owned()))
-        };
-        let Some(raw) = (req.header)(&jwt_cfg.header) else {
-            if jwt_cfg.access_header {
-                if let Some(t) = (req.header)(ACCESS_HEADER) {
-                    return Ok(t.trim().to_owned());
-                }
-            }
-            return missing(&format!("send a token in the {} header", jwt_cfg.header));
-        };
-        if !jwt_cfg.bearer_scheme {
-            return Ok(raw.trim().to_owned());
-        }
-        match raw.trim().split_once(' ') {
-            Some((scheme, t)) if scheme.eq_ignore_ascii_case("bearer") => Ok(t.trim().to_owned()),
-            _ => missing("use Authorization: Bearer <token>"),
-        }
-    }
-
-    /// Verifies the request's token: with the keys of the issuer named by its `iss` when one
-    /// is configured (that issuer's algorithms and audiences), else with the HMAC keys.
-    async fn authenticate<R: Remote>(
-        &self,
-        req: &Request<'_>,
-        now: u64,
-        remote: &R,
-    ) -> Result<Claims, Response> {
-        let token = self.token(req)?;
-        let unverified = jwt::decode_unverified(&token, &self.decode).map_err(refused)?;
-        let hint = match self.issuers.is_empty() {
-            true => None,
-            false => unverified.issuer_hint(),
-        };
-        let issuer = hint.and_then(|iss| self.issuers.iter().find(|i| i.config.iss == iss));
-        let Some(issuer) = issuer else {
-            if !self.validation.algorithms.contains(&unverified.alg()) {
-                return Err(refused(not_allowed()));
-            }
-            let key = unverified.select_key(&self.keys).map_err(refused)?;
-            let ok = unverified.verify_signature(key).map_err(refused)?;
-            return unverified
-                .into_claims(ok, &self.validation, now)
-                .map_err(refused);
-        };
-        // The issuer's own allow-list, before any of its keys is looked at.
-        if !issuer.validation.algorithms.contains(&unverified.alg()) {
-            return Err(refused(not_allowed()));
-        }
-        let keys = issuer
-            .keys(unverified.kid(), now, remote)
-            .await
-            .map_err(|Unavailable| {
-                let wait = self.config.jwt.jwks_refetch_secs.to_string();
-                Response::error(
-                    503,
-                    "jwks_unavailable",
-                    "the identity provider's keys could not be fetched; try again later",
-                )
-                .header("retry-after", wait)
-            })?;
-        let key = unverified.select_key(&keys).map_err(refused)?;
-        let ok = match key.public_key() {
-            Some(public) => {
-                let input = unverified.signing_input();
-                remote
-                    .verify(unverified.alg(), public, input, unverified.signature())
-                    .await
-            }
-            // Never: JWK sets hold no secrets. Refused all the same.
-            None => false,
-        };
-        unverified
-            .into_claims(ok, &issuer.validation, now)
-            .map_err(refused)
-    }
-
-    fn target(&self, name: Option<&str>) -> Result<&Target, Response> {
+    /// The target named in a request, or the first (default) one.
+    fn target(&self, name: Option<&str>) -> Result<&Target, ApiError> {
         match name {
             None => self.targets.first(),
             Some(n) => self.targets.iter().find(|t| t.name == n),
         }
-        .ok_or_else(|| Response::error(422, "unknown_target", "no such target"))
+        .ok_or_else(|| PolicyError::invalid("unknown_target", "no such target").into())
     }
-
-    fn parse<T: FromBody>(body: &[u8]) -> Result<T, Response> {
-        body::parse(body).map_err(|e| {
-            let msg = format!("the request body is not valid: {e}");
-            Response::error(400, "invalid_request", &msg)
-        })
-    }
-
-    fn sign_upload(
-        &self,
-        claims: &Claims,
-        req: &UploadBody,
-        now: u64,
-        platform: &mut dyn Platform,
-    ) -> Result<Response, Response> {
-        let policy_cfg = &self.config.policy;
-        let p = |e: PolicyError| policy_response(&e);
-        let target = self.target(req.target.as_deref())?;
-        let grant = Grant::new(claims, &policy_cfg.key_template).map_err(p)?;
-        let filename = policy::sanitize_filename(&platform.nfc(&req.filename)).map_err(p)?;
-        let content_type =
-            policy::content_type(policy_cfg, claims, &req.content_type).map_err(p)?;
-        policy::check_size(policy_cfg, claims, req.size).map_err(p)?;
-        let ttl = policy::url_ttl(policy_cfg, claims, now).map_err(p)?;
-        let key = match &req.key {
-            Some(k) => {
-                let k = platform.nfc(k);
-                grant.check_key(&k).map_err(p)?;
-                k
-            }
-            None => {
-                let mut uuid = [0u8; 16];
-                platform.fill_random(&mut uuid);
-                policy::upload_key(&grant, &policy_cfg.key_template, &filename, uuid, now)
-                    .map_err(p)?
-            }
-        };
-        let size = req.size.to_string();
-        let mut headers: Vec<(String, String)> = vec![
-            ("content-type".to_owned(), content_type),
-            ("content-length".to_owned(), size),
-        ];
-        if let Some(checksum) = &req.checksum {
-            let mut entries = checksum.iter();
-            let (Some((alg, Value::String(v))), None) = (entries.next(), entries.next()) else {
-                return Err(p(PolicyError {
-                    refusal: Refusal::Invalid,
-                    code: "invalid_checksum",
-                    message: "checksum must be one of {\"sha256\": base64} or {\"crc32\": base64}"
-                        .to_owned(),
-                }));
-            };
-            let (name, value) = policy::checksum_header(alg, v).map_err(p)?;
-            headers.push((name.to_owned(), value));
-        }
-        if let Some(meta) = &req.metadata {
-            headers.extend(policy::metadata_headers(meta).map_err(p)?);
-        }
-        let h: Vec<(&str, &str)> = headers
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_str()))
-            .collect();
-        let object = ObjectRequest {
-            method: Method::Put,
-            key: &key,
-            query: &[],
-            headers: &h,
-        };
-        let presigned = target
-            .signer
-            .presign(&target.bucket, &object, ttl, now)
-            .map_err(sign_error)?;
-        Ok(signed_answer(
-            target,
-            "PUT",
-            &presigned.url,
-            &key,
-            Some(&presigned.headers),
-            None,
-            ttl,
-            now,
-        ))
-    }
-
-    fn sign_download(
-        &self,
-        claims: &Claims,
-        req: &DownloadBody,
-        now: u64,
-        platform: &mut dyn Platform,
-    ) -> Result<Response, Response> {
-        let p = |e: PolicyError| policy_response(&e);
-        let target = self.target(req.target.as_deref())?;
-        let grant = Grant::new(claims, &self.config.policy.key_template).map_err(p)?;
-        grant.check_key(&req.key).map_err(p)?;
-        let ttl = policy::url_ttl(&self.config.policy, claims, now).map_err(p)?;
-        let disposition = match &req.filename {
-            Some(f) => Some(policy::content_disposition(
-                &policy::sanitize_filename(&platform.nfc(f)).map_err(p)?,
-            )),
-            None => None,
-        };
-        let query: Vec<(&str, &str)> = disposition
-            .iter()
-            .map(|d| ("response-content-disposition", d.as_str()))
-            .collect();
-        let object = ObjectRequest {
-            method: Method::Get,
-            key: &req.key,
-            query: &query,
-            headers: &[],
-        };
-        let presigned = target
-            .signer
-            .presign(&target.bucket, &object, ttl, now)
-            .map_err(sign_error)?;
-        Ok(signed_answer(
-            target,
-            "GET",
-            &presigned.url,
-            &req.key,
-            None,
-            None,
-            ttl,
-            now,
-        ))
-    }
-}
-
-const REALM: &str = "Bearer realm=\"presign-worker\"";
-
-fn not_allowed() -> jwt::Error {
-    jwt::Error::new(
-        jwt::ErrorKind::AlgNotAllowed,
-        "the token's alg is not allowed for its issuer",
-    )
-}
-
-/// The 401 answer for a refused token: its reason code in the body and the challenge.
-fn refused(e: jwt::Error) -> Response {
-    let code = e.code();
-    Response::error_with_reason(
-        401,
-        "invalid_token",
-        Some(code),
-        &format!("the token was refused: {e}"),
-    )
-    .header(
-        "www-authenticate",
-        format!("{REALM}, error=\"invalid_token\", error_description=\"{code}\""),
-    )
 }
 
 /// The [`Remote`] of [`Service::handle`]: no network, no shared cache, RustCrypto signatures.
@@ -866,18 +587,13 @@ impl Remote for Offline {
 
     async fn verify(
         &self,
-        alg: jwt::Algorithm,
-        key: &jwt::PublicKey,
+        alg: crate::jwt::Algorithm,
+        key: &crate::jwt::PublicKey,
         input: &[u8],
         signature: &[u8],
     ) -> bool {
-        jwt::verify_public(key, alg, input, signature).unwrap_or(false)
+        crate::jwt::verify_public(key, alg, input, signature).unwrap_or(false)
     }
 
     fn log(&self, _line: &str) {}
-}
-
-/// A signer refusal after policy checks is a request the store cannot take (422).
-fn sign_error(e: sigv4::SignError) -> Response {
-    Response::error(422, e.code(), &e.to_string())
 }

@@ -20,11 +20,11 @@
 //! is signed when `size` is given but never returned in `headers` (browsers set it).
 
 use super::body::{Fields, FromBody};
-use super::{policy_response, sign_error, signed_answer, Response, Service};
-use crate::api::Platform;
+use super::upload::{header_refs, AskedType, UploadAsk};
+use super::{ApiError, Platform, Response, Service, Signed};
 use crate::jwt::Claims;
-use crate::policy::{self, Grant, PolicyError, Refusal};
-use crate::sigv4::{Method, ObjectRequest, PostConditions};
+use crate::policy::{self, Grant, PolicyError};
+use crate::sigv4::{Method, ObjectRequest};
 
 /// Uppy's request (camelCase) plus our `size` and `target`; other members are ignored.
 pub(super) struct SignBody {
@@ -83,85 +83,77 @@ fn operation(req: &SignBody) -> Result<Operation, PolicyError> {
         ("GET", false, None) => Operation::GetObject,
         ("DELETE", false, None) => Operation::DeleteObject,
         _ => {
-            return Err(PolicyError {
-                refusal: Refusal::Invalid,
-                code: "unsupported_operation",
-                message:
-                    "not an S3 request this service signs (see the /v1/sign table in the README)"
-                        .to_owned(),
-            })
+            return Err(PolicyError::invalid(
+                "unsupported_operation",
+                "not an S3 request this service signs (see the /v1/sign table in the README)",
+            ))
         }
     })
 }
 
 impl Service {
+    /// `POST /v1/sign`: the S3 operation the request stands for, checked and signed.
     pub(super) fn sign_operation(
         &self,
         claims: &Claims,
         req: &SignBody,
         now: u64,
         platform: &mut dyn Platform,
-    ) -> Result<Response, Response> {
+    ) -> Result<Response, ApiError> {
         let cfg = &self.config.policy;
-        let p = |e: PolicyError| policy_response(&e);
-        let op = operation(req).map_err(p)?;
+        let op = operation(req)?;
         let target = self.target(req.target.as_deref())?;
-        let grant = Grant::new(claims, &cfg.key_template).map_err(p)?;
-        let mut ttl = policy::url_ttl(cfg, claims, now).map_err(p)?;
+        let grant = Grant::new(claims, &cfg.key_template)?;
+        let mut ttl = policy::url_ttl(cfg, claims, now)?;
         if let Some(asked) = req.expires_in.filter(|s| *s >= 1) {
             ttl = ttl.min(u32::try_from(asked).unwrap_or(u32::MAX));
         }
 
-        let mut headers: Vec<(String, String)> = Vec::new();
-        let key = match op {
+        let (key, headers) = match op {
             Operation::PutObject | Operation::CreateMultipartUpload => {
-                let filename = policy::sanitize_filename(&platform.nfc(&req.key)).map_err(p)?;
-                let asked_type = match (&req.content_type, op) {
-                    (Some(t), _) => t.clone(),
-                    (None, Operation::CreateMultipartUpload) => {
-                        policy::guess_content_type(&filename).to_owned()
-                    }
-                    (None, _) => "application/octet-stream".to_owned(),
+                let ask = UploadAsk {
+                    filename: &req.key,
+                    content_type: match (&req.content_type, op) {
+                        (Some(t), _) => AskedType::Given(t),
+                        (None, Operation::CreateMultipartUpload) => AskedType::FromExtension,
+                        (None, _) => AskedType::Unspecified,
+                    },
+                    size: req.size,
+                    sign_length: op == Operation::PutObject,
+                    checksum: None,
+                    metadata: None,
+                    key: None,
                 };
-                let content_type = policy::content_type(cfg, claims, &asked_type).map_err(p)?;
-                headers.push(("content-type".to_owned(), content_type));
-                if let Some(size) = req.size {
-                    policy::check_size(cfg, claims, size).map_err(p)?;
-                    if op == Operation::PutObject {
-                        headers.push(("content-length".to_owned(), size.to_string()));
-                    }
+                let plan = self.plan_upload(claims, &grant, &ask, now, platform)?;
+                if op == Operation::PutObject && target.post_policy {
+                    return self.post_policy_form(target, claims, &plan, ttl, now);
                 }
-                let mut uuid = [0u8; 16];
-                platform.fill_random(&mut uuid);
-                policy::upload_key(&grant, &cfg.key_template, &filename, uuid, now).map_err(p)?
+                (plan.key, plan.headers)
             }
             _ => {
                 if op == Operation::DeleteObject && !cfg.allow_delete {
-                    return Err(Response::error(
-                        403,
+                    return Err(PolicyError::forbidden(
                         "delete_not_allowed",
                         "deleting objects is not enabled (ALLOW_DELETE)",
-                    ));
+                    )
+                    .into());
                 }
                 let key = platform.nfc(&req.key);
-                grant.check_key(&key).map_err(p)?;
+                grant.check_key(&key)?;
+                let mut headers = Vec::new();
                 if let (Operation::UploadPart(_), Some(size)) = (op, req.size) {
                     if size > policy::MAX_PUT_SIZE {
-                        return Err(p(PolicyError {
-                            refusal: Refusal::Invalid,
-                            code: "size_too_large",
-                            message: "a part is at most 5 GiB".to_owned(),
-                        }));
+                        return Err(PolicyError::invalid(
+                            "size_too_large",
+                            "a part is at most 5 GiB",
+                        )
+                        .into());
                     }
                     headers.push(("content-length".to_owned(), size.to_string()));
                 }
-                key
+                (key, headers)
             }
         };
-
-        if op == Operation::PutObject && target.post_policy {
-            return self.post_policy_form(target, claims, &key, &headers, req.size, ttl, now);
-        }
 
         let part;
         let upload_id = req.upload_id.as_deref().unwrap_or_default();
@@ -182,78 +174,23 @@ impl Service {
             Operation::ListParts | Operation::GetObject => Method::Get,
             Operation::AbortMultipartUpload | Operation::DeleteObject => Method::Delete,
         };
-        let h: Vec<(&str, &str)> = headers
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_str()))
-            .collect();
         let object = ObjectRequest {
             method,
             key: &key,
             query: &query,
-            headers: &h,
+            headers: &header_refs(&headers),
         };
-        let presigned = target
-            .signer
-            .presign(&target.bucket, &object, ttl, now)
-            .map_err(sign_error)?;
+        let presigned = target.signer.presign(&target.bucket, &object, ttl, now)?;
         // What a browser may set: everything signed but content-length.
         let to_send: Vec<(String, String)> = presigned
             .headers
             .into_iter()
             .filter(|(n, _)| n != "content-length")
             .collect();
-        Ok(signed_answer(
-            target,
-            method.as_str(),
-            &presigned.url,
-            &key,
-            Some(&to_send),
-            None,
-            ttl,
-            now,
-        ))
-    }
-}
-
-impl Service {
-    /// PutObject as an S3 POST policy form: exact key and content type, and a size range
-    /// (exactly `size` when given, else up to the token's maximum).
-    #[allow(clippy::too_many_arguments)]
-    fn post_policy_form(
-        &self,
-        target: &super::Target,
-        claims: &Claims,
-        key: &str,
-        headers: &[(String, String)],
-        size: Option<u64>,
-        ttl: u32,
-        now: u64,
-    ) -> Result<Response, Response> {
-        let content_type = headers
-            .iter()
-            .find(|(n, _)| n == "content-type")
-            .map_or("application/octet-stream", |(_, v)| v.as_str());
-        let max = policy::max_upload_size(&self.config.policy, claims);
-        let (min_size, max_size) = size.map_or((0, max), |s| (s, s));
-        let cond = PostConditions {
-            key,
-            content_type,
-            min_size,
-            max_size,
-        };
-        let form = target
-            .signer
-            .post_policy(&target.bucket, &cond, ttl, now)
-            .map_err(sign_error)?;
-        Ok(signed_answer(
-            target,
-            "POST",
-            &form.url,
-            key,
-            Some(&[]),
-            Some(&form.fields),
-            ttl,
-            now,
-        ))
+        Ok(
+            Signed::new(target, method.as_str(), &presigned.url, &key, ttl, now)
+                .headers(&to_send)
+                .answer(),
+        )
     }
 }

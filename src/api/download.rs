@@ -1,0 +1,58 @@
+//! `POST /v1/downloads`: a presigned GET for a key the token grants, optionally answered by the
+//! store as an attachment under a file name.
+
+use super::body::{Fields, FromBody};
+use super::{ApiError, Platform, Response, Service, Signed};
+use crate::jwt::Claims;
+use crate::policy::{self, Grant};
+use crate::sigv4::{Method, ObjectRequest};
+
+/// The body of `POST /v1/downloads`.
+pub(super) struct DownloadBody {
+    key: String,
+    target: Option<String>,
+    filename: Option<String>,
+}
+
+impl FromBody for DownloadBody {
+    fn from_fields(f: &mut Fields) -> Result<Self, String> {
+        Ok(Self {
+            key: f.str("key")?,
+            target: f.opt_str("target")?,
+            filename: f.opt_str("filename")?,
+        })
+    }
+}
+
+impl Service {
+    pub(super) fn sign_download(
+        &self,
+        claims: &Claims,
+        req: &DownloadBody,
+        now: u64,
+        platform: &mut dyn Platform,
+    ) -> Result<Response, ApiError> {
+        let target = self.target(req.target.as_deref())?;
+        let grant = Grant::new(claims, &self.config.policy.key_template)?;
+        grant.check_key(&req.key)?;
+        let ttl = policy::url_ttl(&self.config.policy, claims, now)?;
+        let disposition = match &req.filename {
+            Some(f) => Some(policy::content_disposition(&policy::sanitize_filename(
+                &platform.nfc(f),
+            )?)),
+            None => None,
+        };
+        let query: Vec<(&str, &str)> = disposition
+            .iter()
+            .map(|d| ("response-content-disposition", d.as_str()))
+            .collect();
+        let object = ObjectRequest {
+            method: Method::Get,
+            key: &req.key,
+            query: &query,
+            headers: &[],
+        };
+        let presigned = target.signer.presign(&target.bucket, &object, ttl, now)?;
+        Ok(Signed::new(target, "GET", &presigned.url, &req.key, ttl, now).answer())
+    }
+}

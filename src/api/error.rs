@@ -1,0 +1,172 @@
+//! Every refusal of the API as one type, and the one place where it becomes an HTTP answer.
+//!
+//! Handlers return `Result<Response, ApiError>` and use `?` on the errors of the layers below
+//! ([`PolicyError`], [`jwt::Error`], [`SignError`]): each has a `From` impl. The status, the
+//! stable `code`, the optional `reason` and the extra headers of each variant are decided by
+//! [`ApiError::status`], [`ApiError::code`] and `From<ApiError> for Response` below, nowhere else.
+//!
+//! | status | variant | code |
+//! | --- | --- | --- |
+//! | 400 | [`ApiError::InvalidRequest`] | `invalid_request` |
+//! | 401 | [`ApiError::MissingToken`] | `missing_token` (with `WWW-Authenticate: Bearer`) |
+//! | 401 | [`ApiError::Token`] | `invalid_token`, with the token's `reason` |
+//! | 403 / 422 | [`ApiError::Policy`] | the policy's code, 403 when the token does not allow it, 422 when the request breaks a rule |
+//! | 404 | [`ApiError::NotFound`] | `not_found` |
+//! | 405 | [`ApiError::MethodNotAllowed`] | `method_not_allowed` (with `Allow`) |
+//! | 413 | [`ApiError::BodyTooLarge`] | `body_too_large` |
+//! | 415 | [`ApiError::UnsupportedMediaType`] | `unsupported_media_type` |
+//! | 422 | [`ApiError::Sign`] | the signer's code |
+//! | 500 | [`ApiError::ConfigInvalid`] | `config_invalid` |
+//! | 503 | [`ApiError::JwksUnavailable`] | `jwks_unavailable` (with `Retry-After`) |
+
+use std::fmt;
+
+use super::Response;
+use crate::jwt;
+use crate::policy::{PolicyError, Refusal};
+use crate::sigv4::SignError;
+
+/// The `WWW-Authenticate` challenge of every 401 answer.
+const REALM: &str = "Bearer realm=\"presign-worker\"";
+
+/// Why the API refuses a request. Messages are for the client and never hold a secret.
+#[derive(Debug)]
+pub(crate) enum ApiError {
+    /// The body is not JSON of the route's shape (the text names the field or the problem).
+    InvalidRequest(String),
+    /// No token where the configuration says to look (the text says where).
+    MissingToken(String),
+    /// The token was refused: bad signature, expired, wrong audience, …
+    Token(jwt::Error),
+    /// The token does not allow it, or the request breaks a rule.
+    Policy(PolicyError),
+    /// No such route.
+    NotFound,
+    /// The route exists but not for this method; `allow` lists the methods it takes.
+    MethodNotAllowed {
+        /// The `Allow` header's value, the first method being the one to use.
+        allow: &'static str,
+    },
+    /// The body is over `MAX_BODY_BYTES` (or could not be read).
+    BodyTooLarge {
+        /// `MAX_BODY_BYTES`.
+        limit: u64,
+    },
+    /// The body is not `application/json`.
+    UnsupportedMediaType,
+    /// The signer refused what the policy let through: a request the store cannot take.
+    Sign(SignError),
+    /// The configuration is invalid (the details were logged; the client learns nothing).
+    ConfigInvalid,
+    /// An identity provider's keys were never fetched successfully.
+    JwksUnavailable {
+        /// Seconds until a new fetch may be tried (`JWKS_REFETCH_INTERVAL`).
+        retry_after_secs: u64,
+    },
+}
+
+impl ApiError {
+    /// The HTTP status of this refusal.
+    pub(crate) fn status(&self) -> u16 {
+        match self {
+            Self::InvalidRequest(_) => 400,
+            Self::MissingToken(_) | Self::Token(_) => 401,
+            Self::Policy(e) => match e.refusal {
+                Refusal::Forbidden => 403,
+                Refusal::Invalid => 422,
+            },
+            Self::NotFound => 404,
+            Self::MethodNotAllowed { .. } => 405,
+            Self::BodyTooLarge { .. } => 413,
+            Self::UnsupportedMediaType => 415,
+            Self::Sign(_) => 422,
+            Self::ConfigInvalid => 500,
+            Self::JwksUnavailable { .. } => 503,
+        }
+    }
+
+    /// The stable snake_case code of the answer's `error.code`.
+    pub(crate) fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidRequest(_) => "invalid_request",
+            Self::MissingToken(_) => "missing_token",
+            Self::Token(_) => "invalid_token",
+            Self::Policy(e) => e.code,
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed { .. } => "method_not_allowed",
+            Self::BodyTooLarge { .. } => "body_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::Sign(e) => e.code(),
+            Self::ConfigInvalid => "config_invalid",
+            Self::JwksUnavailable { .. } => "jwks_unavailable",
+        }
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::InvalidRequest(why) => write!(f, "the request body is not valid: {why}"),
+            Self::MissingToken(why) => f.write_str(why),
+            Self::Token(e) => write!(f, "the token was refused: {e}"),
+            Self::Policy(e) => f.write_str(&e.message),
+            Self::NotFound => f.write_str("no such route"),
+            Self::MethodNotAllowed { allow } => {
+                let first = allow.split(',').next().unwrap_or(allow);
+                write!(f, "use {first}")
+            }
+            Self::BodyTooLarge { limit } => write!(f, "the body is over {limit} bytes"),
+            Self::UnsupportedMediaType => f.write_str("send the body as application/json"),
+            Self::Sign(e) => write!(f, "{e}"),
+            Self::ConfigInvalid => {
+                f.write_str("the service is misconfigured; the operator has been told in the logs")
+            }
+            Self::JwksUnavailable { .. } => {
+                f.write_str("the identity provider's keys could not be fetched; try again later")
+            }
+        }
+    }
+}
+
+impl From<PolicyError> for ApiError {
+    fn from(e: PolicyError) -> Self {
+        Self::Policy(e)
+    }
+}
+
+impl From<jwt::Error> for ApiError {
+    fn from(e: jwt::Error) -> Self {
+        Self::Token(e)
+    }
+}
+
+impl From<SignError> for ApiError {
+    fn from(e: SignError) -> Self {
+        Self::Sign(e)
+    }
+}
+
+impl From<ApiError> for Response {
+    fn from(e: ApiError) -> Self {
+        let reason = match &e {
+            ApiError::Token(t) => Some(t.code()),
+            _ => None,
+        };
+        let resp = Response::error(e.status(), e.code(), reason, &e.to_string());
+        match e {
+            ApiError::MissingToken(_) => resp.header("www-authenticate", REALM),
+            ApiError::Token(t) => resp.header(
+                "www-authenticate",
+                format!(
+                    "{REALM}, error=\"invalid_token\", error_description=\"{}\"",
+                    t.code()
+                ),
+            ),
+            ApiError::MethodNotAllowed { allow } => resp.header("allow", allow),
+            ApiError::JwksUnavailable { retry_after_secs } => {
+                resp.header("retry-after", retry_after_secs.to_string())
+            }
+            _ => resp,
+        }
+    }
+}
