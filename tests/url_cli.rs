@@ -98,3 +98,44 @@ fn bad_input_exits_non_zero_with_a_reason() {
     let out = presign(&["--time", "yesterday"], None);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn options_take_name_equals_value_as_well() {
+    let joined: Vec<String> = DOC_EXAMPLE
+        .chunks(2)
+        .map(|pair| format!("{}={}", pair[0], pair[1]))
+        .collect();
+    let joined: Vec<&str> = joined.iter().map(String::as_str).collect();
+    let separate = presign(DOC_EXAMPLE, None);
+    let together = presign(&joined, None);
+    assert!(
+        together.status.success(),
+        "{}",
+        String::from_utf8_lossy(&together.stderr)
+    );
+    assert_eq!(together.stdout, separate.stdout);
+
+    let mut args = joined.clone();
+    args.extend(["--method=PUT", "--header=content-type: image/png", "--json"]);
+    let out = presign(&args, None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["method"], "PUT");
+    assert_eq!(v["headers"]["content-type"], "image/png");
+
+    // A switch takes no value; an unknown option is named.
+    let mut args = joined.clone();
+    args.push("--json=yes");
+    let out = presign(&args, None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--json takes no value"));
+    let mut args = joined;
+    args.push("--colour=red");
+    let out = presign(&args, None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown option --colour"));
+}

@@ -5,6 +5,7 @@
 //! - `presign verify ...`: verify a token read on stdin and say why it is refused.
 #![forbid(unsafe_code)]
 
+mod opts;
 mod token_cmd;
 mod url_cmd;
 

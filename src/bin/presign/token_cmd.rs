@@ -5,6 +5,8 @@ use std::io::Read;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use presign_worker::jwt::{self, Algorithm, KeySet, Validation};
+
+use crate::opts::{wants_help, Opts};
 use serde_json::{Map, Value};
 
 const TOKEN_USAGE: &str = "\
@@ -27,60 +29,6 @@ provider's, e.g. saved from its JWKS URL); --alg then names RS256, RS384, RS512,
 PS384, PS512, ES256, ES384 or EdDSA (default RS256).
 Prints the verified claims as JSON and exits 0, or prints `error: CODE: reason` and exits 1
 (2 for usage errors). Defaults: --alg HS256, leeway 60, required claims exp and sub, the clock.";
-
-/// Options given as `--name value` or `--name=value`.
-struct Opts {
-    pairs: Vec<(String, String)>,
-}
-
-impl Opts {
-    fn parse(args: &[String], known: &[&str]) -> Result<Opts, String> {
-        let mut pairs = Vec::new();
-        let mut it = args.iter();
-        while let Some(arg) = it.next() {
-            let Some(flag) = arg.strip_prefix("--") else {
-                return Err(format!("unexpected argument `{arg}`"));
-            };
-            let (name, value) = match flag.split_once('=') {
-                Some((name, value)) => (name, value.to_owned()),
-                None => match it.next() {
-                    Some(value) => (flag, value.clone()),
-                    None => return Err(format!("--{flag} needs a value")),
-                },
-            };
-            if !known.contains(&name) {
-                return Err(format!("unknown option --{name}"));
-            }
-            pairs.push((name.to_owned(), value));
-        }
-        Ok(Opts { pairs })
-    }
-
-    fn all(&self, name: &str) -> impl Iterator<Item = &str> + '_ {
-        let name = name.to_owned();
-        self.pairs
-            .iter()
-            .filter(move |(n, _)| *n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn last(&self, name: &str) -> Option<&str> {
-        self.all(name).last()
-    }
-
-    fn number(&self, name: &str) -> Result<Option<u64>, String> {
-        self.last(name)
-            .map(|v| {
-                v.parse::<u64>()
-                    .map_err(|_| format!("--{name} needs a non-negative integer"))
-            })
-            .transpose()
-    }
-}
-
-fn wants_help(args: &[String]) -> bool {
-    args.iter().any(|a| a == "-h" || a == "--help")
-}
 
 fn usage_error(message: &str, usage: &str) -> i32 {
     eprintln!("error: {message}\n{usage}");
@@ -118,7 +66,11 @@ pub fn run_token(args: &[String]) -> i32 {
         println!("{TOKEN_USAGE}");
         return 0;
     }
-    let opts = match Opts::parse(args, &["sub", "ttl", "iss", "aud", "kid", "alg", "claim"]) {
+    let opts = match Opts::parse(
+        args,
+        &["sub", "ttl", "iss", "aud", "kid", "alg", "claim"],
+        &[],
+    ) {
         Ok(opts) => opts,
         Err(e) => return usage_error(&e, TOKEN_USAGE),
     };
@@ -193,7 +145,7 @@ pub fn run_verify(args: &[String]) -> i32 {
         return 0;
     }
     let known = ["alg", "iss", "aud", "leeway", "max-age", "now", "jwks"];
-    let opts = match Opts::parse(args, &known) {
+    let opts = match Opts::parse(args, &known, &[]) {
         Ok(opts) => opts,
         Err(e) => return usage_error(&e, VERIFY_USAGE),
     };

@@ -2,6 +2,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::opts::{wants_help, Opts};
 use presign_worker::sigv4::{
     AddressingStyle, AmzDate, Bucket, Credentials, Endpoint, Method, ObjectRequest, Signer,
 };
@@ -29,75 +30,108 @@ fn fail(msg: &str) -> i32 {
     2
 }
 
+/// The options of `presign url` as given: `--name value` or `--name=value`.
+struct UrlArgs {
+    method: Method,
+    endpoint: String,
+    region: String,
+    bucket: String,
+    key: String,
+    expires: u32,
+    style: AddressingStyle,
+    headers: Vec<(String, String)>,
+    query: Vec<(String, String)>,
+    time: Option<u64>,
+    json: bool,
+}
+
+fn parse_args(args: &[String]) -> Result<UrlArgs, String> {
+    let opts = Opts::parse(
+        args,
+        &[
+            "method", "endpoint", "region", "bucket", "key", "expires", "header", "query", "time",
+        ],
+        &["path-style", "json"],
+    )?;
+    let method = Method::parse(&opts.last("method").unwrap_or("GET").to_ascii_uppercase())
+        .map_err(|e| e.to_string())?;
+    let expires = match opts.last("expires") {
+        None => 300,
+        Some(v) => v
+            .parse()
+            .map_err(|_| "--expires takes whole seconds".to_string())?,
+    };
+    let headers = opts
+        .all("header")
+        .map(|h| {
+            let (n, v) = h.split_once(':').ok_or("--header takes 'name: value'")?;
+            Ok((n.trim().to_string(), v.trim().to_string()))
+        })
+        .collect::<Result<_, String>>()?;
+    let query = opts
+        .all("query")
+        .map(|q| {
+            let (n, v) = q.split_once('=').unwrap_or((q, ""));
+            (n.to_string(), v.to_string())
+        })
+        .collect();
+    let time = match opts.last("time") {
+        None => None,
+        Some(t) => Some(
+            AmzDate::parse(t)
+                .ok_or("--time takes YYYYMMDDTHHMMSSZ")?
+                .unix(),
+        ),
+    };
+    let required = |name: &str| opts.last(name).map(str::to_owned);
+    let (Some(endpoint), Some(region), Some(bucket), Some(key)) = (
+        required("endpoint"),
+        required("region"),
+        required("bucket"),
+        required("key"),
+    ) else {
+        return Err("--endpoint, --region, --bucket and --key are required (see --help)".into());
+    };
+    Ok(UrlArgs {
+        method,
+        endpoint,
+        region,
+        bucket,
+        key,
+        expires,
+        style: if opts.has("path-style") {
+            AddressingStyle::Path
+        } else {
+            AddressingStyle::VirtualHosted
+        },
+        headers,
+        query,
+        time,
+        json: opts.has("json"),
+    })
+}
+
 /// Runs `presign url` with the arguments after the verb; returns the exit code.
 pub fn run(args: &[String]) -> i32 {
-    let mut method = Method::Get;
-    let (mut endpoint, mut region, mut bucket, mut key) = (None, None, None, None);
-    let mut expires: u32 = 300;
-    let mut style = AddressingStyle::VirtualHosted;
-    let mut headers: Vec<(String, String)> = Vec::new();
-    let mut query: Vec<(String, String)> = Vec::new();
-    let mut time = None;
-    let mut json = false;
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        let mut value = |name: &str| {
-            it.next()
-                .cloned()
-                .ok_or_else(|| format!("{name} needs a value"))
-        };
-        let step: Result<(), String> = (|| {
-            match arg.as_str() {
-                "-h" | "--help" => return Err(String::new()),
-                "--method" => {
-                    method = Method::parse(&value("--method")?.to_ascii_uppercase())
-                        .map_err(|e| e.to_string())?
-                }
-                "--endpoint" => endpoint = Some(value("--endpoint")?),
-                "--region" => region = Some(value("--region")?),
-                "--bucket" => bucket = Some(value("--bucket")?),
-                "--key" => key = Some(value("--key")?),
-                "--expires" => {
-                    expires = value("--expires")?
-                        .parse()
-                        .map_err(|_| "--expires takes whole seconds".to_string())?
-                }
-                "--path-style" => style = AddressingStyle::Path,
-                "--header" => {
-                    let h = value("--header")?;
-                    let (n, v) = h.split_once(':').ok_or("--header takes 'name: value'")?;
-                    headers.push((n.trim().to_string(), v.trim().to_string()));
-                }
-                "--query" => {
-                    let q = value("--query")?;
-                    let (n, v) = q.split_once('=').unwrap_or((&q, ""));
-                    query.push((n.to_string(), v.to_string()));
-                }
-                "--time" => {
-                    let t = value("--time")?;
-                    time = Some(
-                        AmzDate::parse(&t)
-                            .ok_or("--time takes YYYYMMDDTHHMMSSZ")?
-                            .unix(),
-                    );
-                }
-                "--json" => json = true,
-                other => return Err(format!("unknown option {other}")),
-            }
-            Ok(())
-        })();
-        match step {
-            Ok(()) => {}
-            Err(e) if e.is_empty() => {
-                println!("{HELP}");
-                return 0;
-            }
-            Err(e) => return fail(&e),
-        }
+    if wants_help(args) {
+        println!("{HELP}");
+        return 0;
     }
-    let (Some(endpoint), Some(region), Some(bucket), Some(key)) = (endpoint, region, bucket, key)
-    else {
-        return fail("--endpoint, --region, --bucket and --key are required (see --help)");
+    let UrlArgs {
+        method,
+        endpoint,
+        region,
+        bucket,
+        key,
+        expires,
+        style,
+        headers,
+        query,
+        time,
+        json,
+    } = match parse_args(args) {
+        Ok(a) => a,
+        Err(e) => return fail(&e),
     };
     let (Ok(access), Ok(secret)) = (
         std::env::var("AWS_ACCESS_KEY_ID"),
