@@ -3,19 +3,22 @@
 //! - `presign url ...`: sign a presigned S3 URL (see `presign url --help`).
 //! - `presign token ...`: mint an HS256 development token from `JWT_SECRET`.
 //! - `presign verify ...`: verify a token read on stdin and say why it is refused.
+//! - `presign doctor ...`: test what the configured store really enforces.
 #![forbid(unsafe_code)]
 
+mod doctor_cmd;
 mod opts;
 mod token_cmd;
 mod url_cmd;
 
 const USAGE: &str =
-    "usage: presign <url|token|verify> [options]  (presign <verb> --help for details)";
+    "usage: presign <url|token|verify|doctor> [options]  (presign <verb> --help for details)";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let code = match args.first().map(String::as_str) {
         Some("url") => url_cmd::run(&args[1..]),
+        Some("doctor") => doctor_cmd::run(&args[1..]),
         Some("token") => token_cmd::run_token(&args[1..]),
         Some("verify") => token_cmd::run_verify(&args[1..]),
         Some("-h" | "--help" | "help") => {
