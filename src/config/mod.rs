@@ -15,9 +15,10 @@
 //! its [`KeyTemplate`](crate::policy::KeyTemplate). Their errors become a [`ConfigError`], which
 //! names the variable and the exact problem, and never contains the value of a secret.
 //!
-//! One file per concept: `targets` (stores and credentials), `tokens` (JWT keys and issuers),
-//! `policy` (what may be signed) and `limits` (request body and CORS). The defaults below are
-//! the `DEFAULT_*` constants; a test holds this table and the README's to them.
+//! One file per concept: `targets` (stores and credentials), `tokens` (JWT keys and claim
+//! checks), `issuers` (JWKS identity providers), `policy` (what may be signed) and `limits`
+//! (request body and CORS). The defaults below are the `DEFAULT_*` constants; a test holds this
+//! table and the README's to them.
 //!
 //! # Variables
 //!
@@ -27,7 +28,7 @@
 //! | --- | --- | --- |
 //! | `TARGETS` | `uploads` | Comma list of storage target names (`[a-z][a-z0-9_]*`, at most 32 characters). The first is the default target. `<NAME>` below is a target name in upper case. |
 //! | `TARGET_<NAME>_KIND` | required | `r2`, `s3` or `custom`. |
-//! | `TARGET_<NAME>_BUCKET` | required | Bucket name: 3 to 63 characters `a-z`, `0-9`, `-`, `.` (no `.` for `r2`), starting and ending with a letter or digit. |
+//! | `TARGET_<NAME>_BUCKET` | required | Bucket name, by S3's naming rules: 3 to 63 characters `a-z`, `0-9`, `-`, `.` (no `.` for `r2`), starting and ending with a letter or digit, no `..`, `.-` or `-.`, not shaped like an IP address. |
 //! | `TARGET_<NAME>_ACCOUNT_ID` | required for `r2`, refused otherwise | Cloudflare account id (32 hex digits). The endpoint is `https://<account>.r2.cloudflarestorage.com`, the region `auto`. |
 //! | `TARGET_<NAME>_REGION` | required for `s3`; `us-east-1` for `custom`; refused for `r2` | Signing region (`a-z`, `0-9`, `-`). For `s3` the endpoint is `https://s3.<region>.amazonaws.com` (`.amazonaws.com.cn` for `cn-` regions). |
 //! | `TARGET_<NAME>_ENDPOINT` | required for `custom`, refused otherwise | `http://host[:port]` or `https://host[:port]` (IPv6 in brackets), no path. A default port (80, 443) is dropped. |
@@ -63,6 +64,7 @@
 //! | `CORS_MAX_AGE` | `600` | `Access-Control-Max-Age` of preflight answers, 0 to 86400 seconds. |
 //! | `MAX_BODY_BYTES` | `16384` | Largest accepted JSON request body in bytes, 256 to 1048576. |
 
+mod issuers;
 mod limits;
 mod policy;
 mod targets;
@@ -73,10 +75,11 @@ use std::fmt;
 use crate::jwt::Algorithm;
 use crate::sigv4::{Endpoint, EndpointError};
 
+pub use issuers::{IssuerConfig, JwksSource};
 pub use limits::CorsConfig;
 pub use policy::{ContentTypeRule, PolicyConfig};
 pub use targets::{S3Credentials, TargetConfig, TargetKind};
-pub use tokens::{IssuerConfig, JwksSource, JwtConfig};
+pub use tokens::JwtConfig;
 
 /// Default of `TARGETS`.
 pub const DEFAULT_TARGETS: &str = "uploads";
@@ -295,6 +298,15 @@ fn parse_list(name: &str, v: &str) -> Result<Vec<String>> {
         out.push(item.to_owned());
     }
     Ok(out)
+}
+
+/// A comma list of claim values (issuers, audiences): no control characters.
+fn claim_values(name: &str, v: &str) -> Result<Vec<String>> {
+    let items = parse_list(name, v)?;
+    if items.iter().any(|i| i.chars().any(char::is_control)) {
+        return Err(ConfigError::new(name, "contains control characters"));
+    }
+    Ok(items)
 }
 
 /// A target or issuer name: a lower-case letter, then lower-case letters, digits or `_`, at
