@@ -104,7 +104,7 @@ struct TargetVars<'a> {
 impl TargetVars<'_> {
     /// The name of the variable `suffix` of this target.
     fn var(&self, suffix: &str) -> String {
-        format!("TARGET_{}_{suffix}", self.name.to_ascii_uppercase())
+        target_var(self.name, suffix)
     }
 
     /// The variable `suffix` (its name and value), refused when unset.
@@ -130,6 +130,11 @@ impl TargetVars<'_> {
         }
         Ok(())
     }
+}
+
+/// `TARGET_<NAME>_<SUFFIX>` for the target `name`.
+fn target_var(name: &str, suffix: &str) -> String {
+    format!("TARGET_{}_{suffix}", name.to_ascii_uppercase())
 }
 
 /// Where a kind of target sends its requests.
@@ -187,7 +192,7 @@ fn parse_target(
 }
 
 fn parse_kind(vars: &Vars<'_>, name: &str) -> Result<TargetKind> {
-    let kind_var = format!("TARGET_{}_KIND", name.to_ascii_uppercase());
+    let kind_var = target_var(name, "KIND");
     match vars.get(&kind_var).as_deref() {
         None => Err(ConfigError::new(
             kind_var,
