@@ -124,8 +124,7 @@ impl Issuer {
     /// An issuer with an empty cache (or its inline keys). `leeway` is the clock skew allowed
     /// on its tokens; `refetch_secs` the least time between two network fetches.
     ///
-    /// Inline JWKS are validated by the configuration; one that does not parse gives an issuer
-    /// without keys (every token refused).
+    /// Inline JWKS come parsed from the configuration, and are fresh for ever.
     pub fn new(config: IssuerConfig, leeway: u64, refetch_secs: u64) -> Self {
         let validation = Validation {
             algorithms: config.algorithms.clone(),
@@ -135,8 +134,8 @@ impl Issuer {
             ..Validation::default()
         };
         let mut state = State::default();
-        if let JwksSource::Inline(json) = &config.jwks {
-            state.keys = jwk::parse_jwks(json).ok().map(|j| Rc::new(j.keys));
+        if let JwksSource::Inline(keys) = &config.jwks {
+            state.keys = Some(Rc::clone(keys));
             state.fresh_until = u64::MAX;
         }
         Issuer {

@@ -19,9 +19,13 @@
 //! - **Lifetime**: the configured `URL_TTL`, cut to the token's remaining life unless
 //!   `ALLOW_URL_PAST_TOKEN_EXPIRY` is set.
 
+mod template;
+
 use std::fmt;
 
-use crate::config::{KeyTemplate, KeyTemplatePart, Placeholder, PolicyConfig};
+pub use template::{KeyTemplate, KeyTemplatePart, Placeholder};
+
+use crate::config::PolicyConfig;
 use crate::jwt::Claims;
 use crate::sigv4::{AmzDate, MAX_EXPIRES, MAX_KEY_LEN};
 

@@ -33,7 +33,7 @@ mod upload;
 use body::FromBody;
 pub(crate) use error::ApiError;
 
-use crate::sigv4::{self, AddressingStyle, AmzDate, Bucket, Credentials, Signer};
+use crate::sigv4::{AmzDate, Bucket, Signer};
 
 /// What the core needs from the platform besides the request: randomness and Unicode NFC.
 pub trait Platform {
@@ -284,31 +284,13 @@ impl std::fmt::Debug for Service {
     }
 }
 
+/// The target's signer; the bucket and endpoint come parsed from the configuration.
 fn target_from_config(t: &TargetConfig) -> Result<Target, ConfigError> {
-    let err = |what: &str, e: sigv4::SignError| ConfigError {
-        variable: format!("TARGET_{}_{what}", t.name.to_ascii_uppercase()),
-        problem: e.to_string(),
-    };
-    let endpoint = sigv4::Endpoint::new(t.endpoint.scheme_https, &t.endpoint.host, t.endpoint.port)
-        .map_err(|e| err("ENDPOINT", e))?;
-    let style = if t.path_style {
-        AddressingStyle::Path
-    } else {
-        AddressingStyle::VirtualHosted
-    };
-    let bucket = Bucket::new(&endpoint, &t.bucket, style).map_err(|e| err("BUCKET", e))?;
-    let c = &t.credentials;
-    let creds = Credentials::new(
-        &c.access_key_id,
-        &c.secret_access_key,
-        c.session_token.as_deref(),
-    );
-    let signer = Signer::s3(creds, &t.region).map_err(|e| err("REGION", e))?;
     Ok(Target {
         name: t.name.clone(),
         post_policy: t.post_policy,
-        bucket,
-        signer,
+        bucket: t.bucket.clone(),
+        signer: t.signer()?,
     })
 }
 
@@ -340,17 +322,7 @@ impl Service {
             .map(target_from_config)
             .collect::<Result<Vec<_>, _>>()?;
         let jwt_cfg = &config.jwt;
-        let keys = match (&jwt_cfg.keys.secret, &jwt_cfg.keys.keys_json) {
-            (None, None) => KeySet::default(),
-            (secret, json) => {
-                KeySet::from_config(secret.as_deref(), json.as_deref()).map_err(|e| {
-                    ConfigError {
-                        variable: "JWT_SECRET/JWT_KEYS".to_owned(),
-                        problem: e.to_string(),
-                    }
-                })?
-            }
-        };
+        let keys = jwt_cfg.keys.clone();
         let validation = Validation {
             algorithms: jwt_cfg.algorithms.clone(),
             issuers: jwt_cfg.issuers.clone(),

@@ -7,12 +7,10 @@ use base64::engine::DecodePaddingMode;
 use base64::{alphabet, Engine as _};
 use hmac::digest::KeyInit;
 use hmac::Hmac;
-use serde_json::Value;
 use sha2::{Sha256, Sha384, Sha512};
 
 use super::algorithm::{Algorithm, KeyFamily};
 use super::error::{Error, ErrorKind};
-use super::json;
 use super::jwk::{self, Jwks, PublicKey};
 
 /// Prefix marking a secret given in base64 rather than as raw text.
@@ -179,31 +177,13 @@ impl KeySet {
     }
 
     /// Parses a `JWT_KEYS` value: a JSON object mapping each `kid` to an HMAC secret, given as raw
-    /// text or as `"base64:..."` (see [`parse_secret`]).
+    /// text or as `"base64:..."` (see [`parse_secret`]); the rules of [`KeySet::from_settings`].
     ///
-    /// Refused with [`ErrorKind::InvalidKey`]: text that is not a JSON object, duplicate or empty
-    /// `kid`s, secrets that are not strings, empty secrets, bad base64. Error messages never
+    /// Refused with [`ErrorKind::InvalidKey`]: text that is not a JSON object of strings, no
+    /// key, duplicate, empty or overlong `kid`s, empty secrets, bad base64. Error messages never
     /// contain a secret.
     pub fn from_json_map(s: &str) -> Result<Self, Error> {
-        let invalid = |message| Error::new(ErrorKind::InvalidKey, message);
-        let value = json::parse_value(s.as_bytes()).map_err(|e| match e.kind() {
-            ErrorKind::DuplicateClaim => invalid("JWT_KEYS names the same kid twice"),
-            _ => invalid("JWT_KEYS is not valid JSON"),
-        })?;
-        let Value::Object(map) = value else {
-            return Err(invalid("JWT_KEYS is not a JSON object (kid -> secret)"));
-        };
-        let mut keys = Vec::with_capacity(map.len());
-        for (kid, secret) in map {
-            if kid.is_empty() {
-                return Err(invalid("JWT_KEYS has an empty kid"));
-            }
-            let Value::String(secret) = secret else {
-                return Err(invalid("JWT_KEYS secrets must be JSON strings"));
-            };
-            keys.push(Key::hmac(Some(kid), parse_secret(&secret)?));
-        }
-        Ok(KeySet::new(keys))
+        Ok(KeySet::from_settings(None, Some(s), 1)?)
     }
 
     /// The key set described by the two usual settings: `JWT_SECRET` (one default key without
@@ -211,13 +191,7 @@ impl KeySet {
     /// both may be given; with both, tokens with a `kid` use `JWT_KEYS` and tokens without use
     /// `JWT_SECRET`. Neither, or an empty value, is [`ErrorKind::InvalidKey`].
     pub fn from_config(jwt_secret: Option<&str>, jwt_keys: Option<&str>) -> Result<Self, Error> {
-        let mut set = match jwt_keys {
-            Some(keys) => KeySet::from_json_map(keys)?,
-            None => KeySet::default(),
-        };
-        if let Some(secret) = jwt_secret {
-            set.keys.push(Key::hmac(None, parse_secret(secret)?));
-        }
+        let set = KeySet::from_settings(jwt_secret, jwt_keys, 1)?;
         if set.keys.is_empty() {
             return Err(Error::new(
                 ErrorKind::InvalidKey,
@@ -225,6 +199,58 @@ impl KeySet {
             ));
         }
         Ok(set)
+    }
+
+    /// The HMAC keys of `JWT_SECRET` (the default key, without `kid`) and `JWT_KEYS` (a JSON
+    /// object of `kid` to secret, each `kid` 1 to 128 bytes without control characters, once),
+    /// every secret at least `min_secret_len` bytes once decoded ([`parse_secret`]). The one
+    /// reader of these settings: `JWT_SECRET` is checked first, then the `JWT_KEYS` entries in
+    /// order. Neither setting gives an empty set.
+    pub fn from_settings(
+        jwt_secret: Option<&str>,
+        jwt_keys: Option<&str>,
+        min_secret_len: usize,
+    ) -> Result<Self, KeySettingsError> {
+        let hmac = |kid: Option<&str>, secret: &str| {
+            let kid = kid.map(str::to_owned);
+            let bytes = match parse_secret(secret) {
+                Ok(bytes) => bytes,
+                Err(error) => return Err(KeySettingsError::Secret { kid, error }),
+            };
+            if bytes.len() < min_secret_len {
+                return Err(KeySettingsError::TooShort {
+                    kid,
+                    min: min_secret_len,
+                });
+            }
+            Ok(Key::hmac(kid, bytes))
+        };
+        let default = jwt_secret.map(|s| hmac(None, s)).transpose()?;
+        let mut keys = Vec::new();
+        if let Some(json) = jwt_keys {
+            // serde_json's messages may quote the offending value: keep only the position.
+            let KeyList(list) =
+                serde_json::from_str(json).map_err(|e| KeySettingsError::NotAnObject {
+                    line: e.line(),
+                    column: e.column(),
+                })?;
+            if list.is_empty() {
+                return Err(KeySettingsError::NoKeys);
+            }
+            keys.reserve(list.len() + 1);
+            for (i, (kid, secret)) in list.iter().enumerate() {
+                if kid.is_empty() || kid.len() > 128 || kid.chars().any(char::is_control) {
+                    return Err(KeySettingsError::InvalidKid);
+                }
+                // Few keys: a linear search is smaller code than a set.
+                if list[..i].iter().any(|(seen, _)| seen == kid) {
+                    return Err(KeySettingsError::DuplicateKid(kid.clone()));
+                }
+                keys.push(hmac(Some(kid), secret)?);
+            }
+        }
+        keys.extend(default);
+        Ok(KeySet::new(keys))
     }
 
     /// Parses a JWK set (`{"keys": [...]}`) keeping the usable keys; see
@@ -274,6 +300,91 @@ impl KeySet {
                 "token has no kid and there is no default key (a key without kid)",
             ),
         })
+    }
+}
+
+/// Why `JWT_SECRET` or `JWT_KEYS` was refused by [`KeySet::from_settings`]. It may name a key
+/// id, never a secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySettingsError {
+    /// `JWT_KEYS` is not a JSON object of strings; where the JSON reader stopped.
+    NotAnObject {
+        /// Line of the error, from 1.
+        line: usize,
+        /// Column of the error, from 1.
+        column: usize,
+    },
+    /// `JWT_KEYS` is an empty object.
+    NoKeys,
+    /// A `JWT_KEYS` key id is empty, longer than 128 bytes or has a control character.
+    InvalidKid,
+    /// This key id appears twice in `JWT_KEYS`.
+    DuplicateKid(String),
+    /// A secret is empty or bad base64 ([`parse_secret`]); `kid` is `None` for `JWT_SECRET`.
+    Secret {
+        /// The key id of the secret (`None`: `JWT_SECRET`).
+        kid: Option<String>,
+        /// What [`parse_secret`] said.
+        error: Error,
+    },
+    /// A secret is shorter than `min` bytes once decoded; `kid` is `None` for `JWT_SECRET`.
+    TooShort {
+        /// The key id of the secret (`None`: `JWT_SECRET`).
+        kid: Option<String>,
+        /// The least length in bytes.
+        min: usize,
+    },
+}
+
+impl From<KeySettingsError> for Error {
+    fn from(e: KeySettingsError) -> Self {
+        let invalid = |message| Error::new(ErrorKind::InvalidKey, message);
+        match e {
+            KeySettingsError::NotAnObject { .. } => {
+                invalid("JWT_KEYS is not a JSON object of kid to secret strings")
+            }
+            KeySettingsError::NoKeys => invalid("JWT_KEYS has no keys"),
+            KeySettingsError::InvalidKid => invalid(
+                "JWT_KEYS has a kid that is empty, over 128 bytes or has control characters",
+            ),
+            KeySettingsError::DuplicateKid(_) => invalid("JWT_KEYS names the same kid twice"),
+            KeySettingsError::Secret { error, .. } => error,
+            KeySettingsError::TooShort { .. } => invalid("secret is too short"),
+        }
+    }
+}
+
+impl fmt::Display for KeySettingsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&Error::from(self.clone()), f)
+    }
+}
+
+impl std::error::Error for KeySettingsError {}
+
+/// `JWT_KEYS` entries in document order, duplicates kept so that they can be refused.
+struct KeyList(Vec<(String, String)>);
+
+impl<'de> serde::Deserialize<'de> for KeyList {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = KeyList;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object of key id to secret strings")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<KeyList, A::Error> {
+                let mut out = Vec::new();
+                while let Some(entry) = map.next_entry::<String, String>()? {
+                    out.push(entry);
+                }
+                Ok(KeyList(out))
+            }
+        }
+        d.deserialize_map(V)
     }
 }
 

@@ -254,6 +254,60 @@ fn json_key_map() {
 }
 
 #[test]
+fn key_settings_are_read_by_one_set_of_rules() {
+    use super::KeySettingsError as E;
+    let long = "s".repeat(32);
+    let ok = KeySet::from_settings(Some(&long), Some(&format!(r#"{{"a":"{long}"}}"#)), 32);
+    assert!(ok.is_ok_and(|k| k.select(None).is_ok() && k.select(Some("a")).is_ok()));
+    // Neither setting: an empty set (the caller decides whether that is enough).
+    assert!(KeySet::from_settings(None, None, 32).is_ok_and(|k| k.is_empty()));
+    let err = |secret: Option<&str>, keys: &str| {
+        KeySet::from_settings(secret, Some(keys), 32).map(|k| k.len())
+    };
+    assert_eq!(
+        err(None, "{\n  x"),
+        Err(E::NotAnObject { line: 2, column: 3 })
+    );
+    assert!(matches!(
+        err(None, r#"{"a": 5}"#),
+        Err(E::NotAnObject { .. })
+    ));
+    assert!(matches!(err(None, "[]"), Err(E::NotAnObject { .. })));
+    assert_eq!(err(None, "{}"), Err(E::NoKeys));
+    let kid129 = format!(r#"{{"{}":"{long}"}}"#, "k".repeat(129));
+    assert_eq!(err(None, &kid129), Err(E::InvalidKid));
+    assert_eq!(
+        err(None, &format!(r#"{{"a\u0001":"{long}"}}"#)),
+        Err(E::InvalidKid)
+    );
+    assert_eq!(
+        err(None, &format!(r#"{{"a":"{long}","a":"{long}"}}"#)),
+        Err(E::DuplicateKid("a".to_owned()))
+    );
+    assert_eq!(
+        err(None, r#"{"a":"short"}"#),
+        Err(E::TooShort {
+            kid: Some("a".to_owned()),
+            min: 32
+        })
+    );
+    // JWT_SECRET is checked first; base64 secrets count their decoded bytes.
+    assert_eq!(
+        err(Some("base64:AAAA"), r#"{"a":"short"}"#),
+        Err(E::TooShort { kid: None, min: 32 })
+    );
+    assert!(matches!(
+        err(None, r#"{"b":"base64:*"}"#),
+        Err(E::Secret { kid: Some(k), .. }) if k == "b"
+    ));
+    // The CLI's readers keep the same rules, with the jwt error kind.
+    assert_eq!(
+        KeySet::from_json_map("{}").unwrap_err().kind(),
+        ErrorKind::InvalidKey
+    );
+}
+
+#[test]
 fn key_config_combinations() {
     let both = KeySet::from_config(Some("d"), Some(r#"{"k":"s"}"#)).unwrap();
     assert!(both.select(None).is_ok() && both.select(Some("k")).is_ok());

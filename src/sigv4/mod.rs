@@ -36,7 +36,7 @@ use canonical::{
 };
 pub use encode::uri_encode;
 use encode::{hex_lower, uri_encode_into};
-pub use endpoint::{AddressingStyle, Bucket, Endpoint};
+pub use endpoint::{is_dns_bucket_name, AddressingStyle, Bucket, Endpoint, EndpointError};
 pub use error::SignError;
 pub use key::SigningKey;
 pub use post::{PostConditions, PostForm};
@@ -232,12 +232,15 @@ impl fmt::Debug for Signer {
     }
 }
 
-pub(crate) fn is_valid_region(region: &str) -> bool {
-    !region.is_empty()
-        && region.len() <= 64
+/// Whether `region` can be a signing region: 1 to 32 characters of `a-z`, `0-9` and `-`, not
+/// starting or ending with `-` (`us-east-1`, `auto`).
+pub fn is_valid_region(region: &str) -> bool {
+    (1..=32).contains(&region.len())
         && region
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !region.starts_with('-')
+        && !region.ends_with('-')
 }
 
 /// A header name the signer sets or that must not be signed by a caller.

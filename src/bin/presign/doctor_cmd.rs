@@ -10,9 +10,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use presign_worker::config::{Config, TargetConfig};
-use presign_worker::sigv4::{
-    AddressingStyle, Bucket, Credentials, Endpoint, Method, ObjectRequest, Signer,
-};
+use presign_worker::sigv4::{Bucket, Method, ObjectRequest, Signer};
 use serde_json::json;
 
 use crate::opts::{wants_help, Opts};
@@ -121,21 +119,8 @@ struct Store {
 
 impl Store {
     fn new(t: &TargetConfig) -> Result<Self, String> {
-        let e = &t.endpoint;
-        let endpoint = Endpoint::new(e.scheme_https, &e.host, e.port).map_err(|e| e.to_string())?;
-        let style = if t.path_style {
-            AddressingStyle::Path
-        } else {
-            AddressingStyle::VirtualHosted
-        };
-        let bucket = Bucket::new(&endpoint, &t.bucket, style).map_err(|e| e.to_string())?;
-        let c = &t.credentials;
-        let creds = Credentials::new(
-            &c.access_key_id,
-            &c.secret_access_key,
-            c.session_token.as_deref(),
-        );
-        let signer = Signer::s3(creds, &t.region).map_err(|e| e.to_string())?;
+        let bucket = t.bucket.clone();
+        let signer = t.signer().map_err(|e| e.to_string())?;
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(20)))
