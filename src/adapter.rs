@@ -342,7 +342,12 @@ fn service(env: &Env) -> Option<&'static Service> {
             let lookup = |name: &str| env.var(name).ok().map(|v| v.to_string());
             match Service::from_lookup(&lookup) {
                 // One service per isolate, alive as long as the isolate: leaking it is the point.
-                Ok(svc) => Some(&*Box::leak(Box::new(svc))),
+                Ok(svc) => {
+                    for problem in svc.warnings() {
+                        warn("shared_credentials", &problem);
+                    }
+                    Some(&*Box::leak(Box::new(svc)))
+                }
                 Err(e) => {
                     // Logged once per isolate; names the variable, never a secret's value.
                     let line = serde_json::json!({ "level": "error", "event": "config_invalid", "problem": e.to_string() });

@@ -935,3 +935,59 @@ fn url_path_agrees_with_the_http_crate() {
     );
     assert_eq!(presign_worker::api::url_path("https://example.com#f"), "/");
 }
+
+/// The access key id a presigned URL was signed with.
+fn credential_id(url: &str) -> &str {
+    let cred = url
+        .split_once("X-Amz-Credential=")
+        .map(|(_, rest)| rest)
+        .unwrap_or_default();
+    cred.split_once("%2F").map_or(cred, |(id, _)| id)
+}
+
+#[test]
+fn uploads_and_downloads_are_signed_with_their_own_credentials() {
+    let svc = service(&[
+        ("TARGET_UPLOADS_WRITE_ACCESS_KEY_ID", "AKIDWRITEONLY"),
+        (
+            "TARGET_UPLOADS_WRITE_SECRET_ACCESS_KEY",
+            "write-only-secret",
+        ),
+        ("TARGET_UPLOADS_READ_ACCESS_KEY_ID", "AKIDREADONLY"),
+        ("TARGET_UPLOADS_READ_SECRET_ACCESS_KEY", "read-only-secret"),
+    ]);
+    assert!(svc.warnings().is_empty(), "{:?}", svc.warnings());
+    let t = alice();
+    let (status, up) = post(&svc, "/v1/uploads", Some(&t), upload(5, "text/plain"));
+    assert_eq!(status, 200, "{up}");
+    assert_eq!(credential_id(up["url"].as_str().unwrap()), "AKIDWRITEONLY");
+    let key = up["key"].as_str().unwrap();
+    let (status, down) = post(&svc, "/v1/downloads", Some(&t), json!({ "key": key }));
+    assert_eq!(status, 200, "{down}");
+    assert_eq!(credential_id(down["url"].as_str().unwrap()), "AKIDREADONLY");
+
+    // /v1/sign: only GetObject reads; the multipart requests (ListParts too) write.
+    let sign = |body: Value| {
+        let (status, v) = post(&svc, "/v1/sign", Some(&t), body);
+        assert_eq!(status, 200, "{v}");
+        credential_id(v["url"].as_str().unwrap()).to_owned()
+    };
+    assert_eq!(sign(json!({ "method": "GET", "key": key })), "AKIDREADONLY");
+    for body in [
+        json!({ "method": "PUT", "key": "a.txt", "contentType": "text/plain", "size": 3 }),
+        json!({ "method": "POST", "key": "a.txt" }),
+        json!({ "method": "PUT", "key": key, "uploadId": "u1", "partNumber": 1 }),
+        json!({ "method": "GET", "key": key, "uploadId": "u1" }),
+        json!({ "method": "POST", "key": key, "uploadId": "u1" }),
+        json!({ "method": "DELETE", "key": key, "uploadId": "u1" }),
+    ] {
+        assert_eq!(sign(body.clone()), "AKIDWRITEONLY", "{body}");
+    }
+
+    // Without them, one credential signs both, and the custom store is warned about.
+    let svc = service(&[]);
+    let warnings = svc.warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("target uploads"), "{warnings:?}");
+    assert!(!warnings[0].contains(S3_SECRET));
+}

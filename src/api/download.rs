@@ -3,6 +3,7 @@
 
 use super::body::{Fields, FromBody};
 use super::{ApiError, Platform, Response, Service, Signed};
+use crate::config::Access;
 use crate::jwt::Claims;
 use crate::policy::{self, Grant};
 use crate::sigv4::{Method, ObjectRequest};
@@ -52,7 +53,9 @@ impl Service {
             query: &query,
             headers: &[],
         };
-        let presigned = target.signer.presign(&target.bucket, &object, ttl, now)?;
+        let presigned = target
+            .signer(Access::Read)
+            .presign(&target.bucket, &object, ttl, now)?;
         Ok(Signed::new(target, "GET", &presigned.url, &req.key, ttl, now).answer())
     }
 }

@@ -19,7 +19,7 @@
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
-use crate::config::{Config, ConfigError, TargetConfig};
+use crate::config::{Access, Config, ConfigError, TargetConfig};
 use crate::jwks::{Issuer, Remote};
 use crate::jwt::{Claims, KeySet, Validation};
 use crate::policy::{self, PolicyError};
@@ -259,7 +259,20 @@ struct Target {
     /// Answer PutObject of `/v1/sign` with a POST policy form.
     post_policy: bool,
     bucket: Bucket,
-    signer: Signer,
+    /// Signs uploads, multipart requests, POST policies and deletes.
+    write: Signer,
+    /// Signs downloads.
+    read: Signer,
+}
+
+impl Target {
+    /// The signer of requests of kind `access`.
+    fn signer(&self, access: Access) -> &Signer {
+        match access {
+            Access::Write => &self.write,
+            Access::Read => &self.read,
+        }
+    }
 }
 
 /// The configured service: targets with their signers, keys and rules. Built once per isolate.
@@ -284,13 +297,14 @@ impl std::fmt::Debug for Service {
     }
 }
 
-/// The target's signer; the bucket and endpoint come parsed from the configuration.
+/// The target's signers; the bucket and endpoint come parsed from the configuration.
 fn target_from_config(t: &TargetConfig) -> Result<Target, ConfigError> {
     Ok(Target {
         name: t.name.clone(),
         post_policy: t.post_policy,
         bucket: t.bucket.clone(),
-        signer: t.signer()?,
+        write: t.signer(Access::Write)?,
+        read: t.signer(Access::Read)?,
     })
 }
 
@@ -356,6 +370,16 @@ impl Service {
     /// Reads the configuration through `lookup` and builds the service.
     pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         Self::new(Config::from_lookup(lookup)?)
+    }
+
+    /// What the operator should hear about at start-up (logged once per isolate by the
+    /// worker): today, `custom` targets whose uploads and downloads share one credential.
+    pub fn warnings(&self) -> Vec<String> {
+        self.config
+            .targets
+            .iter()
+            .filter_map(TargetConfig::shared_credentials_warning)
+            .collect()
     }
 
     /// Largest request body the adapter should read.

@@ -22,6 +22,7 @@
 use super::body::{Fields, FromBody};
 use super::upload::{header_refs, AskedType, UploadAsk};
 use super::{ApiError, Platform, Response, Service, Signed};
+use crate::config::Access;
 use crate::jwt::Claims;
 use crate::policy::{self, Grant, PolicyError};
 use crate::sigv4::{Method, ObjectRequest};
@@ -180,7 +181,14 @@ impl Service {
             query: &query,
             headers: &header_refs(&headers),
         };
-        let presigned = target.signer.presign(&target.bucket, &object, ttl, now)?;
+        // Only a download reads; every other operation writes (or is part of an upload).
+        let access = match op {
+            Operation::GetObject => Access::Read,
+            _ => Access::Write,
+        };
+        let presigned = target
+            .signer(access)
+            .presign(&target.bucket, &object, ttl, now)?;
         // What a browser may set: everything signed but content-length.
         let to_send: Vec<(String, String)> = presigned
             .headers

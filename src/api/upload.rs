@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 
 use super::body::{Fields, FromBody};
 use super::{ApiError, Platform, Response, Service, Signed, Target};
+use crate::config::Access;
 use crate::jwt::Claims;
 use crate::policy::{self, Grant, PolicyError};
 use crate::sigv4::{Method, ObjectRequest, PostConditions};
@@ -173,7 +174,9 @@ impl Service {
             query: &[],
             headers: &header_refs(&plan.headers),
         };
-        let presigned = target.signer.presign(&target.bucket, &object, ttl, now)?;
+        let presigned = target
+            .signer(Access::Write)
+            .presign(&target.bucket, &object, ttl, now)?;
         Ok(
             Signed::new(target, "PUT", &presigned.url, &plan.key, ttl, now)
                 .headers(&presigned.headers)
@@ -199,7 +202,9 @@ impl Service {
             min_size,
             max_size,
         };
-        let form = target.signer.post_policy(&target.bucket, &cond, ttl, now)?;
+        let form = target
+            .signer(Access::Write)
+            .post_policy(&target.bucket, &cond, ttl, now)?;
         Ok(Signed::new(target, "POST", &form.url, &plan.key, ttl, now)
             .headers(&[])
             .fields(&form.fields)

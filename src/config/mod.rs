@@ -38,6 +38,8 @@
 //! | `S3_SECRET_ACCESS_KEY` | required with `S3_ACCESS_KEY_ID` | *secret*. Secret access key for all targets. |
 //! | `S3_SESSION_TOKEN` | unset | *secret*. Session token for temporary credentials (needs the two above). |
 //! | `TARGET_<NAME>_ACCESS_KEY_ID`, `TARGET_<NAME>_SECRET_ACCESS_KEY`, `TARGET_<NAME>_SESSION_TOKEN` | unset | *secret*. Credentials for one target; they replace the three `S3_*` ones as a whole (the id and the secret must both be set). |
+//! | `TARGET_<NAME>_WRITE_ACCESS_KEY_ID`, `TARGET_<NAME>_WRITE_SECRET_ACCESS_KEY`, `TARGET_<NAME>_WRITE_SESSION_TOKEN` | unset (the target's credentials) | *secret*. Credentials of uploads only (PutObject, multipart, POST policies, deletes), e.g. write-only ones: a store that executes an unsigned `x-amz-copy-source` added to an upload URL then cannot read the source. The id and the secret must both be set. |
+//! | `TARGET_<NAME>_READ_ACCESS_KEY_ID`, `TARGET_<NAME>_READ_SECRET_ACCESS_KEY`, `TARGET_<NAME>_READ_SESSION_TOKEN` | unset (the target's credentials) | *secret*. Credentials of downloads only (GetObject). |
 //! | `JWT_SECRET` | at least one of the two is required, unless an issuer (`ISSUERS` or `ACCESS_TEAM`) is configured | *secret*. HMAC secret for tokens without `kid`: raw text, or `base64:` followed by base64; at least 32 bytes (after decoding). |
 //! | `JWT_KEYS` | | *secret*. A JSON object `{"kid": "secret", ...}` (key rotation): tokens with a `kid` header use the key of that id. Secrets as for `JWT_SECRET`; no duplicate or empty ids. May be set together with `JWT_SECRET`. |
 //! | `JWT_ALGORITHMS` | `HS256` | Comma list of accepted algorithms: `HS256`, `HS384`, `HS512`. |
@@ -78,7 +80,7 @@ use crate::sigv4::{Endpoint, EndpointError};
 pub use issuers::{IssuerConfig, JwksSource};
 pub use limits::CorsConfig;
 pub use policy::{ContentTypeRule, PolicyConfig};
-pub use targets::{S3Credentials, TargetConfig, TargetKind};
+pub use targets::{Access, S3Credentials, TargetConfig, TargetKind};
 pub use tokens::JwtConfig;
 
 /// Default of `TARGETS`.

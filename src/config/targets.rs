@@ -22,8 +22,23 @@ pub struct TargetConfig {
     pub region: String,
     /// Whether `/v1/sign` answers PutObject with a POST policy form (`TARGET_<NAME>_POST_POLICY`).
     pub post_policy: bool,
-    /// Credentials that sign this target's URLs.
+    /// Credentials that sign this target's URLs, unless one of the two below is set.
     pub credentials: S3Credentials,
+    /// `TARGET_<NAME>_WRITE_*`: the credentials of uploads (PUT, multipart, POST policies,
+    /// deletes), e.g. write-only ones, so that a store that executes an unsigned
+    /// `x-amz-copy-source` cannot be made to read with them.
+    pub write_credentials: Option<S3Credentials>,
+    /// `TARGET_<NAME>_READ_*`: the credentials of downloads (GET).
+    pub read_credentials: Option<S3Credentials>,
+}
+
+/// What a signed request does to the store, and so which credentials sign it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Uploads, multipart requests, POST policies and deletes.
+    Write,
+    /// Downloads.
+    Read,
 }
 
 impl TargetConfig {
@@ -33,10 +48,38 @@ impl TargetConfig {
         self.bucket.style() == AddressingStyle::Path
     }
 
-    /// The signer of this target's requests: its credentials for its region. A refusal names
+    /// The credentials that sign requests of this kind of `access`.
+    pub fn credentials_for(&self, access: Access) -> &S3Credentials {
+        match access {
+            Access::Write => self.write_credentials.as_ref(),
+            Access::Read => self.read_credentials.as_ref(),
+        }
+        .unwrap_or(&self.credentials)
+    }
+
+    /// A warning for the operator when one credential both uploads and downloads on a
+    /// `custom` store: such stores (s3s-fs, older MinIO) may execute an unsigned
+    /// `x-amz-copy-source` added to an upload URL, copying any object that credential can read
+    /// (`presign doctor` tells). `None` when there is nothing to warn about.
+    pub fn shared_credentials_warning(&self) -> Option<String> {
+        let same = self.credentials_for(Access::Write).access_key_id
+            == self.credentials_for(Access::Read).access_key_id;
+        (self.kind == TargetKind::Custom && same).then(|| {
+            format!(
+                "target {} signs uploads and downloads with one credential; if the store executes \
+                 an unsigned x-amz-copy-source (run `presign doctor`), give uploads write-only \
+                 credentials in {} and {}",
+                self.name,
+                target_var(&self.name, "WRITE_ACCESS_KEY_ID"),
+                target_var(&self.name, "WRITE_SECRET_ACCESS_KEY"),
+            )
+        })
+    }
+
+    /// The signer of this target's requests of kind `access`, in its region. A refusal names
     /// the variable that holds the region.
-    pub fn signer(&self) -> Result<Signer> {
-        let c = &self.credentials;
+    pub fn signer(&self, access: Access) -> Result<Signer> {
+        let c = self.credentials_for(access);
         let creds = Credentials::new(
             &c.access_key_id,
             &c.secret_access_key,
@@ -195,6 +238,8 @@ fn parse_target(
     }
 
     let credentials = target_credentials(&t, global)?;
+    let write_credentials = credential_vars(vars, &t.var("WRITE_"), "both are needed")?;
+    let read_credentials = credential_vars(vars, &t.var("READ_"), "both are needed")?;
     Ok(TargetConfig {
         name: name.to_owned(),
         kind,
@@ -203,6 +248,8 @@ fn parse_target(
         region: place.region,
         post_policy,
         credentials,
+        write_credentials,
+        read_credentials,
     })
 }
 
@@ -341,14 +388,21 @@ fn validate_access_key_id(var: &str, id: &str) -> Result<()> {
     Ok(())
 }
 
-/// `S3_*`: either the id and secret together (plus an optional token), or none of them.
-fn global_credentials(vars: &Vars<'_>) -> Result<Option<S3Credentials>> {
-    let id = vars.secret("S3_ACCESS_KEY_ID")?;
-    let secret = vars.secret("S3_SECRET_ACCESS_KEY")?;
-    let token = vars.secret("S3_SESSION_TOKEN")?;
+/// `<PREFIX>ACCESS_KEY_ID`, `<PREFIX>SECRET_ACCESS_KEY` and `<PREFIX>SESSION_TOKEN`: the id and
+/// the secret together (plus an optional token), or none of them. `which` ends the message
+/// when only one of the two is set.
+fn credential_vars(vars: &Vars<'_>, prefix: &str, which: &str) -> Result<Option<S3Credentials>> {
+    let (id_var, secret_var, token_var) = (
+        format!("{prefix}ACCESS_KEY_ID"),
+        format!("{prefix}SECRET_ACCESS_KEY"),
+        format!("{prefix}SESSION_TOKEN"),
+    );
+    let id = vars.secret(&id_var)?;
+    let secret = vars.secret(&secret_var)?;
+    let token = vars.secret(&token_var)?;
     match (id, secret) {
         (Some(access_key_id), Some(secret_access_key)) => {
-            validate_access_key_id("S3_ACCESS_KEY_ID", &access_key_id)?;
+            validate_access_key_id(&id_var, &access_key_id)?;
             Ok(Some(S3Credentials {
                 access_key_id,
                 secret_access_key,
@@ -356,62 +410,41 @@ fn global_credentials(vars: &Vars<'_>) -> Result<Option<S3Credentials>> {
             }))
         }
         (Some(_), None) => Err(ConfigError::new(
-            "S3_SECRET_ACCESS_KEY",
-            "missing (S3_ACCESS_KEY_ID is set; both are needed)",
-        )),
-        (None, Some(_)) => Err(ConfigError::new(
-            "S3_ACCESS_KEY_ID",
-            "missing (S3_SECRET_ACCESS_KEY is set; both are needed)",
-        )),
-        (None, None) if token.is_some() => Err(ConfigError::new(
-            "S3_SESSION_TOKEN",
-            "set without S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY",
-        )),
-        (None, None) => Ok(None),
-    }
-}
-
-/// `TARGET_<NAME>_{ACCESS_KEY_ID,SECRET_ACCESS_KEY,SESSION_TOKEN}`, else the global ones.
-fn target_credentials(t: &TargetVars<'_>, global: Option<&S3Credentials>) -> Result<S3Credentials> {
-    let (id_var, secret_var, token_var) = (
-        t.var("ACCESS_KEY_ID"),
-        t.var("SECRET_ACCESS_KEY"),
-        t.var("SESSION_TOKEN"),
-    );
-    let id = t.vars.secret(&id_var)?;
-    let secret = t.vars.secret(&secret_var)?;
-    let token = t.vars.secret(&token_var)?;
-    match (id, secret) {
-        (Some(access_key_id), Some(secret_access_key)) => {
-            validate_access_key_id(&id_var, &access_key_id)?;
-            Ok(S3Credentials {
-                access_key_id,
-                secret_access_key,
-                session_token: token,
-            })
-        }
-        (Some(_), None) => Err(ConfigError::new(
             secret_var,
-            format!("missing ({id_var} is set; per-target credentials need both)"),
+            format!("missing ({id_var} is set; {which})"),
         )),
         (None, Some(_)) => Err(ConfigError::new(
             id_var,
-            format!("missing ({secret_var} is set; per-target credentials need both)"),
+            format!("missing ({secret_var} is set; {which})"),
         )),
         (None, None) if token.is_some() => Err(ConfigError::new(
             token_var,
             format!("set without {id_var} and {secret_var}"),
         )),
-        (None, None) => match global {
-            Some(c) => Ok(c.clone()),
-            None => Err(ConfigError::new(
-                "S3_ACCESS_KEY_ID",
-                format!(
-                    "missing (target {} has no {id_var} either); set S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY",
-                    show(t.name)
-                ),
-            )),
-        },
+        (None, None) => Ok(None),
+    }
+}
+
+/// `S3_*`, the credentials of every target that has none of its own.
+fn global_credentials(vars: &Vars<'_>) -> Result<Option<S3Credentials>> {
+    credential_vars(vars, "S3_", "both are needed")
+}
+
+/// `TARGET_<NAME>_{ACCESS_KEY_ID,SECRET_ACCESS_KEY,SESSION_TOKEN}`, else the global ones.
+fn target_credentials(t: &TargetVars<'_>, global: Option<&S3Credentials>) -> Result<S3Credentials> {
+    if let Some(own) = credential_vars(t.vars, &t.var(""), "per-target credentials need both")? {
+        return Ok(own);
+    }
+    match global {
+        Some(c) => Ok(c.clone()),
+        None => Err(ConfigError::new(
+            "S3_ACCESS_KEY_ID",
+            format!(
+                "missing (target {} has no {} either); set S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY",
+                show(t.name),
+                t.var("ACCESS_KEY_ID")
+            ),
+        )),
     }
 }
 
@@ -467,6 +500,87 @@ mod tests {
         .expect("valid");
         assert!(!c.targets[0].path_style());
         assert_eq!(c.targets[0].region, "auto");
+    }
+
+    #[test]
+    fn write_and_read_credentials_are_separate_and_complete() {
+        let c = parse(&with(&[
+            ("TARGET_UPLOADS_WRITE_ACCESS_KEY_ID", "AKIDWRITE"),
+            (
+                "TARGET_UPLOADS_WRITE_SECRET_ACCESS_KEY",
+                "write-secret-value",
+            ),
+            ("TARGET_UPLOADS_READ_ACCESS_KEY_ID", "AKIDREAD"),
+            ("TARGET_UPLOADS_READ_SECRET_ACCESS_KEY", "read-secret-value"),
+            ("TARGET_UPLOADS_READ_SESSION_TOKEN", "read-token"),
+        ]))
+        .expect("valid");
+        let t = &c.targets[0];
+        assert_eq!(t.credentials_for(Access::Write).access_key_id, "AKIDWRITE");
+        assert_eq!(t.credentials_for(Access::Read).access_key_id, "AKIDREAD");
+        assert_eq!(
+            t.credentials_for(Access::Read).session_token.as_deref(),
+            Some("read-token")
+        );
+        assert_eq!(t.shared_credentials_warning(), None);
+        assert!(!format!("{t:?}").contains("secret-value"));
+
+        // Unset: both fall back to the target's (here the global) credentials, and a custom
+        // store gets the warning; s3 and r2 targets do not.
+        let c = parse(&base()).expect("valid");
+        let t = &c.targets[0];
+        assert_eq!(
+            t.credentials_for(Access::Write).access_key_id,
+            "AKIDEXAMPLE"
+        );
+        assert_eq!(t.credentials_for(Access::Read).access_key_id, "AKIDEXAMPLE");
+        let warning = t.shared_credentials_warning().expect("a warning");
+        assert!(
+            warning.contains("TARGET_UPLOADS_WRITE_ACCESS_KEY_ID"),
+            "{warning}"
+        );
+        assert!(!warning.contains("wJalrXUtnFEMI"), "{warning}");
+        let c = parse(&with(&[
+            ("TARGET_UPLOADS_KIND", "s3"),
+            ("TARGET_UPLOADS_REGION", "eu-west-1"),
+            ("TARGET_UPLOADS_ENDPOINT", ""),
+        ]))
+        .expect("valid");
+        assert_eq!(c.targets[0].shared_credentials_warning(), None);
+        // Write credentials alone, the same key id as the reads: still one credential.
+        let c = parse(&with(&[
+            ("TARGET_UPLOADS_WRITE_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("TARGET_UPLOADS_WRITE_SECRET_ACCESS_KEY", "x"),
+        ]))
+        .expect("valid");
+        assert!(c.targets[0].shared_credentials_warning().is_some());
+    }
+
+    #[test]
+    fn rejects_half_write_or_read_credentials() {
+        rejects(
+            with(&[("TARGET_UPLOADS_WRITE_ACCESS_KEY_ID", "AKIDWRITE")]),
+            "TARGET_UPLOADS_WRITE_SECRET_ACCESS_KEY",
+            "missing (TARGET_UPLOADS_WRITE_ACCESS_KEY_ID is set",
+        );
+        rejects(
+            with(&[("TARGET_UPLOADS_READ_SECRET_ACCESS_KEY", "TOP-SECRET-VALUE")]),
+            "TARGET_UPLOADS_READ_ACCESS_KEY_ID",
+            "missing",
+        );
+        rejects(
+            with(&[("TARGET_UPLOADS_WRITE_SESSION_TOKEN", "TOP-SECRET-VALUE")]),
+            "TARGET_UPLOADS_WRITE_SESSION_TOKEN",
+            "set without",
+        );
+        rejects(
+            with(&[
+                ("TARGET_UPLOADS_READ_ACCESS_KEY_ID", "a/b"),
+                ("TARGET_UPLOADS_READ_SECRET_ACCESS_KEY", "TOP-SECRET-VALUE"),
+            ]),
+            "TARGET_UPLOADS_READ_ACCESS_KEY_ID",
+            "without '/'",
+        );
     }
 
     #[test]

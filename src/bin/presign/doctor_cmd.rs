@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use presign_worker::config::{Config, TargetConfig};
+use presign_worker::config::{Access, Config, TargetConfig};
 use presign_worker::sigv4::{Bucket, Method, ObjectRequest, Signer};
 use serde_json::json;
 
@@ -111,7 +111,10 @@ impl Answer {
 struct Store {
     name: String,
     bucket: Bucket,
-    signer: Signer,
+    /// Signs the uploads (and the deletes) of the checks, as the worker's uploads.
+    write: Signer,
+    /// Signs the downloads, as the worker's.
+    read: Signer,
     agent: ureq::Agent,
     prefix: String,
     written: Vec<String>,
@@ -120,7 +123,8 @@ struct Store {
 impl Store {
     fn new(t: &TargetConfig) -> Result<Self, String> {
         let bucket = t.bucket.clone();
-        let signer = t.signer().map_err(|e| e.to_string())?;
+        let write = t.signer(Access::Write).map_err(|e| e.to_string())?;
+        let read = t.signer(Access::Read).map_err(|e| e.to_string())?;
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(20)))
@@ -129,7 +133,8 @@ impl Store {
         Ok(Self {
             name: t.name.clone(),
             bucket,
-            signer,
+            write,
+            read,
             agent,
             prefix: format!("presign-doctor/{}", unique()),
             written: Vec::new(),
@@ -155,7 +160,14 @@ impl Store {
             query: &[],
             headers,
         };
-        self.signer
+        // Signed as the worker signs: downloads with the read credentials, the rest with the
+        // write ones.
+        let signer = if method == Method::Get {
+            &self.read
+        } else {
+            &self.write
+        };
+        signer
             .presign(&self.bucket, &req, expires, at)
             .map(|p| p.url)
             .map_err(|e| e.to_string())
