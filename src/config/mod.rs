@@ -84,47 +84,47 @@ pub use targets::{Access, S3Credentials, TargetConfig, TargetKind};
 pub use tokens::JwtConfig;
 
 /// Default of `TARGETS`.
-pub const DEFAULT_TARGETS: &str = "uploads";
+pub(crate) const DEFAULT_TARGETS: &str = "uploads";
 /// Default of `TARGET_<NAME>_REGION` for `custom` targets.
-pub const DEFAULT_CUSTOM_REGION: &str = "us-east-1";
+pub(crate) const DEFAULT_CUSTOM_REGION: &str = "us-east-1";
 /// Default of `TARGET_<NAME>_POST_POLICY`.
-pub const DEFAULT_POST_POLICY: bool = false;
+pub(crate) const DEFAULT_POST_POLICY: bool = false;
 /// Default of `JWT_ALGORITHMS`.
-pub const DEFAULT_JWT_ALGORITHM: Algorithm = Algorithm::HS256;
+pub(crate) const DEFAULT_JWT_ALGORITHM: Algorithm = Algorithm::HS256;
 /// Default of `ISSUER_<NAME>_ALGORITHMS` (and the algorithm of the Cloudflare Access preset).
-pub const DEFAULT_ISSUER_ALGORITHM: Algorithm = Algorithm::RS256;
+pub(crate) const DEFAULT_ISSUER_ALGORITHM: Algorithm = Algorithm::RS256;
 /// Default of `KEY_TEMPLATE`.
-pub const DEFAULT_KEY_TEMPLATE: &str = "{sub}/{uuid}/{filename}";
+pub(crate) const DEFAULT_KEY_TEMPLATE: &str = "{sub}/{uuid}/{filename}";
 /// Default of `ALLOWED_CONTENT_TYPES`.
-pub const DEFAULT_ALLOWED_CONTENT_TYPES: &str = "image/png,image/jpeg,image/gif,image/webp,image/avif,application/pdf,text/plain,application/octet-stream";
+pub(crate) const DEFAULT_ALLOWED_CONTENT_TYPES: &str = "image/png,image/jpeg,image/gif,image/webp,image/avif,application/pdf,text/plain,application/octet-stream";
 /// Default of `MAX_UPLOAD_SIZE`: 100 MiB.
-pub const DEFAULT_MAX_UPLOAD_SIZE: u64 = 100 * 1024 * 1024;
+pub(crate) const DEFAULT_MAX_UPLOAD_SIZE: u64 = 100 * 1024 * 1024;
 /// Upper bound of `MAX_UPLOAD_SIZE`: 5 GiB, the largest single S3 `PUT`.
-pub const MAX_MAX_UPLOAD_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+pub(crate) const MAX_MAX_UPLOAD_SIZE: u64 = 5 * 1024 * 1024 * 1024;
 /// Default of `URL_TTL`, in seconds.
-pub const DEFAULT_URL_TTL: u64 = 300;
+pub(crate) const DEFAULT_URL_TTL: u64 = 300;
 /// Upper bound of `URL_TTL`: 7 days, the SigV4 presigning limit.
-pub const MAX_URL_TTL: u64 = 604_800;
+pub(crate) const MAX_URL_TTL: u64 = 604_800;
 /// Default of `ALLOW_URL_PAST_TOKEN_EXPIRY`.
-pub const DEFAULT_ALLOW_URL_PAST_TOKEN_EXPIRY: bool = false;
+pub(crate) const DEFAULT_ALLOW_URL_PAST_TOKEN_EXPIRY: bool = false;
 /// Default of `ALLOW_DELETE`.
-pub const DEFAULT_ALLOW_DELETE: bool = false;
+pub(crate) const DEFAULT_ALLOW_DELETE: bool = false;
 /// Default of `JWT_LEEWAY`, in seconds.
-pub const DEFAULT_JWT_LEEWAY: u64 = 60;
+pub(crate) const DEFAULT_JWT_LEEWAY: u64 = 60;
 /// Default of `JWT_HEADER`.
-pub const DEFAULT_JWT_HEADER: &str = "authorization";
+pub(crate) const DEFAULT_JWT_HEADER: &str = "authorization";
 /// Default of `CORS_MAX_AGE`, in seconds.
-pub const DEFAULT_CORS_MAX_AGE: u64 = 600;
+pub(crate) const DEFAULT_CORS_MAX_AGE: u64 = 600;
 /// Default of `MAX_BODY_BYTES`.
-pub const DEFAULT_MAX_BODY_BYTES: u64 = 16 * 1024;
+pub(crate) const DEFAULT_MAX_BODY_BYTES: u64 = 16 * 1024;
 /// Default of `JWKS_REFETCH_INTERVAL`, in seconds.
-pub const DEFAULT_JWKS_REFETCH_INTERVAL: u64 = 30;
+pub(crate) const DEFAULT_JWKS_REFETCH_INTERVAL: u64 = 30;
 /// Name of the issuer added by the Cloudflare Access preset (`ACCESS_TEAM`).
-pub const ACCESS_ISSUER_NAME: &str = "access";
+pub(crate) const ACCESS_ISSUER_NAME: &str = "access";
 /// Header in which Cloudflare Access sends its token.
 pub const ACCESS_HEADER: &str = "cf-access-jwt-assertion";
 /// Minimum length in bytes of an HMAC secret (`JWT_SECRET`, each `JWT_KEYS` entry).
-pub const MIN_JWT_SECRET_BYTES: usize = 32;
+pub(crate) const MIN_JWT_SECRET_BYTES: usize = 32;
 
 /// The whole validated configuration.
 #[derive(Debug, Clone)]

@@ -31,7 +31,7 @@ pub struct PolicyConfig {
 impl PolicyConfig {
     /// Whether `essence` (a media type without parameters, already lower case, e.g.
     /// `image/png`) is allowed by at least one rule.
-    pub fn content_type_allowed(&self, essence: &str) -> bool {
+    pub(crate) fn content_type_allowed(&self, essence: &str) -> bool {
         self.allowed_content_types
             .iter()
             .any(|r| r.matches(essence))

@@ -49,7 +49,7 @@ impl TargetConfig {
     }
 
     /// The credentials that sign requests of this kind of `access`.
-    pub fn credentials_for(&self, access: Access) -> &S3Credentials {
+    pub(crate) fn credentials_for(&self, access: Access) -> &S3Credentials {
         match access {
             Access::Write => self.write_credentials.as_ref(),
             Access::Read => self.read_credentials.as_ref(),
@@ -61,7 +61,7 @@ impl TargetConfig {
     /// `custom` store: such stores (s3s-fs, older MinIO) may execute an unsigned
     /// `x-amz-copy-source` added to an upload URL, copying any object that credential can read
     /// (`presign doctor` tells). `None` when there is nothing to warn about.
-    pub fn shared_credentials_warning(&self) -> Option<String> {
+    pub(crate) fn shared_credentials_warning(&self) -> Option<String> {
         let same = self.credentials_for(Access::Write).access_key_id
             == self.credentials_for(Access::Read).access_key_id;
         (self.kind == TargetKind::Custom && same).then(|| {

@@ -15,7 +15,7 @@ use serde_json::{Map, Number, Value};
 use super::error::{invalid_claim, malformed, Error, ErrorKind};
 
 /// Largest accepted NumericDate: 9999-12-31T23:59:59Z.
-pub const MAX_NUMERIC_DATE: u64 = 253_402_300_799;
+pub(crate) const MAX_NUMERIC_DATE: u64 = 253_402_300_799;
 
 /// Largest integer an f64 represents exactly (2^53).
 const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_992.0;

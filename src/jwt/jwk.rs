@@ -241,7 +241,7 @@ fn parse_json_object(text: &str, what: &'static str) -> Result<Map<String, Value
 }
 
 /// Parses one JWK (a JSON object) into a verification key; see the [module](self) docs.
-pub fn key_from_jwk(text: &str) -> Result<Key, Error> {
+pub(crate) fn key_from_jwk(text: &str) -> Result<Key, Error> {
     key_from_jwk_object(&parse_json_object(text, "JWK is not a JSON object")?)
 }
 

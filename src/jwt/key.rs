@@ -14,7 +14,7 @@ use super::error::{Error, ErrorKind};
 use super::jwk::{self, Jwks, PublicKey};
 
 /// Prefix marking a secret given in base64 rather than as raw text.
-pub const BASE64_SECRET_PREFIX: &str = "base64:";
+pub(crate) const BASE64_SECRET_PREFIX: &str = "base64:";
 
 /// Precomputed HMAC states (inner and outer pads already absorbed) for each hash.
 #[derive(Clone)]

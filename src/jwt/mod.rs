@@ -55,9 +55,8 @@ pub use algorithm::{Algorithm, EcCurve, KeyFamily, OkpCurve};
 pub use claims::Claims;
 pub use error::{Error, ErrorKind};
 pub use header::Header;
-pub use json::MAX_NUMERIC_DATE;
 pub use jwk::{Jwks, PublicKey, SkippedKey};
-pub use key::{parse_secret, Key, KeySet, KeySettingsError, BASE64_SECRET_PREFIX};
+pub use key::{parse_secret, Key, KeySet, KeySettingsError};
 pub use validation::Validation;
 
 use error::{malformed, missing_claim};
