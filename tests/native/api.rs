@@ -1,12 +1,8 @@
 //! The JSON API through `Service::handle`, natively: routes, statuses, error bodies, policy,
 //! CORS. Tokens are minted by the independent `jsonwebtoken` crate.
-#![cfg(not(target_arch = "wasm32"))]
-
-mod api_support;
-
 use std::collections::HashMap;
 
-use api_support::{hs256, request, TestPlatform};
+use crate::api_support::{hs256, request, service_from, vars_from, TestPlatform};
 use presign_worker::api::{Body, Request, Response, Service};
 use serde_json::{json, Value};
 
@@ -15,34 +11,29 @@ const S3_SECRET: &str = "s3-secret-DO-NOT-LEAK-0123456789";
 /// 2026-01-01T00:00:00Z.
 const NOW: u64 = 1_767_225_600;
 
+/// The configuration every test starts from (`service`, `vars` add to it).
+const VARS: &[(&str, &str)] = &[
+    ("TARGETS", "uploads,archive"),
+    ("TARGET_UPLOADS_KIND", "custom"),
+    ("TARGET_UPLOADS_ENDPOINT", "http://127.0.0.1:9000"),
+    ("TARGET_UPLOADS_BUCKET", "uploads"),
+    ("TARGET_ARCHIVE_KIND", "s3"),
+    ("TARGET_ARCHIVE_REGION", "eu-west-1"),
+    ("TARGET_ARCHIVE_BUCKET", "archive-bucket"),
+    ("S3_ACCESS_KEY_ID", "AKIDTEST"),
+    ("S3_SECRET_ACCESS_KEY", S3_SECRET),
+    ("JWT_SECRET", JWT_SECRET),
+    ("ALLOWED_CONTENT_TYPES", "image/*,text/plain"),
+    ("MAX_UPLOAD_SIZE", "1048576"),
+    ("CORS_ALLOWED_ORIGINS", "https://app.example.com"),
+];
+
 fn vars(extra: &[(&str, &str)]) -> HashMap<String, String> {
-    let mut v: HashMap<String, String> = [
-        ("TARGETS", "uploads,archive"),
-        ("TARGET_UPLOADS_KIND", "custom"),
-        ("TARGET_UPLOADS_ENDPOINT", "http://127.0.0.1:9000"),
-        ("TARGET_UPLOADS_BUCKET", "uploads"),
-        ("TARGET_ARCHIVE_KIND", "s3"),
-        ("TARGET_ARCHIVE_REGION", "eu-west-1"),
-        ("TARGET_ARCHIVE_BUCKET", "archive-bucket"),
-        ("S3_ACCESS_KEY_ID", "AKIDTEST"),
-        ("S3_SECRET_ACCESS_KEY", S3_SECRET),
-        ("JWT_SECRET", JWT_SECRET),
-        ("ALLOWED_CONTENT_TYPES", "image/*,text/plain"),
-        ("MAX_UPLOAD_SIZE", "1048576"),
-        ("CORS_ALLOWED_ORIGINS", "https://app.example.com"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    for (k, val) in extra {
-        v.insert(k.to_string(), val.to_string());
-    }
-    v
+    vars_from(&[VARS, extra].concat())
 }
 
 fn service(extra: &[(&str, &str)]) -> Service {
-    let v = vars(extra);
-    Service::from_lookup(&|k| v.get(k).cloned()).expect("valid config")
+    service_from(&[VARS, extra].concat())
 }
 
 fn token(claims: Value) -> String {

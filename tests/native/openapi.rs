@@ -2,13 +2,9 @@
 //! `Service::handle` with a body that validates against the documented schema, every request
 //! body sent here validates against its documented schema, and every status the API answers is
 //! documented for its route. A small validator covers the JSON Schema keywords the file uses.
-#![cfg(not(target_arch = "wasm32"))]
-
-mod api_support;
-
 use std::collections::BTreeSet;
 
-use api_support::{hs256, request, service_from};
+use crate::api_support::{hs256, request, service_from};
 use presign_worker::api::{config_invalid_response, Response, Service};
 use serde_json::{json, Value};
 
