@@ -21,6 +21,8 @@ use crate::jwt::{self, Claims, KeySet, Validation};
 use crate::policy::{self, Grant, PolicyError, Refusal};
 mod body;
 mod sign;
+#[cfg(test)]
+mod tests;
 
 use body::{Fields, FromBody};
 

@@ -903,26 +903,3 @@ fn log_line_is_json_with_the_request_fields_and_nothing_else() {
     let line: Value = serde_json::from_str(&ok.log_line(odd, 0)).expect("JSON");
     assert_eq!(line["method"], odd);
 }
-
-#[test]
-fn url_path_agrees_with_the_http_crate() {
-    for url in [
-        "https://example.com/",
-        "https://example.com",
-        "https://example.com/v1/uploads",
-        "http://127.0.0.1:8787/v1/uploads?x=1&y=/z",
-        "https://example.com:8443/a%3F%23%2Fb?c",
-        "https://example.com?query",
-        "https://user@example.com/healthz",
-        "http://[::1]:8080/v1/sign?",
-    ] {
-        let uri: http::Uri = url.parse().expect("valid URI");
-        assert_eq!(presign_worker::api::url_path(url), uri.path(), "{url}");
-    }
-    // Fragments never reach a server, but the path ends before one all the same.
-    assert_eq!(
-        presign_worker::api::url_path("https://example.com/a#/b?c"),
-        "/a"
-    );
-    assert_eq!(presign_worker::api::url_path("https://example.com#f"), "/");
-}
