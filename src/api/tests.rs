@@ -92,7 +92,17 @@ fn bodies_that_are_not_what_the_route_reads_are_refused_with_the_reason() {
         format!("{{{ok},\"size\":null}}").as_bytes(),
         "missing field `size`",
     );
-    for size in ["-1", "1.5", "1e3", "\"5\"", "18446744073709551616", "true"] {
+    for size in [
+        "-1",
+        "-0.5",
+        "1.5",
+        "1e-3",
+        "\"5\"",
+        "18446744073709551616",
+        "9007199254740994.0",
+        "1e300",
+        "true",
+    ] {
         refused(
             format!("{{{ok},\"size\":{size},\"key\":\"VALUE-7f3a\"}}").as_bytes(),
             "field `size` must be a whole number",
@@ -140,4 +150,26 @@ fn a_policy_refusal_is_403_or_422_with_its_code_and_message() {
     let invalid = policy::validate_part_number(0).expect_err("out of range");
     let r = policy_response(&invalid);
     assert_eq!((r.status, r.error_code), (422, Some("invalid_part_number")));
+}
+
+#[test]
+fn whole_numbers_may_be_written_with_a_fraction_or_an_exponent() {
+    // JSON Schema's `integer` is any number without a fractional part: `385.0` is 385, as
+    // JSON parsers in Python and elsewhere write it. Exact up to 2^53.
+    let ok = r#""filename":"a","content_type":"t/p""#;
+    for (written, size) in [
+        ("385", 385),
+        ("385.0", 385),
+        ("1e3", 1000),
+        ("1E+3", 1000),
+        ("0.0", 0),
+        ("-0.0", 0),
+        ("5368709120.0", 5_368_709_120),
+        ("9007199254740992.0", 9_007_199_254_740_992),
+        ("18446744073709551615", u64::MAX),
+    ] {
+        let body = format!("{{{ok},\"size\":{written}}}");
+        let b: UploadBody = parse(body.as_bytes()).unwrap_or_else(|e| panic!("{written}: {e}"));
+        assert_eq!(b.size, size, "{written}");
+    }
 }
