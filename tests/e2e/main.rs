@@ -12,6 +12,7 @@ mod support;
 mod e2e_browser;
 mod e2e_jwks;
 mod e2e_multipart;
+mod e2e_schemathesis;
 mod e2e_worker;
 mod sigv4_s3s;
 mod smoke_worker;
