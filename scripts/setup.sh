@@ -4,7 +4,8 @@
 # `make test` and `.ci/run`.
 #
 #   scripts/setup.sh            toolchain target, cargo tools, npm packages
-#   scripts/setup.sh --browser  also Chromium and tests/browser's npm packages (browser test)
+#   scripts/setup.sh --browser  also Chromium and tests/browser's npm packages (browser test),
+#                               openssl, and schemathesis from PyPI in .venv/ (API contract test)
 #   scripts/setup.sh --bench    also wrk and the npm packages of the JavaScript baselines
 #                               (bench/package.json, own lockfile; for `make bench`)
 set -euo pipefail
@@ -96,10 +97,26 @@ browser_npm() {
   cp "$BROWSER_DIR/package-lock.json" "$BROWSER_STAMP"
 }
 
+# schemathesis (PyPI), the schema-driven fuzzer of tests/e2e/e2e_schemathesis.rs, pinned, in a
+# virtual environment of its own (.venv/, git-ignored; no system-wide pip install); only when
+# that version is not there yet.
+SCHEMATHESIS_VERSION=4.32.5
+schemathesis_install() {
+  local st=.venv/bin/schemathesis
+  if [ -x "$st" ] && "$st" --version 2>/dev/null | grep -qx "schemathesis, version $SCHEMATHESIS_VERSION"; then
+    return 0
+  fi
+  python3 -m venv --help >/dev/null 2>&1 || apt_install python3-venv
+  say "installing schemathesis $SCHEMATHESIS_VERSION from PyPI (.venv)"
+  [ -x .venv/bin/pip ] || python3 -m venv .venv
+  .venv/bin/pip install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+}
+
 for arg in "$@"; do
   case "$arg" in
-    # The test suite: Chromium and Uppy for the browser test, openssl for the JWKS tests' keys.
-    --browser) apt_install chromium openssl; browser_npm ;;
+    # The test suite: Chromium and Uppy for the browser test, openssl for the JWKS tests' keys,
+    # schemathesis for the API contract test.
+    --browser) apt_install chromium openssl; browser_npm; schemathesis_install ;;
     --bench) apt_install wrk; bench_npm ;;
     *) say "unknown option $arg"; exit 2 ;;
   esac

@@ -2,12 +2,12 @@
 # `make test` (and `.ci/run`): everything, from a fresh clone.
 #
 #   setup          scripts/setup.sh --browser (toolchain target, cargo tools, npm packages,
-#                  Chromium, openssl and the browser test's npm packages)
+#                  Chromium, openssl, the browser test's npm packages, schemathesis in .venv/)
 #   fmt            cargo fmt --check
 #   clippy         native, all targets, warnings are errors
 #   clippy-wasm32  library and binaries for wasm32-unknown-unknown
 #   build          the worker bundle (scripts/build.sh), needed by the end-to-end tests
-#   test           unit, integration and end-to-end tests, i.e. every target but the benches,
+#   test           unit tests (src/), tests/native and tests/e2e, i.e. every target but the benches,
 #                  with -- --include-ignored: the end-to-end tests are #[ignore]d so that a
 #                  bare `cargo test` stays fast and self-contained
 #   bench-check    the benches, each benchmark run once (cargo test --bench '*'; criterion's

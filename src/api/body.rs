@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::jwt::json::parse_value;
+use crate::jwt::json::{parse_value, MAX_SAFE_INTEGER};
 
 /// A JSON object's members, taken out one by one.
 pub(super) struct Fields(Map<String, Value>);
@@ -38,12 +38,18 @@ impl Fields {
             .ok_or_else(|| format!("missing field `{name}`"))
     }
 
-    /// An optional whole number from 0 to 2^64 - 1.
+    /// An optional whole number from 0 to 2^64 - 1. Written with a fraction or an exponent
+    /// (`385.0`, `1e3`) it counts up to 2^53, where such numbers are exact: JSON Schema's
+    /// `integer` (openapi.json) allows them, and token claims are read the same way.
     pub(super) fn opt_u64(&mut self, name: &str) -> Result<Option<u64>, String> {
         match self.take(name) {
             None => Ok(None),
             Some(v) => v
                 .as_u64()
+                .or_else(|| {
+                    let f = v.as_f64()?;
+                    ((0.0..=MAX_SAFE_INTEGER).contains(&f) && f.fract() == 0.0).then_some(f as u64)
+                })
                 .map(Some)
                 .ok_or_else(|| format!("field `{name}` must be a whole number, 0 or more")),
         }

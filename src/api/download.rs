@@ -10,9 +10,9 @@ use crate::sigv4::{Method, ObjectRequest};
 
 /// The body of `POST /v1/downloads`.
 pub(super) struct DownloadBody {
-    key: String,
-    target: Option<String>,
-    filename: Option<String>,
+    pub(super) key: String,
+    pub(super) target: Option<String>,
+    pub(super) filename: Option<String>,
 }
 
 impl FromBody for DownloadBody {

@@ -28,6 +28,8 @@ mod body;
 mod download;
 mod error;
 mod sign;
+#[cfg(test)]
+mod tests;
 mod upload;
 
 use body::FromBody;

@@ -15,13 +15,13 @@ use crate::sigv4::{Method, ObjectRequest, PostConditions};
 
 /// The body of `POST /v1/uploads`.
 pub(super) struct UploadBody {
-    filename: String,
-    content_type: String,
-    size: u64,
-    checksum: Option<Map<String, Value>>,
-    metadata: Option<Map<String, Value>>,
-    target: Option<String>,
-    key: Option<String>,
+    pub(super) filename: String,
+    pub(super) content_type: String,
+    pub(super) size: u64,
+    pub(super) checksum: Option<Map<String, Value>>,
+    pub(super) metadata: Option<Map<String, Value>>,
+    pub(super) target: Option<String>,
+    pub(super) key: Option<String>,
 }
 
 impl FromBody for UploadBody {

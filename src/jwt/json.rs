@@ -18,7 +18,7 @@ use super::error::{invalid_claim, malformed, Error, ErrorKind};
 pub(crate) const MAX_NUMERIC_DATE: u64 = 253_402_300_799;
 
 /// Largest integer an f64 represents exactly (2^53).
-const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_992.0;
+pub(crate) const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_992.0;
 
 /// Collects the first precise error raised inside a deserialization.
 #[derive(Default)]

@@ -1,14 +1,10 @@
 //! End to end against a real S3-compatible server (`s3s-fs`, which verifies SigV4): objects
 //! go up and come back through our presigned URLs, and the server refuses every URL that was
 //! tampered with or used against what it signs.
-#![cfg(not(target_arch = "wasm32"))]
-
-mod support;
-
+use crate::support::{http, multipart_form, now_secs, S3Store};
 use presign_worker::sigv4::{
     AddressingStyle, Bucket, Credentials, Endpoint, Method, ObjectRequest, Payload, Signer,
 };
-use support::{http, multipart_form, now_secs, S3Store};
 
 fn setup() -> (S3Store, Signer, Bucket) {
     let store = S3Store::start_default();

@@ -1,4 +1,3 @@
-#![cfg(not(target_arch = "wasm32"))]
 //! `presign token` and `presign verify`, run as a process.
 
 use std::io::Write;

@@ -22,19 +22,15 @@
 //!
 //! Prerequisites (what `make test` does first): `scripts/setup.sh --browser` (Chromium and the
 //! npm packages of `tests/browser`) and `scripts/build.sh` (the worker bundle).
-#![cfg(not(target_arch = "wasm32"))]
-
-mod support;
-
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
+use crate::support::{self, free_port, now_secs, port_open, repo_root, Process, TempDir, TestEnv};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use support::{free_port, now_secs, port_open, repo_root, Process, TempDir, TestEnv};
 
 /// The whole browser run: bundle, Chromium start, both uploads, report.
 const RUN_TIMEOUT: Duration = Duration::from_secs(120);

@@ -2,8 +2,6 @@
 //! (a dev-dependency only), fed the way the AWS SDK for Rust feeds it for S3: the key encoded by
 //! `aws-smithy-http`'s greedy label encoder, single percent-encoding, no path normalisation.
 //! Thousands of generated requests must give identical signatures, presigned and header-signed.
-#![cfg(not(target_arch = "wasm32"))]
-
 use std::time::{Duration, UNIX_EPOCH};
 
 use aws_sigv4::http_request::{

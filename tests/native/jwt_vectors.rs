@@ -1,4 +1,3 @@
-#![cfg(not(target_arch = "wasm32"))]
 //! Published test vectors: RFC 7515 Appendix A (A.1 is also RFC 7519 §3.1), the RFC 7520 JOSE
 //! cookbook (§4.4 HMAC) and Wycheproof's `json_web_signature` cases that use HMAC keys.
 //!
@@ -10,9 +9,7 @@ use base64::Engine as _;
 use presign_worker::jwt::{self, Algorithm, ErrorKind, Key, KeySet, Validation};
 use serde_json::Value;
 
-mod shared_data;
-
-use shared_data::jwt_vector as load;
+use crate::shared_data::jwt_vector as load;
 
 /// A JWK `k` (base64url) as key bytes.
 fn jwk_k(jwk: &Value) -> Vec<u8> {

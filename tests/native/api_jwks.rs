@@ -6,10 +6,6 @@
 //! asks of it; signatures are checked with RustCrypto (`jwt::verify_public`), as on the CLI.
 //! Tokens are signed with fixed Ed25519 and P-256 keys (and the RFC 7515 A.2 RSA key for
 //! Access) by the RustCrypto signers, never by this crate.
-#![cfg(not(target_arch = "wasm32"))]
-
-mod api_support;
-
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::future::{poll_fn, Future};
@@ -18,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
-use api_support::{hs256 as mint_hs256, TestPlatform};
+use crate::api_support::{hs256 as mint_hs256, service_from, TestPlatform};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use presign_worker::api::{Body, Request, Response, Service};
@@ -341,28 +337,19 @@ impl XorShift {
 // ---------------------------------------------------------------------------------------------
 // Service and requests
 
-fn vars(extra: &[(&str, &str)]) -> HashMap<String, String> {
-    let mut v: HashMap<String, String> = [
-        ("TARGET_UPLOADS_KIND", "custom"),
-        ("TARGET_UPLOADS_ENDPOINT", "http://127.0.0.1:9000"),
-        ("TARGET_UPLOADS_BUCKET", "uploads"),
-        ("S3_ACCESS_KEY_ID", "AKIDTEST"),
-        ("S3_SECRET_ACCESS_KEY", S3_SECRET),
-        ("JWT_SECRET", JWT_SECRET),
-        ("ALLOWED_CONTENT_TYPES", "text/plain"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    for (k, val) in extra {
-        v.insert(k.to_string(), val.to_string());
-    }
-    v
-}
+/// The configuration every test starts from (`service` adds to it).
+const VARS: &[(&str, &str)] = &[
+    ("TARGET_UPLOADS_KIND", "custom"),
+    ("TARGET_UPLOADS_ENDPOINT", "http://127.0.0.1:9000"),
+    ("TARGET_UPLOADS_BUCKET", "uploads"),
+    ("S3_ACCESS_KEY_ID", "AKIDTEST"),
+    ("S3_SECRET_ACCESS_KEY", S3_SECRET),
+    ("JWT_SECRET", JWT_SECRET),
+    ("ALLOWED_CONTENT_TYPES", "text/plain"),
+];
 
 fn service(extra: &[(&str, &str)]) -> Service {
-    let v = vars(extra);
-    Service::from_lookup(&|k| v.get(k).cloned()).expect("valid config")
+    service_from(&[VARS, extra].concat())
 }
 
 /// The `idp` issuer: JWKS from [`IDP_URL`], EdDSA and ES256, audience [`AUD`].

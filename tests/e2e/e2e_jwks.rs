@@ -7,10 +7,6 @@
 //!
 //! Every worker here gets its own JWKS server (each test counts or changes what its server
 //! serves) and its own `wrangler dev`, as the tests differ in `JWKS_REFETCH_INTERVAL`.
-#![cfg(not(target_arch = "wasm32"))]
-
-mod support;
-
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::process::Command;
@@ -19,6 +15,10 @@ use std::sync::{Mutex, OnceLock};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
+use crate::support::{
+    self, http, now_secs, port_open, random_hex, try_http, JwksServer, S3Store, TempDir, TestEnv,
+    Worker, HTTP_TIMEOUT,
+};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use jsonwebtoken::jwk::{
@@ -27,10 +27,6 @@ use jsonwebtoken::jwk::{
 };
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::{json, Value};
-use support::{
-    http, now_secs, port_open, random_hex, try_http, JwksServer, S3Store, TempDir, TestEnv, Worker,
-    HTTP_TIMEOUT,
-};
 
 /// The `iss` of the identity provider's tokens (`ISSUER_IDP_ISS`).
 const ISS: &str = "https://idp.e2e.example";

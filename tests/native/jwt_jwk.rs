@@ -1,4 +1,3 @@
-#![cfg(not(target_arch = "wasm32"))]
 //! Asymmetric algorithms and JWKs: RFC 7515 A.2 (RS256) and A.3 (ES256), RFC 8037 (Ed25519),
 //! RFC 7520 §4.1–4.3, Wycheproof's RSA / ECDSA `json_web_signature` cases, JWK parsing, key
 //! selection, the two-phase API and algorithm-confusion attacks.
@@ -16,9 +15,7 @@ use presign_worker::jwt::{
 use serde_json::{json, Value};
 use sha2::Sha256;
 
-mod shared_data;
-
-use shared_data::jwt_vector as load;
+use crate::shared_data::jwt_vector as load;
 
 fn b64(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
@@ -289,7 +286,7 @@ fn wycheproof_rsa_and_ecdsa_cases() {
     let (mut valid, mut invalid, mut unsupported, mut pinned) = (0, 0, 0, 0);
     for group in v["testGroups"].as_array().unwrap() {
         let Some(public) = group.get("public") else {
-            continue; // HMAC groups: tests/jwt_vectors.rs
+            continue; // HMAC groups: tests/native/jwt_vectors.rs
         };
         let key = Key::from_jwk(&public.to_string());
         let unsupported_curve = public["crv"] == "P-521";

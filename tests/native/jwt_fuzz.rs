@@ -1,4 +1,3 @@
-#![cfg(not(target_arch = "wasm32"))]
 //! Property tests: no input makes the verifier (or the key parsers) panic, including inputs
 //! that get past the signature check because they are correctly signed.
 

@@ -1,4 +1,3 @@
-#![cfg(not(target_arch = "wasm32"))]
 //! The attack table of issue 3: one test per attack, each asserting the exact `ErrorKind`.
 //!
 //! Tokens are assembled by hand (base64url of literal JSON) and signed with the `jsonwebtoken`

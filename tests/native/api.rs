@@ -1,12 +1,8 @@
 //! The JSON API through `Service::handle`, natively: routes, statuses, error bodies, policy,
 //! CORS. Tokens are minted by the independent `jsonwebtoken` crate.
-#![cfg(not(target_arch = "wasm32"))]
-
-mod api_support;
-
 use std::collections::HashMap;
 
-use api_support::{hs256, request, TestPlatform};
+use crate::api_support::{hs256, request, service_from, vars_from, TestPlatform};
 use presign_worker::api::{Body, Request, Response, Service};
 use serde_json::{json, Value};
 
@@ -15,34 +11,29 @@ const S3_SECRET: &str = "s3-secret-DO-NOT-LEAK-0123456789";
 /// 2026-01-01T00:00:00Z.
 const NOW: u64 = 1_767_225_600;
 
+/// The configuration every test starts from (`service`, `vars` add to it).
+const VARS: &[(&str, &str)] = &[
+    ("TARGETS", "uploads,archive"),
+    ("TARGET_UPLOADS_KIND", "custom"),
+    ("TARGET_UPLOADS_ENDPOINT", "http://127.0.0.1:9000"),
+    ("TARGET_UPLOADS_BUCKET", "uploads"),
+    ("TARGET_ARCHIVE_KIND", "s3"),
+    ("TARGET_ARCHIVE_REGION", "eu-west-1"),
+    ("TARGET_ARCHIVE_BUCKET", "archive-bucket"),
+    ("S3_ACCESS_KEY_ID", "AKIDTEST"),
+    ("S3_SECRET_ACCESS_KEY", S3_SECRET),
+    ("JWT_SECRET", JWT_SECRET),
+    ("ALLOWED_CONTENT_TYPES", "image/*,text/plain"),
+    ("MAX_UPLOAD_SIZE", "1048576"),
+    ("CORS_ALLOWED_ORIGINS", "https://app.example.com"),
+];
+
 fn vars(extra: &[(&str, &str)]) -> HashMap<String, String> {
-    let mut v: HashMap<String, String> = [
-        ("TARGETS", "uploads,archive"),
-        ("TARGET_UPLOADS_KIND", "custom"),
-        ("TARGET_UPLOADS_ENDPOINT", "http://127.0.0.1:9000"),
-        ("TARGET_UPLOADS_BUCKET", "uploads"),
-        ("TARGET_ARCHIVE_KIND", "s3"),
-        ("TARGET_ARCHIVE_REGION", "eu-west-1"),
-        ("TARGET_ARCHIVE_BUCKET", "archive-bucket"),
-        ("S3_ACCESS_KEY_ID", "AKIDTEST"),
-        ("S3_SECRET_ACCESS_KEY", S3_SECRET),
-        ("JWT_SECRET", JWT_SECRET),
-        ("ALLOWED_CONTENT_TYPES", "image/*,text/plain"),
-        ("MAX_UPLOAD_SIZE", "1048576"),
-        ("CORS_ALLOWED_ORIGINS", "https://app.example.com"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    for (k, val) in extra {
-        v.insert(k.to_string(), val.to_string());
-    }
-    v
+    vars_from(&[VARS, extra].concat())
 }
 
 fn service(extra: &[(&str, &str)]) -> Service {
-    let v = vars(extra);
-    Service::from_lookup(&|k| v.get(k).cloned()).expect("valid config")
+    service_from(&[VARS, extra].concat())
 }
 
 fn token(claims: Value) -> String {
@@ -911,29 +902,6 @@ fn log_line_is_json_with_the_request_fields_and_nothing_else() {
     let odd = "P\"O\\ST\n";
     let line: Value = serde_json::from_str(&ok.log_line(odd, 0)).expect("JSON");
     assert_eq!(line["method"], odd);
-}
-
-#[test]
-fn url_path_agrees_with_the_http_crate() {
-    for url in [
-        "https://example.com/",
-        "https://example.com",
-        "https://example.com/v1/uploads",
-        "http://127.0.0.1:8787/v1/uploads?x=1&y=/z",
-        "https://example.com:8443/a%3F%23%2Fb?c",
-        "https://example.com?query",
-        "https://user@example.com/healthz",
-        "http://[::1]:8080/v1/sign?",
-    ] {
-        let uri: http::Uri = url.parse().expect("valid URI");
-        assert_eq!(presign_worker::api::url_path(url), uri.path(), "{url}");
-    }
-    // Fragments never reach a server, but the path ends before one all the same.
-    assert_eq!(
-        presign_worker::api::url_path("https://example.com/a#/b?c"),
-        "/a"
-    );
-    assert_eq!(presign_worker::api::url_path("https://example.com#f"), "/");
 }
 
 /// The access key id a presigned URL was signed with.

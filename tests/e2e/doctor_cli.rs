@@ -3,15 +3,11 @@
 //! s3s-fs 0.14.1 really enforces (signatures, expiry, signed content type and length, conditional
 //! writes) and what it does not (it executes an unsigned `x-amz-copy-source`; it has no CORS),
 //! leave no object behind and never print a secret.
-#![cfg(not(target_arch = "wasm32"))]
-
-mod support;
-
 use std::fs;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use support::{S3Store, TempDir};
+use crate::support::{S3Store, TempDir};
 
 fn doctor(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_presign"))

@@ -1,6 +1,4 @@
 //! `presign url`, the command-line presigner, on the S3 documentation's example.
-#![cfg(not(target_arch = "wasm32"))]
-
 use std::process::{Command, Output};
 
 fn presign(args: &[&str], token: Option<&str>) -> Output {

@@ -1,13 +1,9 @@
 //! Property tests of the whole API: whatever the method, path, headers and body — including
 //! bodies that pass authentication with a valid token — the answer is a 2xx/4xx with a JSON body
 //! (an `error.code` on every 4xx), never a panic, never a 5xx, and never a secret.
-#![cfg(not(target_arch = "wasm32"))]
-
-mod api_support;
-
 use std::collections::HashMap;
 
-use api_support::{hs256, request};
+use crate::api_support::{hs256, request, service_from};
 use presign_worker::api::Service;
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -17,7 +13,7 @@ const S3_SECRET: &str = "fuzz-s3-secret-never-in-an-answer";
 const NOW: u64 = 1_767_225_600;
 
 fn service() -> Service {
-    let vars: HashMap<&str, &str> = [
+    service_from(&[
         ("TARGETS", "uploads,posts"),
         ("TARGET_UPLOADS_KIND", "custom"),
         ("TARGET_UPLOADS_ENDPOINT", "http://127.0.0.1:9000"),
@@ -32,10 +28,7 @@ fn service() -> Service {
         ("ALLOWED_CONTENT_TYPES", "*/*"),
         ("CORS_ALLOWED_ORIGINS", "https://a.example"),
         ("ALLOW_DELETE", "true"),
-    ]
-    .into_iter()
-    .collect();
-    Service::from_lookup(&|k| vars.get(k).map(|v| v.to_string())).unwrap()
+    ])
 }
 
 fn token(claims: &Value) -> String {

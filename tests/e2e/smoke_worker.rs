@@ -1,10 +1,6 @@
 //! Smoke test of the end-to-end harness: an s3s-fs store and `wrangler dev` serving the built
 //! worker start on free ports, answer, and are cleaned up.
-#![cfg(not(target_arch = "wasm32"))]
-
-mod support;
-
-use support::{get, http, TestEnv};
+use crate::support::{self, get, http, TestEnv};
 
 #[test]
 #[ignore = "end-to-end: needs s3s-fs/wrangler, run by make test"]

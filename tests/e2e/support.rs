@@ -1,4 +1,4 @@
-//! Shared harness for the end-to-end tests (`mod support;` in a test file).
+//! Shared harness of the end-to-end tests (the `support` module of `tests/e2e/`).
 //!
 //! It runs real processes on loopback: an `s3s-fs` store ([`S3Store`]) and `wrangler dev`
 //! serving the already built bundle in `build/` ([`Worker`]), each on a free port, each in its
@@ -12,8 +12,7 @@
 //! passes against old code (`PRESIGN_E2E_ALLOW_STALE=1` turns that into a warning).
 //!
 //! ```ignore
-//! mod support;
-//! use support::{http, TestEnv};
+//! use crate::support::{http, TestEnv};
 //!
 //! #[test]
 //! #[ignore = "end-to-end: needs s3s-fs/wrangler, run by make test"]
@@ -23,7 +22,7 @@
 //!     assert_eq!(res.status, 200, "{}", res.text());
 //! }
 //! ```
-#![allow(dead_code)] // every test file uses a different part of the harness
+#![allow(dead_code)] // a harness: not every test uses every part (create_bucket, header_all)
 
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};

@@ -1,11 +1,7 @@
 //! End to end over real HTTP: `wrangler dev` running the built worker, in front of an `s3s-fs`
 //! store. A browser-like client gets URLs with a token and moves bytes with the store directly.
-#![cfg(not(target_arch = "wasm32"))]
-
-mod support;
-
+use crate::support::{http, now_secs, post_json, TestEnv};
 use serde_json::{json, Value};
-use support::{http, now_secs, post_json, TestEnv};
 
 const VARS: &[(&str, &str)] = &[
     (

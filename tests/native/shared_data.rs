@@ -1,7 +1,6 @@
 //! Test data from the workplace's read-only `../shared/` folder (the AWS SigV4 suite, JWT
 //! vectors). Missing data is a skip (with a notice) on a developer's machine and a failure
 //! when `CI=true`: CI must never pass by skipping.
-#![allow(dead_code)]
 
 use std::path::PathBuf;
 

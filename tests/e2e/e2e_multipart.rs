@@ -1,12 +1,8 @@
 //! Multipart uploads end to end: `wrangler dev` signs every request of Uppy's sequence through
 //! `POST /v1/sign`, the client talks to `s3s-fs` directly with those URLs.
-#![cfg(not(target_arch = "wasm32"))]
-
-mod support;
-
+use crate::support::{http, multipart_form, now_secs, post_json, HttpResponse, TestEnv};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use support::{http, multipart_form, now_secs, post_json, HttpResponse, TestEnv};
 
 const VARS: &[(&str, &str)] = &[
     ("ALLOWED_CONTENT_TYPES", "application/octet-stream,image/*"),

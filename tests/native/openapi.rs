@@ -2,13 +2,9 @@
 //! `Service::handle` with a body that validates against the documented schema, every request
 //! body sent here validates against its documented schema, and every status the API answers is
 //! documented for its route. A small validator covers the JSON Schema keywords the file uses.
-#![cfg(not(target_arch = "wasm32"))]
-
-mod api_support;
-
 use std::collections::BTreeSet;
 
-use api_support::{hs256, request, service_from};
+use crate::api_support::{hs256, request, service_from};
 use presign_worker::api::{config_invalid_response, Response, Service};
 use serde_json::{json, Value};
 
@@ -69,10 +65,21 @@ fn resolve<'a>(spec: &'a Value, node: &'a Value) -> &'a Value {
     }
 }
 
+/// A `pattern` of the document, compiled (the document's patterns use only syntax that
+/// ECMA-262, Python's `re` and the `regex` crate read alike: classes, `\uXXXX`, `\s`, repeats).
+fn pattern(p: &str) -> regex::Regex {
+    regex::Regex::new(p).unwrap_or_else(|e| panic!("pattern {p} does not compile: {e}"))
+}
+
 /// Validates `v` against `schema` (the keywords openapi.json uses); `Err` names the path.
 fn validate(spec: &Value, schema: &Value, v: &Value, at: &str) -> Result<(), String> {
     let schema = resolve(spec, schema);
     let fail = |why: String| Err(format!("{at}: {why} (value {v})"));
+    match schema {
+        Value::Bool(true) => return Ok(()),
+        Value::Bool(false) => return fail("not allowed here".to_owned()),
+        _ => {}
+    }
     if let Some(t) = schema.get("type").and_then(Value::as_str) {
         let ok = match t {
             "object" => v.is_object(),
@@ -89,6 +96,41 @@ fn validate(spec: &Value, schema: &Value, v: &Value, at: &str) -> Result<(), Str
     if let Some(options) = schema.get("enum").and_then(Value::as_array) {
         if !options.contains(v) {
             return fail(format!("not one of {options:?}"));
+        }
+    }
+    if schema.get("const").is_some_and(|c| c != v) {
+        return fail(format!("not {}", schema["const"]));
+    }
+    if let Some(s) = v.as_str() {
+        // JSON Schema counts characters (code points), not bytes.
+        let chars = s.chars().count() as u64;
+        if schema
+            .get("minLength")
+            .and_then(Value::as_u64)
+            .is_some_and(|m| chars < m)
+        {
+            return fail("too short".to_owned());
+        }
+        if schema
+            .get("maxLength")
+            .and_then(Value::as_u64)
+            .is_some_and(|m| chars > m)
+        {
+            return fail("too long".to_owned());
+        }
+        if let Some(p) = schema.get("pattern").and_then(Value::as_str) {
+            if !pattern(p).is_match(s) {
+                return fail(format!("does not match {p}"));
+            }
+        }
+    }
+    if let Some(options) = schema.get("oneOf").and_then(Value::as_array) {
+        let matching = options
+            .iter()
+            .filter(|o| validate(spec, o, v, at).is_ok())
+            .count();
+        if matching != 1 {
+            return fail(format!("matches {matching} of the oneOf cases, not 1"));
         }
     }
     if let (Some(min), Some(n)) = (schema.get("minimum").and_then(Value::as_i64), v.as_i64()) {
@@ -137,6 +179,14 @@ fn validate(spec: &Value, schema: &Value, v: &Value, at: &str) -> Result<(), Str
     }
     for (name, member) in obj {
         let sub = format!("{at}.{name}");
+        if let Some(names) = schema.get("propertyNames") {
+            validate(
+                spec,
+                names,
+                &Value::String(name.clone()),
+                &format!("{sub} (name)"),
+            )?;
+        }
         match props.and_then(|p| p.get(name)) {
             Some(s) => validate(spec, s, member, &sub)?,
             None => match schema.get("additionalProperties") {
@@ -208,6 +258,11 @@ fn post(spec: &Value, svc: &Service, path: &str, auth: Option<&str>, body: &Valu
     if let Err(e) = validate(spec, schema, body, "request") {
         panic!("the request sent to {path} does not match its documented schema: {e}");
     }
+    post_unchecked(svc, path, auth, body)
+}
+
+/// Sends a JSON body without checking it against the document (for requests off the schema).
+fn post_unchecked(svc: &Service, path: &str, auth: Option<&str>, body: &Value) -> Response {
     post_raw(
         svc,
         path,
@@ -379,13 +434,7 @@ fn every_answer_matches_the_document() {
         json!({ "method": "PATCH", "key": "a" }),
         json!({ "method": "PUT", "key": "alice/m.png", "uploadId": upload_id, "partNumber": 0 }),
     ] {
-        let r = post_raw(
-            &svc,
-            "/v1/sign",
-            Some(&alice),
-            body.to_string().as_bytes(),
-            "application/json",
-        );
+        let r = post_unchecked(&svc, "/v1/sign", Some(&alice), &body);
         check_answer(&spec, "/v1/sign", "POST", &r, &mut seen);
     }
 
@@ -473,5 +522,187 @@ fn the_validator_refuses_what_it_should() {
         ("header", bad_header),
     ] {
         assert!(validate(&spec, &grant, &v, "g").is_err(), "{name} passed");
+    }
+}
+
+#[test]
+fn the_validator_refuses_what_the_request_schemas_forbid() {
+    let spec = spec();
+    let upload = json!({"$ref": "#/components/schemas/UploadRequest"});
+    let good = json!({ "filename": "a.png", "content_type": "image/png", "size": 1 });
+    assert!(validate(&spec, &upload, &good, "u").is_ok());
+    let with = |name: &str, v: Value| {
+        let mut b = good.clone();
+        b[name] = v;
+        b
+    };
+    for bad in [
+        with("filename", json!("")),
+        with("filename", json!("dir/..")),
+        with("filename", json!("a\u{202E}gnp.exe")),
+        with("content_type", json!("image")),
+        with("size", json!(5_368_709_121_u64)),
+        with("key", json!("alice//a")),
+        with("target", json!("Uploads")),
+        with("metadata", json!({ "Album": "x" })),
+        with("metadata", json!({ "album": "caf\u{e9}" })),
+        with("checksum", json!({ "sha256": "AAAA" })),
+    ] {
+        assert!(validate(&spec, &upload, &bad, "u").is_err(), "{bad} passed");
+    }
+    let download = json!({"$ref": "#/components/schemas/DownloadRequest"});
+    assert!(validate(&spec, &download, &json!({ "key": "alice/a" }), "d").is_ok());
+    assert!(validate(&spec, &download, &json!({ "key": "" }), "d").is_err());
+    let sign = json!({"$ref": "#/components/schemas/SignRequest"});
+    let part = json!({ "method": "PUT", "key": "alice/a", "uploadId": "u1", "partNumber": 1 });
+    assert!(validate(&spec, &sign, &part, "s").is_ok());
+    for bad in [
+        json!({ "method": "PUT", "key": "alice/a", "uploadId": "", "partNumber": 1 }),
+        json!({ "method": "PUT", "key": "alice/a", "uploadId": "u1" }),
+        json!({ "method": "GET", "key": "alice/a", "partNumber": 1 }),
+        json!({ "method": "PUT", "key": "" }),
+        json!({ "method": "GET", "key": "a//b" }),
+    ] {
+        assert!(validate(&spec, &sign, &bad, "s").is_err(), "{bad} passed");
+    }
+}
+
+#[test]
+fn the_sign_cases_are_the_operations_the_worker_signs() {
+    // Every combination of method, uploadId and partNumber: schema-valid exactly when the
+    // worker does not refuse it as `unsupported_operation`.
+    let spec = spec();
+    let svc = service(&[("ALLOW_DELETE", "true"), ("ALLOWED_CONTENT_TYPES", "*/*")]);
+    let alice = token(json!({ "sub": "alice", "exp": NOW + 3600 }));
+    let schema = json!({"$ref": "#/components/schemas/SignRequest"});
+    let mut valid = 0;
+    for method in ["PUT", "POST", "GET", "DELETE"] {
+        for upload_id in [None, Some("u1")] {
+            for part in [None, Some(1)] {
+                let mut body = json!({ "method": method, "key": "alice/m.png" });
+                if let Some(id) = upload_id {
+                    body["uploadId"] = json!(id);
+                }
+                if let Some(n) = part {
+                    body["partNumber"] = json!(n);
+                }
+                let documented = validate(&spec, &schema, &body, "sign").is_ok();
+                let r = post_unchecked(&svc, "/v1/sign", Some(&alice), &body);
+                let refused = r.body.contains("\"unsupported_operation\"");
+                assert_eq!(documented, !refused, "{body}: {} {}", r.status, r.body);
+                if documented {
+                    assert_eq!(r.status, 200, "{body}: {}", r.body);
+                    valid += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(valid, 8, "the eight operations of the /v1/sign table");
+}
+
+/// The policy of a service that allows every media type.
+fn any_type_policy() -> presign_worker::config::PolicyConfig {
+    let vars = crate::api_support::vars_from(&[
+        ("TARGET_UPLOADS_KIND", "custom"),
+        ("TARGET_UPLOADS_ENDPOINT", "http://127.0.0.1:9000"),
+        ("TARGET_UPLOADS_BUCKET", "uploads"),
+        ("S3_ACCESS_KEY_ID", "AKIDOPENAPI"),
+        ("S3_SECRET_ACCESS_KEY", "openapi-s3-secret"),
+        ("JWT_SECRET", JWT_SECRET),
+        ("ALLOWED_CONTENT_TYPES", "*/*"),
+    ]);
+    presign_worker::config::Config::from_lookup(&|k| vars.get(k).cloned())
+        .expect("valid config")
+        .policy
+}
+
+/// Whether the document's schema `name` (under `components/schemas`) accepts the string `s`.
+fn documented(spec: &Value, name: &str, s: &str) -> bool {
+    let schema = json!({ "$ref": format!("#/components/schemas/{name}") });
+    validate(spec, &schema, &json!(s), name).is_ok()
+}
+
+#[test]
+fn checksums_are_documented_exactly() {
+    use base64::Engine as _;
+    let spec = spec();
+    let props = &spec["components"]["schemas"]["UploadRequest"]["properties"]["checksum"];
+    let of =
+        |alg: &str, s: &str| validate(&spec, &props["properties"][alg], &json!(s), alg).is_ok();
+    // Every last character before the padding (only some leave no stray bits), and lengths.
+    let alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_.";
+    for (alg, len) in [("sha256", 32), ("crc32", 4)] {
+        let valid = base64::engine::general_purpose::STANDARD.encode(vec![0x5a; len]);
+        let body = valid.trim_end_matches('=');
+        let pad = &valid[body.len()..];
+        let head = &body[..body.len() - 1];
+        for c in alphabet.chars() {
+            let s = format!("{head}{c}{pad}");
+            let worker = presign_worker::policy::checksum_header(alg, &s).is_ok();
+            assert_eq!(of(alg, &s), worker, "{alg} {s}");
+        }
+        for s in [
+            body.to_owned(),
+            format!("{valid}="),
+            format!("A{valid}"),
+            String::new(),
+        ] {
+            let worker = presign_worker::policy::checksum_header(alg, &s).is_ok();
+            assert_eq!(of(alg, &s), worker, "{alg} {s}");
+        }
+    }
+}
+
+/// Short strings over the characters the rules are about.
+fn tricky_string() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    let chars = vec![
+        'a', 'Z', '0', '.', '.', '/', '/', '\\', ' ', '\t', '\u{3000}', '\u{a0}', '\0', '\u{7f}',
+        '\u{85}', '\u{9f}', '\u{200e}', '\u{202e}', '\u{2066}', '\u{feff}', 'é', 'e', '\u{301}',
+        '~', '+', '=', '-', '_', ';', '%', '*', '"',
+    ];
+    proptest::collection::vec(proptest::sample::select(chars), 0..12)
+        .prop_map(|v| v.into_iter().collect::<String>())
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config::with_cases(2000))]
+
+    /// What the document accepts, the worker accepts: file names, keys, upload ids, media
+    /// types, metadata. Keys and upload ids (of these lengths) are documented exactly.
+    #[test]
+    fn documented_strings_pass_the_workers_checks(s in tricky_string(), t in tricky_string()) {
+        use presign_worker::policy;
+        use unicode_normalization::UnicodeNormalization as _;
+        static SPEC: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+        let spec = SPEC.get_or_init(spec);
+        let nfc: String = s.nfc().collect();
+        if documented(spec, "FileName", &s) {
+            proptest::prop_assert!(policy::sanitize_filename(&nfc).is_ok(), "filename {:?}", s);
+        }
+        proptest::prop_assert_eq!(
+            documented(spec, "ObjectKey", &s),
+            policy::validate_key(&s).is_ok(),
+            "key {:?}", s
+        );
+        proptest::prop_assert_eq!(
+            documented(spec, "UploadId", &s),
+            policy::validate_upload_id(&s).is_ok(),
+            "uploadId {:?}", s
+        );
+        let media = format!("{s}/{t}");
+        if documented(spec, "MediaType", &media) {
+            let claims = presign_worker::jwt::Claims::default();
+            proptest::prop_assert!(
+                policy::content_type(&any_type_policy(), &claims, &media).is_ok(),
+                "content type {:?}", media
+            );
+        }
+        let metadata = &spec["components"]["schemas"]["UploadRequest"]["properties"]["metadata"];
+        let member = json!({ s.clone(): t.clone() });
+        if validate(spec, metadata, &member, "metadata").is_ok() {
+            let map = member.as_object().cloned().unwrap_or_default();
+            proptest::prop_assert!(policy::metadata_headers(&map).is_ok(), "metadata {}", member);
+        }
     }
 }

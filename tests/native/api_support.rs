@@ -1,7 +1,6 @@
-//! Helpers of the native API tests (`tests/api*.rs`, `tests/openapi.rs`): a deterministic
+//! Helpers of the native API tests (`api*`, `openapi`): a deterministic
 //! platform, HS256 tokens minted by the independent `jsonwebtoken`, a service configured from
 //! name/value pairs, and one request through `Service::handle`.
-#![allow(dead_code)]
 
 use std::collections::HashMap;
 
@@ -35,12 +34,17 @@ pub fn hs256(secret: &str, claims: &Value) -> String {
     .expect("HS256 token")
 }
 
-/// The service configured by these variables (later pairs win); panics if it is refused.
-pub fn service_from(pairs: &[(&str, &str)]) -> Service {
-    let vars: HashMap<String, String> = pairs
+/// These name/value pairs as a map of variables (later pairs win).
+pub fn vars_from(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
+        .collect()
+}
+
+/// The service configured by these variables (later pairs win); panics if it is refused.
+pub fn service_from(pairs: &[(&str, &str)]) -> Service {
+    let vars = vars_from(pairs);
     Service::from_lookup(&|k| vars.get(k).cloned()).expect("valid config")
 }
 
