@@ -336,13 +336,59 @@ pub fn media_type_essence(value: &str) -> Option<String> {
     (token(ty) && token(sub)).then(|| main.to_ascii_lowercase())
 }
 
-/// Whether a claim's pattern (`*/*`, `type/*` or exact, any case) admits `essence`.
+/// The JavaScript MIME types of the WHATWG MIME Sniffing standard (§4.6), lower case.
+const JAVASCRIPT_TYPES: &[&str] = &[
+    "application/ecmascript",
+    "application/javascript",
+    "application/x-ecmascript",
+    "application/x-javascript",
+    "text/ecmascript",
+    "text/javascript",
+    "text/javascript1.0",
+    "text/javascript1.1",
+    "text/javascript1.2",
+    "text/javascript1.3",
+    "text/javascript1.4",
+    "text/javascript1.5",
+    "text/jscript",
+    "text/livescript",
+    "text/x-ecmascript",
+    "text/x-javascript",
+];
+
+/// Whether a browser may run code from an object of media type `essence` (lower case
+/// `type/subtype`) when the store serves it from its own origin: HTML; XML of any kind
+/// (`text/xml`, `application/xml`, every `+xml` type: XHTML, SVG, MathML, RSS, XSLT... an
+/// XML document runs the `<script>` of the XHTML namespace); XSL; the JavaScript types (a page
+/// of the bucket's origin loads them as scripts); `multipart/x-mixed-replace` (each part is
+/// rendered with its own type); Flash. Such a type is matched only by an exact entry of
+/// `ALLOWED_CONTENT_TYPES` or of a token's `content_types`, never by `type/*` or `*/*`.
+pub fn is_active_content(essence: &str) -> bool {
+    let Some((_, sub)) = essence.split_once('/') else {
+        return false;
+    };
+    sub == "xml"
+        || sub.ends_with("+xml")
+        || matches!(
+            essence,
+            "text/html"
+                | "text/xsl"
+                | "multipart/x-mixed-replace"
+                | "application/x-shockwave-flash"
+        )
+        || JAVASCRIPT_TYPES.contains(&essence)
+}
+
+/// Whether a claim's pattern (`*/*`, `type/*` or exact, any case) admits `essence`; wildcards
+/// never admit [active content](is_active_content).
 fn claim_pattern_matches(pattern: &str, essence: &str) -> bool {
     let pattern = pattern.trim().to_ascii_lowercase();
     match pattern.strip_suffix("/*") {
+        _ if pattern == essence => true,
+        Some(_) if is_active_content(essence) => false,
         Some("*") => true,
         Some(ty) => essence.split_once('/').is_some_and(|(t, _)| t == ty),
-        None => pattern == essence,
+        None => false,
     }
 }
 

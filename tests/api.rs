@@ -407,6 +407,83 @@ fn policy_refusals() {
     );
 }
 
+/// Types a browser runs code from when the store serves them from the bucket's origin.
+const ACTIVE_TYPES: &[&str] = &[
+    "image/svg+xml",
+    "text/html",
+    "application/xhtml+xml",
+    "text/xml",
+    "application/xml",
+    "application/rss+xml",
+    "application/mathml+xml",
+    "text/xsl",
+    "text/javascript",
+    "application/javascript",
+    "application/x-javascript",
+    "text/ecmascript",
+    "multipart/x-mixed-replace",
+];
+
+#[test]
+fn wildcards_never_admit_active_content() {
+    let t = alice();
+    // In the configuration: `image/*`, `text/*`, `*/*` admit passive types only.
+    let svc = service(&[("ALLOWED_CONTENT_TYPES", "image/*,text/*,*/*")]);
+    for ctype in ACTIVE_TYPES
+        .iter()
+        .copied()
+        .chain(["IMAGE/SVG+XML; charset=utf-8", "Text/HTML;charset=utf-8"])
+    {
+        let (status, v) = post(&svc, "/v1/uploads", Some(&t), upload(5, ctype));
+        assert_eq!(
+            (status, code(&v)),
+            (422, "content_type_not_allowed"),
+            "{ctype}: {v}"
+        );
+    }
+    for ctype in [
+        "image/png",
+        "text/plain",
+        "text/css",
+        "application/json",
+        "video/mp4",
+    ] {
+        let (status, v) = post(&svc, "/v1/uploads", Some(&t), upload(5, ctype));
+        assert_eq!(status, 200, "{ctype}: {v}");
+    }
+    // The same through /v1/sign, whose content type may be guessed from the file name.
+    let (status, v) = sign(&svc, &t, json!({ "method": "POST", "key": "drawing.svg" }));
+    assert_eq!((status, code(&v)), (422, "content_type_not_allowed"), "{v}");
+    // An exact entry admits its type, and that type only.
+    let svc = service(&[("ALLOWED_CONTENT_TYPES", "image/*,image/svg+xml")]);
+    let (status, v) = post(&svc, "/v1/uploads", Some(&t), upload(5, "image/svg+xml"));
+    assert_eq!(status, 200, "{v}");
+    let (status, v) = post(&svc, "/v1/uploads", Some(&t), upload(5, "text/html"));
+    assert_eq!((status, code(&v)), (422, "content_type_not_allowed"), "{v}");
+    // In a token's content_types claim too: a wildcard never grants it, an exact pattern does.
+    for claim in [json!(["image/*"]), json!(["*/*"]), json!("image/*")] {
+        let wide = token(json!({ "sub": "alice", "exp": NOW + 60, "content_types": claim }));
+        let (status, v) = post(&svc, "/v1/uploads", Some(&wide), upload(5, "image/svg+xml"));
+        assert_eq!(
+            (status, code(&v)),
+            (403, "content_type_not_granted"),
+            "{claim}: {v}"
+        );
+        let (status, v) = post(&svc, "/v1/uploads", Some(&wide), upload(5, "image/png"));
+        assert_eq!(status, 200, "{claim}: {v}");
+    }
+    let exact = token(
+        json!({ "sub": "alice", "exp": NOW + 60, "content_types": ["image/png", "Image/SVG+XML"] }),
+    );
+    let (status, v) = post(
+        &svc,
+        "/v1/uploads",
+        Some(&exact),
+        upload(5, "image/svg+xml"),
+    );
+    assert_eq!(status, 200, "{v}");
+}
+
 #[test]
 fn filenames_are_sanitised() {
     let svc = service(&[]);
