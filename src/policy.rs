@@ -9,9 +9,11 @@
 //!   (prepended unless the template already starts with it). A client may name its own key only
 //!   inside its grant (below).
 //! - **The grant** of a token is its `prefix` claim when present; otherwise the template's text
-//!   up to its first placeholder other than `{sub}`, cut after the last `/` (`alice/` for the
-//!   default template and subject `alice`). A token without either may upload only under
-//!   server-made keys and may not download.
+//!   up to its first placeholder other than `{sub}`, cut after the last `/`, provided a segment
+//!   holding `{sub}` is complete by then (`alice/` for the default template and subject
+//!   `alice`; none for `uploads/{sub}-{uuid}/{filename}`, where `uploads/` would hold every
+//!   subject's keys). A token without either may upload only under server-made keys and may
+//!   not download.
 //! - **Downloads** and client-named keys must start with the grant.
 //! - **Content types** must be allowed by the configuration and, when the token has a
 //!   `content_types` claim, by one of its patterns too (a claim narrows, never widens).
@@ -221,23 +223,9 @@ impl Grant {
                 prefix_from_claim: true,
             });
         }
-        let mut prefix = String::new();
-        for part in &template.parts {
-            match part {
-                KeyTemplatePart::Literal(text) => prefix.push_str(text),
-                KeyTemplatePart::Placeholder(Placeholder::Sub) => prefix.push_str(sub),
-                KeyTemplatePart::Placeholder(_) => break,
-            }
-        }
-        let owned = match prefix.rfind('/') {
-            Some(i) => &prefix[..=i],
-            None => "",
-        };
-        // The implicit grant only exists when it names the subject.
-        let has_sub_segment = owned.split('/').any(|s| s == sub);
         Ok(Self {
             sub: sub.to_owned(),
-            prefix: has_sub_segment.then(|| owned.to_owned()),
+            prefix: implicit_prefix(template, sub),
             prefix_from_claim: false,
         })
     }
@@ -257,6 +245,42 @@ impl Grant {
             )),
         }
     }
+}
+
+/// The grant of subject `sub` without a `prefix` claim: the keys of `template` up to the `/`
+/// that closes a segment holding `{sub}`, when that comes before any other placeholder (for
+/// `{sub}/{uuid}/{filename}`, `alice/`). Such a segment is literal text and `{sub}` only, and a
+/// subject holds no `/`, so it differs for every subject: no subject's grant holds another's
+/// keys. `None` when no `{sub}` segment is complete before another placeholder
+/// (`uploads/{sub}-{uuid}/...`: the text `uploads/` would be everyone's, whatever the subject).
+fn implicit_prefix(template: &KeyTemplate, sub: &str) -> Option<String> {
+    let mut prefix = String::new();
+    // The end of the last complete segment, and whether a complete segment holds `{sub}`.
+    let (mut cut, mut owned) = (0, false);
+    let mut segment_has_sub = false;
+    for part in &template.parts {
+        match part {
+            KeyTemplatePart::Literal(text) => {
+                for (i, c) in text.char_indices() {
+                    if c == '/' {
+                        cut = prefix.len() + i + 1;
+                        owned |= segment_has_sub;
+                        segment_has_sub = false;
+                    }
+                }
+                prefix.push_str(text);
+            }
+            KeyTemplatePart::Placeholder(Placeholder::Sub) => {
+                prefix.push_str(sub);
+                segment_has_sub = true;
+            }
+            KeyTemplatePart::Placeholder(_) => break,
+        }
+    }
+    owned.then(|| {
+        prefix.truncate(cut);
+        prefix
+    })
 }
 
 /// Fills the key template for an upload. `filename` must already be sanitised; `uuid` is 16

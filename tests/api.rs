@@ -587,6 +587,49 @@ fn downloads_only_inside_the_grant() {
 }
 
 #[test]
+fn no_subject_is_granted_another_subjects_keys() {
+    // `{sub}` shares its segment with `{uuid}`: the text before the first other placeholder,
+    // `uploads/`, holds every subject's keys, whatever the subject is called.
+    let svc = service(&[("KEY_TEMPLATE", "uploads/{sub}-{uuid}/{filename}")]);
+    let bob = token(json!({ "sub": "bob", "exp": NOW + 3600 }));
+    let (status, v) = post(&svc, "/v1/uploads", Some(&bob), upload(5, "text/plain"));
+    assert_eq!(status, 200, "{v}");
+    let bobs = v["key"].as_str().unwrap().to_owned();
+    assert!(bobs.starts_with("uploads/bob-"), "{bobs}");
+    for sub in ["uploads", "bob", "alice"] {
+        let t = token(json!({ "sub": sub, "exp": NOW + 3600 }));
+        for path in ["/v1/downloads", "/v1/sign"] {
+            let body = match path {
+                "/v1/downloads" => json!({ "key": bobs }),
+                _ => json!({ "method": "GET", "key": bobs }),
+            };
+            let (status, v) = post(&svc, path, Some(&t), body);
+            assert_eq!(
+                (status, code(&v)),
+                (403, "key_not_granted"),
+                "{sub} {path}: {v}"
+            );
+        }
+        let mut named = upload(5, "text/plain");
+        named["key"] = json!(format!("uploads/{sub}-x/y.txt"));
+        let (status, v) = post(&svc, "/v1/uploads", Some(&t), named);
+        assert_eq!((status, code(&v)), (403, "key_not_granted"), "{sub}: {v}");
+    }
+    // Where `{sub}` closes its segment, the subject owns it, even one named like a literal.
+    let svc = service(&[("KEY_TEMPLATE", "uploads/{sub}/{uuid}-{filename}")]);
+    for sub in ["uploads", "bob"] {
+        let t = token(json!({ "sub": sub, "exp": NOW + 3600 }));
+        let (_, v) = post(&svc, "/v1/uploads", Some(&t), upload(5, "text/plain"));
+        let key = v["key"].as_str().unwrap().to_owned();
+        let (status, v) = post(&svc, "/v1/downloads", Some(&t), json!({ "key": key }));
+        assert_eq!(status, 200, "{sub}: {v}");
+        let other = key.replacen(&format!("uploads/{sub}/"), "uploads/someone/", 1);
+        let (status, v) = post(&svc, "/v1/downloads", Some(&t), json!({ "key": other }));
+        assert_eq!((status, code(&v)), (403, "key_not_granted"), "{sub}: {v}");
+    }
+}
+
+#[test]
 fn cors_only_for_listed_origins() {
     let svc = service(&[]);
     let r = call(
