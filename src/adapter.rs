@@ -1,7 +1,7 @@
 //! The wasm32 adapter, the only code that touches the Workers runtime: it turns the runtime's
 //! `Request` into an [`api::Request`], asks the [`Service`] (built once per isolate from the
 //! environment), and turns the [`api::Response`] back, writing one log line.
-//! [`JsRemote`] gives the core `fetch`, the Cache API and WebCrypto for JWKS issuers.
+//! [`JsRemote`] gives the core `fetch`, the Cache API, timers and WebCrypto for JWKS issuers.
 
 use std::cell::{OnceCell, RefCell};
 use std::future::{poll_fn, Future};
@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use worker::wasm_bindgen::{self, prelude::wasm_bindgen, JsCast, JsValue};
 use worker::wasm_bindgen_futures::{future_to_promise, JsFuture};
-use worker::{console_error, console_warn, js_sys, web_sys, Context, Env};
+use worker::{console_error, console_warn, js_sys, web_sys, worker_sys, Env};
 
 use crate::api::{self, Body, Platform, Service};
 use crate::jwks::Remote;
@@ -32,6 +32,12 @@ extern "C" {
         body: &[u8],
         line: &str,
     ) -> std::result::Result<web_sys::Response, JsValue>;
+
+    /// `readLimited(message, limit, drain)` of `src/glue.js`: a promise of the body of a
+    /// `Request` or `Response` as an `ArrayBuffer`, or of `undefined` once more than `limit`
+    /// bytes came (then up to `drain` more are read and dropped, the rest cancelled).
+    #[wasm_bindgen(js_name = readLimited)]
+    fn glue_read_limited(message: &JsValue, limit: f64, drain: f64) -> js_sys::Promise;
 }
 
 #[wasm_bindgen]
@@ -52,16 +58,9 @@ extern "C" {
     #[wasm_bindgen(js_name = fetch, catch)]
     fn js_fetch(url: &str, init: &js_sys::Object) -> std::result::Result<js_sys::Promise, JsValue>;
 
-    /// `caches.default.match(url)`: the Cache API (a `Response`, or `undefined`).
-    #[wasm_bindgen(js_namespace = ["caches", "default"], js_name = match, catch)]
-    fn cache_match(url: &str) -> std::result::Result<js_sys::Promise, JsValue>;
-
-    /// `caches.default.put(url, response)`.
-    #[wasm_bindgen(js_namespace = ["caches", "default"], js_name = put, catch)]
-    fn cache_put(
-        url: &str,
-        resp: &web_sys::Response,
-    ) -> std::result::Result<js_sys::Promise, JsValue>;
+    /// `caches.open(name)`: a promise of the Cache API's cache `name`.
+    #[wasm_bindgen(js_namespace = caches, js_name = open, catch)]
+    fn caches_open(name: &str) -> std::result::Result<js_sys::Promise, JsValue>;
 
     /// `crypto.subtle.importKey(format, keyData, algorithm, extractable, usages)`.
     #[wasm_bindgen(js_namespace = ["crypto", "subtle"], js_name = importKey, catch)]
@@ -101,9 +100,14 @@ impl Platform for JsPlatform {
 }
 
 /// Longest wait for a JWKS answer; past it the fetch is aborted and counted as failed.
-const JWKS_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
-/// Largest JWKS body taken (real ones are a few KB).
+const JWKS_FETCH_TIMEOUT: Duration = Duration::from_millis(crate::jwks::FETCH_TIMEOUT_MS);
+/// Largest JWKS body taken (real ones are a few KB), decompressed: read through a counter, so
+/// a larger one (declared or not, compressed or not) is never read past this.
 const MAX_JWKS_BYTES: usize = 256 * 1024;
+/// The Cache API cache of JWKS copies: a named one, not `caches.default`, which every Worker of
+/// the zone reads and writes under any URL. Other Workers may still open it by name: its copies
+/// carry an HMAC that the core checks (see `crate::jwks::CacheKey`).
+const JWKS_CACHE: &str = "presign-worker:jwks";
 /// Header of our Cache API copies: until when (Unix seconds) the JWKS is fresh.
 const FRESH_UNTIL_HEADER: &str = "x-presign-jwks-fresh-until";
 /// Imported WebCrypto keys kept per isolate (then the list starts over).
@@ -218,17 +222,27 @@ fn js_problem(e: &JsValue) -> String {
     }
 }
 
+/// A `setTimeout` timer, cleared when dropped.
+struct Timer(JsValue);
+
+impl Drop for Timer {
+    fn drop(&mut self) {
+        clear_timeout(&self.0);
+    }
+}
+
 /// `Some` output of `fut`, or `None` when `limit` passes first. The timer is a promise, so
-/// that it wakes whichever task polled last (see [`respond`]).
+/// that it wakes whichever task polled last (see [`respond`]); it is cleared when this ends or
+/// is dropped.
 async fn within<F: Future>(fut: F, limit: Duration) -> Option<F::Output> {
-    let mut timer = JsValue::UNDEFINED;
+    let mut timer = Timer(JsValue::UNDEFINED);
     let ms = i32::try_from(limit.as_millis()).unwrap_or(i32::MAX);
     let elapsed = js_sys::Promise::new(&mut |resolve, _reject| {
-        timer = set_timeout(&resolve, ms);
+        timer.0 = set_timeout(&resolve, ms);
     });
     let mut fut = pin!(fut);
     let mut elapsed = JsFuture::from(elapsed);
-    let out = poll_fn(|cx| {
+    poll_fn(|cx| {
         if let Poll::Ready(out) = fut.as_mut().poll(cx) {
             Poll::Ready(Some(out))
         } else if Pin::new(&mut elapsed).poll(cx).is_ready() {
@@ -237,14 +251,33 @@ async fn within<F: Future>(fut: F, limit: Duration) -> Option<F::Output> {
             Poll::Pending
         }
     })
-    .await;
-    clear_timeout(&timer);
-    out
+    .await
+}
+
+/// The Cache API cache of JWKS copies, opened for this request (a cache object belongs to the
+/// request that opened it).
+async fn jwks_cache() -> std::result::Result<web_sys::Cache, JsValue> {
+    Ok(JsFuture::from(caches_open(JWKS_CACHE)?)
+        .await?
+        .unchecked_into())
+}
+
+/// The body of `message` (a `Request` or `Response`) read through [`glue_read_limited`]: the
+/// bytes, or `None` once more than `limit` came.
+async fn read_limited(
+    message: &JsValue,
+    limit: usize,
+) -> std::result::Result<Option<Vec<u8>>, JsValue> {
+    let read = JsFuture::from(glue_read_limited(message, limit as f64, 0.0)).await?;
+    Ok(read
+        .dyn_ref::<js_sys::ArrayBuffer>()
+        .map(|b| js_sys::Uint8Array::new(b).to_vec()))
 }
 
 impl Remote for JsRemote {
     async fn cached_jwks(&self, url: &str) -> Option<(String, u64)> {
-        let found = JsFuture::from(cache_match(url).ok()?).await.ok()?;
+        let cache = jwks_cache().await.ok()?;
+        let found = JsFuture::from(cache.match_with_str(url)).await.ok()?;
         let resp = found.dyn_into::<web_sys::Response>().ok()?;
         let fresh_until = resp.headers().get(FRESH_UNTIL_HEADER).ok()??.parse().ok()?;
         let body = JsFuture::from(resp.text().ok()?).await.ok()?.as_string()?;
@@ -271,8 +304,8 @@ impl Remote for JsRemote {
                     // Not read at all: a body that large is no JWK set.
                     return Ok((resp.status(), None, cache_control));
                 }
-                let body = JsFuture::from(resp.text()?).await?;
-                Ok::<_, JsValue>((resp.status(), body.as_string(), cache_control))
+                let body = read_limited(&resp, MAX_JWKS_BYTES).await?;
+                Ok::<_, JsValue>((resp.status(), body, cache_control))
             },
             JWKS_FETCH_TIMEOUT,
         )
@@ -285,10 +318,15 @@ impl Remote for JsRemote {
             ));
         };
         match fetched.map_err(|e| format!("fetch failed: {}", js_problem(&e)))? {
-            (200, Some(body), cache_control) if body.len() <= MAX_JWKS_BYTES => {
-                Ok((body, cache_control))
-            }
-            (200, _, _) => Err(format!("the JWKS is over {MAX_JWKS_BYTES} bytes")),
+            (200, Some(body), cache_control) => match String::from_utf8(body) {
+                // As `Response.text()` reads it: without a byte order mark.
+                Ok(text) => Ok((
+                    text.trim_start_matches('\u{feff}').to_owned(),
+                    cache_control,
+                )),
+                Err(_) => Err("the JWKS is not UTF-8".to_owned()),
+            },
+            (200, None, _) => Err(format!("the JWKS is over {MAX_JWKS_BYTES} bytes")),
             (status, _, _) => Err(format!("HTTP status {status}")),
         }
     }
@@ -304,11 +342,15 @@ impl Remote for JsRemote {
             let init = web_sys::ResponseInit::new();
             init.set_headers(&headers);
             let resp = web_sys::Response::new_with_opt_str_and_init(Some(body), &init)?;
-            JsFuture::from(cache_put(url, &resp)?).await
+            JsFuture::from(jwks_cache().await?.put_with_str(url, &resp)).await
         };
         if let Err(e) = stored.await {
             warn("jwks_cache_put_failed", &js_problem(&e));
         }
+    }
+
+    async fn sleep(&self, ms: u64) {
+        within(std::future::pending::<()>(), Duration::from_millis(ms)).await;
     }
 
     async fn verify(
@@ -360,32 +402,61 @@ fn service(env: &Env) -> Option<&'static Service> {
 }
 
 /// The worker's entry, called by `src/shim.js` for every request with the body it read:
-/// `null` for bodiless methods, an `ArrayBuffer`, or `undefined` when the body declares a
-/// length over [`body_limit`] or could not be read. A body read whole is measured here.
+/// `null` for bodiless methods, an `ArrayBuffer`, or `undefined` when the body is over
+/// [`body_limit`] (declared, or counted while read) or could not be read. A body read whole is
+/// measured here.
 ///
 /// Answers synchronously with a `Response` when the core does not wait on anything (every
 /// request but those whose identity provider's keys must be fetched, or whose token is checked
 /// with WebCrypto), else with a `Promise` of one. The future is polled once in place; only if
-/// it is still pending is it handed to the JavaScript event loop.
+/// it is still pending is it handed to the JavaScript event loop, and to `waitUntil`: the
+/// request's work (a JWKS fetch that other requests wait for above all) goes on when its
+/// client goes away.
 #[wasm_bindgen]
 #[allow(unreachable_pub)] // exported to JavaScript, not to Rust
 pub fn respond(
     req: web_sys::Request,
     body: JsValue,
     env: Env,
-    ctx: worker::worker_sys::Context,
+    ctx: worker_sys::Context,
 ) -> std::result::Result<JsValue, JsValue> {
-    let mut answer = Box::pin(answer(req, body, env, Context::new(ctx)));
+    let mut answer = Box::pin(answer(req, body, env));
     match answer
         .as_mut()
         .poll(&mut std::task::Context::from_waker(Waker::noop()))
     {
-        Poll::Ready(resp) => resp.map(JsValue::from),
+        Poll::Ready((resp, refresh)) => {
+            refresh_after(&ctx, refresh);
+            resp.map(JsValue::from)
+        }
         // Polled again at once by the event loop, with a real waker (every future here
         // registers the waker of its latest poll: JsFuture, the JWKS fetch's waiters).
         Poll::Pending => {
-            Ok(future_to_promise(async move { answer.await.map(JsValue::from) }).into())
+            let ctx = std::rc::Rc::new(ctx);
+            let inner = std::rc::Rc::clone(&ctx);
+            let promise = future_to_promise(async move {
+                let (resp, refresh) = answer.await;
+                refresh_after(&inner, refresh);
+                resp.map(JsValue::from)
+            });
+            let _ = ctx.wait_until(&promise);
+            Ok(promise.into())
         }
+    }
+}
+
+/// The service and time of a request whose stale JWKS keys served it: [`Service::refresh`]
+/// is due after the answer.
+type Refresh = Option<(&'static Service, u64)>;
+
+/// Runs a due refresh after the answer, with `waitUntil`.
+fn refresh_after(ctx: &worker_sys::Context, refresh: Refresh) {
+    if let Some((svc, started)) = refresh {
+        let refreshing = future_to_promise(async move {
+            svc.refresh(started, &JsRemote).await;
+            Ok(JsValue::UNDEFINED)
+        });
+        let _ = ctx.wait_until(&refreshing);
     }
 }
 
@@ -401,12 +472,12 @@ async fn answer(
     req: web_sys::Request,
     body: JsValue,
     env: Env,
-    ctx: Context,
-) -> std::result::Result<web_sys::Response, JsValue> {
+) -> (std::result::Result<web_sys::Response, JsValue>, Refresh) {
     let started = js_sys::Date::now();
     let method = req.method();
     let url = req.url();
     let path = api::url_path(&url);
+    let mut refresh = None;
     let resp = match service(&env) {
         None => api::config_invalid_response(),
         Some(svc) => {
@@ -424,13 +495,16 @@ async fn answer(
                 .await;
             if svc.refresh_due() {
                 // Stale JWKS keys served this token: refresh them after the answer.
-                ctx.wait_until(svc.refresh(started as u64, &JsRemote));
+                refresh = Some((svc, started as u64));
             }
             resp
         }
     };
     let elapsed = (js_sys::Date::now() - started).max(0.0) as u64;
-    to_js_response(&resp, &resp.log_line(&method, elapsed))
+    (
+        to_js_response(&resp, &resp.log_line(&method, elapsed)),
+        refresh,
+    )
 }
 
 /// The body's bytes, or `None` when it is over `max` or was not read (see [`respond`]).

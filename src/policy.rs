@@ -9,9 +9,11 @@
 //!   (prepended unless the template already starts with it). A client may name its own key only
 //!   inside its grant (below).
 //! - **The grant** of a token is its `prefix` claim when present; otherwise the template's text
-//!   up to its first placeholder other than `{sub}`, cut after the last `/` (`alice/` for the
-//!   default template and subject `alice`). A token without either may upload only under
-//!   server-made keys and may not download.
+//!   up to its first placeholder other than `{sub}`, cut after the last `/`, provided a segment
+//!   holding `{sub}` is complete by then (`alice/` for the default template and subject
+//!   `alice`; none for `uploads/{sub}-{uuid}/{filename}`, where `uploads/` would hold every
+//!   subject's keys). A token without either may upload only under server-made keys and may
+//!   not download.
 //! - **Downloads** and client-named keys must start with the grant.
 //! - **Content types** must be allowed by the configuration and, when the token has a
 //!   `content_types` claim, by one of its patterns too (a claim narrows, never widens).
@@ -227,23 +229,9 @@ impl Grant {
                 prefix_from_claim: true,
             });
         }
-        let mut prefix = String::new();
-        for part in &template.parts {
-            match part {
-                KeyTemplatePart::Literal(text) => prefix.push_str(text),
-                KeyTemplatePart::Placeholder(Placeholder::Sub) => prefix.push_str(sub),
-                KeyTemplatePart::Placeholder(_) => break,
-            }
-        }
-        let owned = match prefix.rfind('/') {
-            Some(i) => &prefix[..=i],
-            None => "",
-        };
-        // The implicit grant only exists when it names the subject.
-        let has_sub_segment = owned.split('/').any(|s| s == sub);
         Ok(Self {
             sub: sub.to_owned(),
-            prefix: has_sub_segment.then(|| owned.to_owned()),
+            prefix: implicit_prefix(template, sub),
             prefix_from_claim: false,
         })
     }
@@ -263,6 +251,42 @@ impl Grant {
             )),
         }
     }
+}
+
+/// The grant of subject `sub` without a `prefix` claim: the keys of `template` up to the `/`
+/// that closes a segment holding `{sub}`, when that comes before any other placeholder (for
+/// `{sub}/{uuid}/{filename}`, `alice/`). Such a segment is literal text and `{sub}` only, and a
+/// subject holds no `/`, so it differs for every subject: no subject's grant holds another's
+/// keys. `None` when no `{sub}` segment is complete before another placeholder
+/// (`uploads/{sub}-{uuid}/...`: the text `uploads/` would be everyone's, whatever the subject).
+fn implicit_prefix(template: &KeyTemplate, sub: &str) -> Option<String> {
+    let mut prefix = String::new();
+    // The end of the last complete segment, and whether a complete segment holds `{sub}`.
+    let (mut cut, mut owned) = (0, false);
+    let mut segment_has_sub = false;
+    for part in &template.parts {
+        match part {
+            KeyTemplatePart::Literal(text) => {
+                for (i, c) in text.char_indices() {
+                    if c == '/' {
+                        cut = prefix.len() + i + 1;
+                        owned |= segment_has_sub;
+                        segment_has_sub = false;
+                    }
+                }
+                prefix.push_str(text);
+            }
+            KeyTemplatePart::Placeholder(Placeholder::Sub) => {
+                prefix.push_str(sub);
+                segment_has_sub = true;
+            }
+            KeyTemplatePart::Placeholder(_) => break,
+        }
+    }
+    owned.then(|| {
+        prefix.truncate(cut);
+        prefix
+    })
 }
 
 /// Fills the key template for an upload. `filename` must already be sanitised; `uuid` is 16
@@ -342,13 +366,59 @@ pub fn media_type_essence(value: &str) -> Option<String> {
     (token(ty) && token(sub)).then(|| main.to_ascii_lowercase())
 }
 
-/// Whether a claim's pattern (`*/*`, `type/*` or exact, any case) admits `essence`.
+/// The JavaScript MIME types of the WHATWG MIME Sniffing standard (§4.6), lower case.
+const JAVASCRIPT_TYPES: &[&str] = &[
+    "application/ecmascript",
+    "application/javascript",
+    "application/x-ecmascript",
+    "application/x-javascript",
+    "text/ecmascript",
+    "text/javascript",
+    "text/javascript1.0",
+    "text/javascript1.1",
+    "text/javascript1.2",
+    "text/javascript1.3",
+    "text/javascript1.4",
+    "text/javascript1.5",
+    "text/jscript",
+    "text/livescript",
+    "text/x-ecmascript",
+    "text/x-javascript",
+];
+
+/// Whether a browser may run code from an object of media type `essence` (lower case
+/// `type/subtype`) when the store serves it from its own origin: HTML; XML of any kind
+/// (`text/xml`, `application/xml`, every `+xml` type: XHTML, SVG, MathML, RSS, XSLT... an
+/// XML document runs the `<script>` of the XHTML namespace); XSL; the JavaScript types (a page
+/// of the bucket's origin loads them as scripts); `multipart/x-mixed-replace` (each part is
+/// rendered with its own type); Flash. Such a type is matched only by an exact entry of
+/// `ALLOWED_CONTENT_TYPES` or of a token's `content_types`, never by `type/*` or `*/*`.
+pub fn is_active_content(essence: &str) -> bool {
+    let Some((_, sub)) = essence.split_once('/') else {
+        return false;
+    };
+    sub == "xml"
+        || sub.ends_with("+xml")
+        || matches!(
+            essence,
+            "text/html"
+                | "text/xsl"
+                | "multipart/x-mixed-replace"
+                | "application/x-shockwave-flash"
+        )
+        || JAVASCRIPT_TYPES.contains(&essence)
+}
+
+/// Whether a claim's pattern (`*/*`, `type/*` or exact, any case) admits `essence`; wildcards
+/// never admit [active content](is_active_content).
 fn claim_pattern_matches(pattern: &str, essence: &str) -> bool {
     let pattern = pattern.trim().to_ascii_lowercase();
     match pattern.strip_suffix("/*") {
+        _ if pattern == essence => true,
+        Some(_) if is_active_content(essence) => false,
         Some("*") => true,
         Some(ty) => essence.split_once('/').is_some_and(|(t, _)| t == ty),
-        None => pattern == essence,
+        None => false,
     }
 }
 

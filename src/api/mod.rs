@@ -20,7 +20,7 @@
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use crate::config::{Access, Config, ConfigError, TargetConfig};
-use crate::jwks::{Issuer, Remote};
+use crate::jwks::{CacheKey, Issuer, Remote};
 use crate::jwt::{Claims, KeySet, Validation};
 use crate::policy::{self, PolicyError};
 mod auth;
@@ -346,10 +346,22 @@ impl Service {
             leeway: jwt_cfg.leeway_secs,
             ..Validation::default()
         };
+        // Shared-cache copies are authenticated with a key only this worker's configuration
+        // gives: derived from the first target's secret access key (always set).
+        let cache_key = CacheKey::derive(
+            config
+                .targets
+                .first()
+                .map_or("", |t| t.credentials.secret_access_key.as_str())
+                .as_bytes(),
+        );
         let issuers: Vec<Issuer> = jwt_cfg
             .jwks_issuers
             .iter()
-            .map(|i| Issuer::new(i.clone(), jwt_cfg.leeway_secs, jwt_cfg.jwks_refetch_secs))
+            .map(|i| {
+                let (leeway, refetch) = (jwt_cfg.leeway_secs, jwt_cfg.jwks_refetch_secs);
+                Issuer::new(i.clone(), leeway, refetch, cache_key.clone())
+            })
             .collect();
         let mut decode = validation.clone();
         for issuer in &issuers {
@@ -582,6 +594,9 @@ impl Remote for Offline {
     }
 
     async fn store_jwks(&self, _url: &str, _body: &str, _fresh_until: u64) {}
+
+    /// Never waited on: one request alone never waits for a fetch.
+    async fn sleep(&self, _ms: u64) {}
 
     async fn verify(
         &self,

@@ -57,7 +57,7 @@
 //! | `ACCESS_AUD` | required with `ACCESS_TEAM` | The Access application's audience (AUD) tag. |
 //! | `JWKS_REFETCH_INTERVAL` | `30` | Seconds, 1 to 3600: a token with an unknown `kid` refetches its issuer's JWKS at most once per interval. |
 //! | `KEY_TEMPLATE` | `{sub}/{uuid}/{filename}` | Object key template. Placeholders: `{sub}` (token subject), `{uuid}` (random UUID), `{filename}` (sanitised file name), `{date}` (UTC `YYYY-MM-DD`), `{ext}` (file extension). Must contain `{sub}` and one of `{uuid}`, `{filename}`; literal text is limited to `A-Z a-z 0-9 / - _ . =`; no leading or trailing `/`, no `//`, no `.` or `..` segment; at most 256 bytes. |
-//! | `ALLOWED_CONTENT_TYPES` | `image/png,image/jpeg,image/gif,image/webp,image/avif,application/pdf,text/plain,application/octet-stream` | Comma list of media types allowed for uploads: exact (`image/png`), a whole type (`image/*`), or `*/*` for anything. The default leaves out types a browser would run as active content (HTML, SVG, JavaScript, XML). |
+//! | `ALLOWED_CONTENT_TYPES` | `image/png,image/jpeg,image/gif,image/webp,image/avif,application/pdf,text/plain,application/octet-stream` | Comma list of media types allowed for uploads: exact (`image/png`), a whole type (`image/*`), or `*/*` for any type. Wildcards never match active content (HTML, SVG and all XML, JavaScript, ...: `policy::is_active_content`), which only an exact entry admits; the default leaves it out. |
 //! | `MAX_UPLOAD_SIZE` | `104857600` (100 MiB) | Largest upload in bytes, 1 to 5368709120 (5 GiB, the limit of a single S3 PUT). |
 //! | `URL_TTL` | `300` | Lifetime of presigned URLs in seconds, 1 to 604800 (7 days). |
 //! | `ALLOW_URL_PAST_TOKEN_EXPIRY` | `false` | `true` lets a URL outlive the token that obtained it. |
@@ -517,7 +517,9 @@ mod tests {
         assert_eq!(c.jwt.header, "x-upload-token");
         assert!(!c.jwt.bearer_scheme);
         assert_eq!(c.policy.key_template.raw, "in/{date}/{sub}/{uuid}.{ext}");
-        assert!(c.policy.content_type_allowed("image/svg+xml"));
+        assert!(c.policy.content_type_allowed("image/png"));
+        // `image/*` never matches active content (see `policy::is_active_content`).
+        assert!(!c.policy.content_type_allowed("image/svg+xml"));
         assert!(c.policy.content_type_allowed("application/pdf"));
         assert!(!c.policy.content_type_allowed("text/plain"));
         assert!(!c.policy.content_type_allowed("image/"));

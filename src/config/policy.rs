@@ -50,14 +50,16 @@ pub enum ContentTypeRule {
 }
 
 impl ContentTypeRule {
-    /// Whether `essence` (lower case `type/subtype`, no parameters) matches this rule.
+    /// Whether `essence` (lower case `type/subtype`, no parameters) matches this rule; the
+    /// wildcards never match [active content](crate::policy::is_active_content).
     pub fn matches(&self, essence: &str) -> bool {
         match self {
+            ContentTypeRule::Exact(e) => e == essence,
+            _ if crate::policy::is_active_content(essence) => false,
             ContentTypeRule::Any => true,
             ContentTypeRule::AnySubtype(t) => essence
                 .split_once('/')
                 .is_some_and(|(ty, sub)| ty == t && !sub.is_empty()),
-            ContentTypeRule::Exact(e) => e == essence,
         }
     }
 }
@@ -179,6 +181,10 @@ mod tests {
             "twice",
         );
         let c = parse(&with(&[("ALLOWED_CONTENT_TYPES", "*/*")])).expect("valid");
+        assert!(c.policy.content_type_allowed("application/zip"));
+        assert!(!c.policy.content_type_allowed("text/html"));
+        let c = parse(&with(&[("ALLOWED_CONTENT_TYPES", "*/*,Text/HTML")])).expect("valid");
         assert!(c.policy.content_type_allowed("text/html"));
+        assert!(!c.policy.content_type_allowed("application/xhtml+xml"));
     }
 }

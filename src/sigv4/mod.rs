@@ -38,6 +38,7 @@ pub use encode::uri_encode;
 use encode::{hex_lower, uri_encode_into};
 pub use endpoint::{is_dns_bucket_name, AddressingStyle, Bucket, Endpoint, EndpointError};
 pub use error::SignError;
+pub(crate) use key::hmac_with_key;
 pub use key::SigningKey;
 pub use post::{PostConditions, PostForm};
 pub use time::AmzDate;

@@ -929,6 +929,149 @@ fn a_jwks_server_that_never_answers_is_given_up_on_time() {
     holder.join().unwrap();
 }
 
+#[test]
+#[ignore = "end-to-end: needs s3s-fs and wrangler; run by make test"]
+fn an_endless_jwks_answer_is_cut_at_its_limit() {
+    use std::io::{Read, Write};
+    let a = key("endless-a", Algorithm::RS256);
+    // An issuer whose JWKS server answers 200 with a chunked body that never ends (for a
+    // minute at most), declaring no length.
+    let endless = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let endless_url = format!("http://{}/jwks.json", endless.local_addr().unwrap());
+    endless
+        .set_nonblocking(true)
+        .expect("non-blocking listener");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let server = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut conns = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let Ok((mut stream, _)) = endless.accept() else {
+                    sleep(Duration::from_millis(20));
+                    continue;
+                };
+                let stop = stop.clone();
+                conns.push(std::thread::spawn(move || {
+                    stream.set_nonblocking(false).unwrap();
+                    let mut head = [0u8; 4096];
+                    let _ = stream.read(&mut head);
+                    let mut out = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+                                    transfer-encoding: chunked\r\n\r\n9\r\n{\"keys\":[\r\n"
+                        .to_vec();
+                    let end = Instant::now() + Duration::from_secs(60);
+                    let mut chunk = format!("{:x}\r\n", 4096).into_bytes();
+                    chunk.extend(std::iter::repeat_n(b' ', 4096));
+                    chunk.extend_from_slice(b"\r\n");
+                    while !stop.load(Ordering::Relaxed) && Instant::now() < end {
+                        if stream.write_all(&out).is_err() {
+                            break;
+                        }
+                        out.clone_from(&chunk);
+                        sleep(Duration::from_millis(1));
+                    }
+                }));
+            }
+            for c in conns {
+                let _ = c.join();
+            }
+        })
+    };
+    let endless_iss = "https://endless.e2e.example";
+    let jenv = JwksEnv::start(
+        &[a],
+        &[
+            ("ISSUERS", "idp,endless"),
+            ("ISSUER_ENDLESS_ISS", endless_iss),
+            ("ISSUER_ENDLESS_JWKS_URL", &endless_url),
+            ("ISSUER_ENDLESS_AUDIENCE", AUD),
+        ],
+    );
+    let mut endless_claims = claims("alice");
+    endless_claims["iss"] = json!(endless_iss);
+    let started = Instant::now();
+    let answer = jenv.upload(&sign(a, &endless_claims));
+    let took = started.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    assert!(
+        answer.status == 503 && answer.code() == "jwks_unavailable",
+        "endless JWKS: expected 503 jwks_unavailable, got {answer}\n{}",
+        jenv.diagnosis()
+    );
+    // Given up on once 256 KiB came, not at the 5 s timeout.
+    assert!(took < Duration::from_secs(4), "answered after {took:?}");
+    let logged = (0..50).any(|_| {
+        let found = jenv
+            .env
+            .worker
+            .logs()
+            .contains("the JWKS is over 262144 bytes");
+        if !found {
+            sleep(Duration::from_millis(100));
+        }
+        found
+    });
+    assert!(logged, "the cut was not logged\n{}", jenv.diagnosis());
+    // The other issuer is served all along.
+    jenv.accepts(&token(a, "alice"), "the other issuer");
+    server.join().unwrap();
+}
+
+#[test]
+#[ignore = "end-to-end: needs s3s-fs and wrangler; run by make test"]
+fn a_client_that_leaves_mid_fetch_holds_up_no_one() {
+    use std::io::Write;
+    let a = key("leaver-a", Algorithm::ES256);
+    let jenv = JwksEnv::start(&[a], &[("ISSUER_IDP_ALGORITHMS", "ES256")]);
+    // The provider takes 3 s to answer: the first token's request waits for that fetch.
+    jenv.server.set_delay(Duration::from_secs(3));
+    let t = token(a, "alice");
+    // A asks, then goes away while the worker fetches the keys.
+    let mut leaver = std::net::TcpStream::connect(("127.0.0.1", jenv.env.worker.port))
+        .expect("connect to the worker");
+    let head = format!(
+        "POST /v1/uploads HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {t}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{UPLOAD}",
+        UPLOAD.len()
+    );
+    leaver.write_all(head.as_bytes()).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while jenv.server.fetches() == 0 && Instant::now() < deadline {
+        sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        jenv.server.fetches(),
+        1,
+        "A's request fetches the keys\n{}",
+        jenv.diagnosis()
+    );
+    sleep(Duration::from_millis(300));
+    let _ = leaver.shutdown(std::net::Shutdown::Both);
+    drop(leaver);
+    sleep(Duration::from_millis(300));
+    // B, with the same key, is served when that fetch ends (about 2.4 s from now).
+    let started = Instant::now();
+    let b = try_http(
+        "POST",
+        &jenv.upload_url(),
+        &[
+            ("authorization", &format!("Bearer {t}")),
+            ("content-type", "application/json"),
+        ],
+        UPLOAD.as_bytes(),
+        Duration::from_secs(20),
+    );
+    let took = started.elapsed();
+    let b = b.unwrap_or_else(|e| panic!("B got no answer in {took:?}: {e}\n{}", jenv.diagnosis()));
+    assert_eq!(b.status, 200, "{}\n{}", b.text(), jenv.diagnosis());
+    assert!(
+        took < Duration::from_secs(4),
+        "B was served after {took:?} (A's fetch ended about 2.4 s after B asked)\n{}",
+        jenv.diagnosis()
+    );
+    assert_eq!(jenv.server.fetches(), 1, "B waited for A's fetch");
+}
+
 // ---------------------------------------------------------------------------------------------
 // The plumbing, without the worker (fast; needs only openssl)
 

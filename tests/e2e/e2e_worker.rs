@@ -310,15 +310,27 @@ fn misconfigured_worker_answers_500_without_details() {
 /// One HTTP/1.1 request written as is on a new connection to the worker; the answer's status
 /// code and body (read up to its `Content-Length`).
 fn raw_request(env: &TestEnv, head: &str, body: &[u8]) -> (u16, String) {
-    use std::io::{Read, Write};
+    use std::io::Write;
+    let mut stream = connect(env);
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    read_answer(&mut stream)
+}
+
+/// A connection to the worker whose reads time out after 20 s.
+fn connect(env: &TestEnv) -> std::net::TcpStream {
     let base = env.worker.url("");
     let addr = base.trim_start_matches("http://").trim_end_matches('/');
-    let mut stream = std::net::TcpStream::connect(addr).expect("connect to the worker");
+    let stream = std::net::TcpStream::connect(addr).expect("connect to the worker");
     stream
         .set_read_timeout(Some(std::time::Duration::from_secs(20)))
         .unwrap();
-    stream.write_all(head.as_bytes()).unwrap();
-    stream.write_all(body).unwrap();
+    stream
+}
+
+/// The status and body of the answer on `stream` (it must have a `content-length`).
+fn read_answer(stream: &mut std::net::TcpStream) -> (u16, String) {
+    use std::io::Read;
     let mut answer = Vec::new();
     let mut buf = [0u8; 8192];
     loop {
@@ -379,4 +391,58 @@ fn body_limit_holds_without_a_declared_length() {
     let (status, body) = chunked(small);
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("\"url\""), "{body}");
+}
+
+#[test]
+#[ignore = "end-to-end: needs s3s-fs and wrangler; run by make test"]
+fn an_endless_body_without_a_declared_length_is_refused_once_past_the_limit() {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::time::{Duration, Instant};
+    // Its own worker (see the end).
+    let env = TestEnv::start(VARS);
+    let alice = token(&env, "alice", now_secs() + 600);
+    let mut stream = connect(&env);
+    let head = format!(
+        "POST /v1/uploads HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {alice}\r\n\
+         Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    // A client that sends chunks and never ends its body (at most for a minute).
+    let answered = std::sync::Arc::new(AtomicBool::new(false));
+    let sent = std::sync::Arc::new(AtomicU64::new(0));
+    let writer = {
+        let (mut out, answered, sent) =
+            (stream.try_clone().unwrap(), answered.clone(), sent.clone());
+        std::thread::spawn(move || {
+            let mut chunk = format!("{:x}\r\n", 4096).into_bytes();
+            chunk.extend(std::iter::repeat_n(b' ', 4096));
+            chunk.extend_from_slice(b"\r\n");
+            let end = Instant::now() + Duration::from_secs(60);
+            while !answered.load(Ordering::SeqCst) && Instant::now() < end {
+                if out.write_all(&chunk).is_err() {
+                    return;
+                }
+                sent.fetch_add(4096, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            // Answered: the body ends properly (a body cut short makes `wrangler dev`'s proxy
+            // fail the requests it is serving).
+            let _ = out.write_all(b"0\r\n\r\n");
+        })
+    };
+    let started = Instant::now();
+    let (status, body) = read_answer(&mut stream);
+    let took = started.elapsed();
+    answered.store(true, Ordering::SeqCst);
+    writer.join().unwrap();
+    assert_eq!(status, 413, "{body}");
+    assert!(body.contains("\"code\":\"body_too_large\""), "{body}");
+    println!(
+        "413 after {took:?}, {} bytes sent by then",
+        sent.load(Ordering::SeqCst)
+    );
+    assert!(took < Duration::from_secs(10), "answered after {took:?}");
+    // No request after this one here: `wrangler dev`'s proxy (not the worker) may fail the next
+    // request of a connection whose request body was cut short.
 }

@@ -772,8 +772,9 @@ pub const JWKS_DEFAULT_CACHE_CONTROL: &str = "public, max-age=600";
 /// Every answer carries `connection: close`. `GET` (or `HEAD`) `/jwks.json` (a query string is
 /// ignored) answers the current body ([`JwksServer::set_jwks`]) with `content-type:
 /// application/json`, the current status ([`JwksServer::set_status`], 200 at start) and
-/// `Cache-Control` ([`JwksServer::set_cache_control`], [`JWKS_DEFAULT_CACHE_CONTROL`] at start);
-/// another path answers 404, another method 405. [`JwksServer::fetches`] counts the requests
+/// `Cache-Control` ([`JwksServer::set_cache_control`], [`JWKS_DEFAULT_CACHE_CONTROL`] at start),
+/// after the current delay ([`JwksServer::set_delay`], none at start); another path answers
+/// 404, another method 405. [`JwksServer::fetches`] counts the requests
 /// for `/jwks.json`. [`JwksServer::stop`] (and `Drop`) closes the port: connections are then
 /// refused, as when the identity provider is down.
 pub struct JwksServer {
@@ -789,6 +790,8 @@ struct JwksState {
     body: Mutex<String>,
     cache_control: Mutex<String>,
     status: AtomicU16,
+    /// Milliseconds to wait before answering `/jwks.json`.
+    delay_ms: AtomicU64,
     fetches: AtomicU64,
     requests: AtomicU64,
     stopped: AtomicBool,
@@ -814,6 +817,7 @@ impl JwksServer {
             body: Mutex::new(jwks.to_owned()),
             cache_control: Mutex::new(JWKS_DEFAULT_CACHE_CONTROL.to_owned()),
             status: AtomicU16::new(200),
+            delay_ms: AtomicU64::new(0),
             fetches: AtomicU64::new(0),
             requests: AtomicU64::new(0),
             stopped: AtomicBool::new(false),
@@ -871,6 +875,12 @@ impl JwksServer {
     /// Sets the status of `/jwks.json` answers (the body stays the JWK set).
     pub fn set_status(&self, status: u16) {
         self.state.status.store(status, Ordering::SeqCst);
+    }
+
+    /// Makes `/jwks.json` answers wait `delay` after the request (a slow identity provider).
+    pub fn set_delay(&self, delay: Duration) {
+        let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.state.delay_ms.store(ms, Ordering::SeqCst);
     }
 
     /// Requests for `/jwks.json` received so far (any method, any answer).
@@ -954,6 +964,7 @@ fn jwks_serve_connection(mut stream: TcpStream, state: &JwksState) {
     } else {
         state.requests.fetch_add(1, Ordering::SeqCst);
         state.fetches.fetch_add(1, Ordering::SeqCst);
+        sleep(Duration::from_millis(state.delay_ms.load(Ordering::SeqCst)));
         if method == "GET" || method == "HEAD" {
             cache_control = state
                 .cache_control

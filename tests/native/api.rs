@@ -398,6 +398,83 @@ fn policy_refusals() {
     );
 }
 
+/// Types a browser runs code from when the store serves them from the bucket's origin.
+const ACTIVE_TYPES: &[&str] = &[
+    "image/svg+xml",
+    "text/html",
+    "application/xhtml+xml",
+    "text/xml",
+    "application/xml",
+    "application/rss+xml",
+    "application/mathml+xml",
+    "text/xsl",
+    "text/javascript",
+    "application/javascript",
+    "application/x-javascript",
+    "text/ecmascript",
+    "multipart/x-mixed-replace",
+];
+
+#[test]
+fn wildcards_never_admit_active_content() {
+    let t = alice();
+    // In the configuration: `image/*`, `text/*`, `*/*` admit passive types only.
+    let svc = service(&[("ALLOWED_CONTENT_TYPES", "image/*,text/*,*/*")]);
+    for ctype in ACTIVE_TYPES
+        .iter()
+        .copied()
+        .chain(["IMAGE/SVG+XML; charset=utf-8", "Text/HTML;charset=utf-8"])
+    {
+        let (status, v) = post(&svc, "/v1/uploads", Some(&t), upload(5, ctype));
+        assert_eq!(
+            (status, code(&v)),
+            (422, "content_type_not_allowed"),
+            "{ctype}: {v}"
+        );
+    }
+    for ctype in [
+        "image/png",
+        "text/plain",
+        "text/css",
+        "application/json",
+        "video/mp4",
+    ] {
+        let (status, v) = post(&svc, "/v1/uploads", Some(&t), upload(5, ctype));
+        assert_eq!(status, 200, "{ctype}: {v}");
+    }
+    // The same through /v1/sign, whose content type may be guessed from the file name.
+    let (status, v) = sign(&svc, &t, json!({ "method": "POST", "key": "drawing.svg" }));
+    assert_eq!((status, code(&v)), (422, "content_type_not_allowed"), "{v}");
+    // An exact entry admits its type, and that type only.
+    let svc = service(&[("ALLOWED_CONTENT_TYPES", "image/*,image/svg+xml")]);
+    let (status, v) = post(&svc, "/v1/uploads", Some(&t), upload(5, "image/svg+xml"));
+    assert_eq!(status, 200, "{v}");
+    let (status, v) = post(&svc, "/v1/uploads", Some(&t), upload(5, "text/html"));
+    assert_eq!((status, code(&v)), (422, "content_type_not_allowed"), "{v}");
+    // In a token's content_types claim too: a wildcard never grants it, an exact pattern does.
+    for claim in [json!(["image/*"]), json!(["*/*"]), json!("image/*")] {
+        let wide = token(json!({ "sub": "alice", "exp": NOW + 60, "content_types": claim }));
+        let (status, v) = post(&svc, "/v1/uploads", Some(&wide), upload(5, "image/svg+xml"));
+        assert_eq!(
+            (status, code(&v)),
+            (403, "content_type_not_granted"),
+            "{claim}: {v}"
+        );
+        let (status, v) = post(&svc, "/v1/uploads", Some(&wide), upload(5, "image/png"));
+        assert_eq!(status, 200, "{claim}: {v}");
+    }
+    let exact = token(
+        json!({ "sub": "alice", "exp": NOW + 60, "content_types": ["image/png", "Image/SVG+XML"] }),
+    );
+    let (status, v) = post(
+        &svc,
+        "/v1/uploads",
+        Some(&exact),
+        upload(5, "image/svg+xml"),
+    );
+    assert_eq!(status, 200, "{v}");
+}
+
 #[test]
 fn filenames_are_sanitised() {
     let svc = service(&[]);
@@ -498,6 +575,49 @@ fn downloads_only_inside_the_grant() {
         url.contains("&response-content-disposition=attachment%3B%20filename%3D%22R_sum_%202026.pdf%22%3B%20filename%2A%3DUTF-8%27%27R%25C3%25A9sum%25C3%25A9%25202026.pdf"),
         "{url}"
     );
+}
+
+#[test]
+fn no_subject_is_granted_another_subjects_keys() {
+    // `{sub}` shares its segment with `{uuid}`: the text before the first other placeholder,
+    // `uploads/`, holds every subject's keys, whatever the subject is called.
+    let svc = service(&[("KEY_TEMPLATE", "uploads/{sub}-{uuid}/{filename}")]);
+    let bob = token(json!({ "sub": "bob", "exp": NOW + 3600 }));
+    let (status, v) = post(&svc, "/v1/uploads", Some(&bob), upload(5, "text/plain"));
+    assert_eq!(status, 200, "{v}");
+    let bobs = v["key"].as_str().unwrap().to_owned();
+    assert!(bobs.starts_with("uploads/bob-"), "{bobs}");
+    for sub in ["uploads", "bob", "alice"] {
+        let t = token(json!({ "sub": sub, "exp": NOW + 3600 }));
+        for path in ["/v1/downloads", "/v1/sign"] {
+            let body = match path {
+                "/v1/downloads" => json!({ "key": bobs }),
+                _ => json!({ "method": "GET", "key": bobs }),
+            };
+            let (status, v) = post(&svc, path, Some(&t), body);
+            assert_eq!(
+                (status, code(&v)),
+                (403, "key_not_granted"),
+                "{sub} {path}: {v}"
+            );
+        }
+        let mut named = upload(5, "text/plain");
+        named["key"] = json!(format!("uploads/{sub}-x/y.txt"));
+        let (status, v) = post(&svc, "/v1/uploads", Some(&t), named);
+        assert_eq!((status, code(&v)), (403, "key_not_granted"), "{sub}: {v}");
+    }
+    // Where `{sub}` closes its segment, the subject owns it, even one named like a literal.
+    let svc = service(&[("KEY_TEMPLATE", "uploads/{sub}/{uuid}-{filename}")]);
+    for sub in ["uploads", "bob"] {
+        let t = token(json!({ "sub": sub, "exp": NOW + 3600 }));
+        let (_, v) = post(&svc, "/v1/uploads", Some(&t), upload(5, "text/plain"));
+        let key = v["key"].as_str().unwrap().to_owned();
+        let (status, v) = post(&svc, "/v1/downloads", Some(&t), json!({ "key": key }));
+        assert_eq!(status, 200, "{sub}: {v}");
+        let other = key.replacen(&format!("uploads/{sub}/"), "uploads/someone/", 1);
+        let (status, v) = post(&svc, "/v1/downloads", Some(&t), json!({ "key": other }));
+        assert_eq!((status, code(&v)), (403, "key_not_granted"), "{sub}: {v}");
+    }
 }
 
 #[test]

@@ -1,10 +1,15 @@
 //! Property tests of the whole API: whatever the method, path, headers and body — including
 //! bodies that pass authentication with a valid token — the answer is a 2xx/4xx with a JSON body
-//! (an `error.code` on every 4xx), never a panic, never a 5xx, and never a secret.
+//! (an `error.code` on every 4xx), never a panic, never a 5xx, and never a secret. And for any
+//! valid `KEY_TEMPLATE`, no subject's grant covers another subject's keys.
 use std::collections::HashMap;
 
 use crate::api_support::{hs256, request, service_from};
 use presign_worker::api::Service;
+use presign_worker::config::Config;
+use presign_worker::jwt::Claims;
+use presign_worker::policy::KeyTemplate;
+use presign_worker::policy::{self, Grant};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
@@ -207,6 +212,138 @@ proptest! {
                 // An inline JWKS with a symmetric key is refused without quoting the key.
                 prop_assert!(!e.to_string().contains("c2VjcmV0"), "{e}");
             }
+        }
+    }
+}
+
+/// The parsed `KEY_TEMPLATE`, or `None` when the configuration refuses it.
+fn key_template(raw: &str) -> Option<KeyTemplate> {
+    let vars: HashMap<&str, &str> = [
+        ("TARGET_UPLOADS_KIND", "custom"),
+        ("TARGET_UPLOADS_ENDPOINT", "http://127.0.0.1:9000"),
+        ("TARGET_UPLOADS_BUCKET", "uploads"),
+        ("S3_ACCESS_KEY_ID", "AKIDFUZZ"),
+        ("S3_SECRET_ACCESS_KEY", S3_SECRET),
+        ("JWT_SECRET", JWT_SECRET),
+        ("KEY_TEMPLATE", raw),
+    ]
+    .into_iter()
+    .collect();
+    Config::from_lookup(&|k| vars.get(k).map(|v| v.to_string()))
+        .ok()
+        .map(|c| c.policy.key_template)
+}
+
+/// Pieces of key template segments: placeholders, separators, and words a subject may also be
+/// called.
+const TEMPLATE_PIECES: &[&str] = &[
+    "{sub}",
+    "{sub}",
+    "{uuid}",
+    "{filename}",
+    "{date}",
+    "{ext}",
+    "-",
+    "_",
+    ".",
+    "=",
+    "uploads",
+    "u",
+    "bob",
+    "x",
+];
+
+/// Key templates of one to four segments of those pieces, with `{sub}` and `{uuid}` or
+/// `{filename}` added when missing; a few (a `.` segment) are invalid.
+fn template_text() -> impl Strategy<Value = String> {
+    let segment = prop::collection::vec(prop::sample::select(TEMPLATE_PIECES), 1..4);
+    (prop::collection::vec(segment, 1..5), any::<bool>()).prop_map(|(segments, sub_last)| {
+        let mut raw = segments
+            .iter()
+            .map(|s| s.concat())
+            .collect::<Vec<_>>()
+            .join("/");
+        if !raw.contains("{sub}") {
+            raw = if sub_last {
+                format!("{raw}/{{sub}}")
+            } else {
+                format!("{{sub}}/{raw}")
+            };
+        }
+        if !raw.contains("{uuid}") && !raw.contains("{filename}") {
+            raw.push_str("/{filename}");
+        }
+        raw
+    })
+}
+
+/// Subjects named like the template's words, like each other's prefixes, or anything.
+fn subject() -> impl Strategy<Value = String> {
+    prop_oneof![
+        prop::sample::select(vec![
+            "uploads",
+            "u",
+            "bob",
+            "bob-",
+            "bob-x",
+            "x",
+            "-",
+            "_",
+            "=",
+            "uploads-bob",
+            "u.x",
+            "bob_u",
+        ])
+        .prop_map(str::to_owned),
+        "[a-z0-9._=-]{1,8}",
+    ]
+}
+
+fn grant(sub: &str, template: &KeyTemplate) -> Option<Grant> {
+    let claims = Claims {
+        sub: Some(sub.to_owned()),
+        ..Claims::default()
+    };
+    Grant::new(&claims, template).ok()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+
+    /// Whatever the valid template and two different subjects, neither grant covers a key made
+    /// for the other, nor is one grant inside the other (so no key either may name); a grant
+    /// covers its own subject's keys.
+    #[test]
+    fn no_grant_covers_another_subjects_keys(
+        raw in template_text(),
+        a in subject(),
+        b in subject(),
+        uuid in any::<[u8; 16]>(),
+        filename in prop::sample::select(vec!["f.txt", "bob", "uploads", "x-y.png"]),
+    ) {
+        prop_assume!(a != b);
+        let template = key_template(&raw);
+        prop_assume!(template.is_some());
+        let template = template.unwrap();
+        let (Some(ga), Some(gb)) = (grant(&a, &template), grant(&b, &template)) else {
+            // Subjects that cannot be used in a key are refused outright.
+            return Ok(());
+        };
+        for (mine, theirs) in [(&ga, &gb), (&gb, &ga)] {
+            let Ok(key) = policy::upload_key(mine, &template, filename, uuid, NOW) else {
+                continue;
+            };
+            prop_assert!(
+                theirs.check_key(&key).is_err(),
+                "{raw}: the grant {:?} of {:?} covers {key}, made for {:?}",
+                theirs.prefix, theirs.sub, mine.sub
+            );
+            if mine.prefix.is_some() {
+                prop_assert!(mine.check_key(&key).is_ok(), "{raw}: {:?} misses its own {key}", mine.prefix);
+            }
+        }
+        if let (Some(pa), Some(pb)) = (&ga.prefix, &gb.prefix) {
+            prop_assert!(!pa.starts_with(pb.as_str()) && !pb.starts_with(pa.as_str()), "{raw}: {pa} and {pb} overlap");
         }
     }
 }

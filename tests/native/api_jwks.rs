@@ -18,7 +18,7 @@ use crate::api_support::{hs256 as mint_hs256, service_from, TestPlatform};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use presign_worker::api::{Body, Request, Response, Service};
-use presign_worker::jwks::Remote;
+use presign_worker::jwks::{Remote, FETCH_DEADLINE};
 use presign_worker::jwt::{self, Algorithm, PublicKey};
 use serde_json::{json, Value};
 
@@ -63,7 +63,8 @@ enum Mode {
 }
 
 /// The [`Remote`] of these tests: a settable provider, a shared cache that keeps what is
-/// stored in it, collected log lines, and a gate that can hold network fetches pending.
+/// stored in it, collected log lines, a gate that can hold network fetches pending, and timers
+/// that ring when the test says.
 #[derive(Default)]
 struct FakeRemote {
     jwks: RefCell<String>,
@@ -81,6 +82,11 @@ struct FakeRemote {
     /// While true, network fetches stay pending (after being counted).
     gate_closed: Cell<bool>,
     gate_waiters: RefCell<Vec<Waker>>,
+    /// Every `sleep` asked for (milliseconds), in order.
+    sleeps: RefCell<Vec<u64>>,
+    /// How many of those have rung (they ring in order, when the test says).
+    rung: Cell<usize>,
+    timer_waiters: RefCell<Vec<Waker>>,
 }
 
 impl FakeRemote {
@@ -121,6 +127,14 @@ impl FakeRemote {
     fn open_gate(&self) {
         self.gate_closed.set(false);
         for w in self.gate_waiters.take() {
+            w.wake();
+        }
+    }
+
+    /// Rings every timer asked for so far.
+    fn ring_timers(&self) {
+        self.rung.set(self.sleeps.borrow().len());
+        for w in self.timer_waiters.take() {
             w.wake();
         }
     }
@@ -165,6 +179,23 @@ impl Remote for FakeRemote {
         self.shared
             .borrow_mut()
             .insert(url.to_owned(), (body.to_owned(), fresh_until));
+    }
+
+    async fn sleep(&self, ms: u64) {
+        let number = {
+            let mut sleeps = self.sleeps.borrow_mut();
+            sleeps.push(ms);
+            sleeps.len()
+        };
+        poll_fn(|cx| {
+            if self.rung.get() >= number {
+                Poll::Ready(())
+            } else {
+                self.timer_waiters.borrow_mut().push(cx.waker().clone());
+                Poll::Pending
+            }
+        })
+        .await;
     }
 
     async fn verify(&self, alg: Algorithm, key: &PublicKey, input: &[u8], sig: &[u8]) -> bool {
@@ -581,7 +612,7 @@ fn a_rotated_key_is_fetched_once_the_interval_allows_it() {
     assert_eq!(stored[1].0, IDP_URL);
     assert_eq!(stored[1].2, NOW + 31 + 3600);
     assert_eq!(
-        serde_json::from_str::<Value>(&stored[1].1).unwrap(),
+        serde_json::from_str::<Value>(unsealed(&stored[1].1)).unwrap(),
         jwks(&[&old, &new])
     );
 
@@ -816,6 +847,35 @@ fn tokens_refused_before_the_keys_do_not_fetch() {
 // ---------------------------------------------------------------------------------------------
 // 7. Shared cache
 
+/// The JWKS of a shared-cache copy: what follows its tag line.
+fn unsealed(copy: &str) -> &str {
+    let (tag, body) = copy.split_once('\n').expect("a tag line");
+    assert_eq!(tag.len(), 64, "an HMAC-SHA256 tag in hex: {tag}");
+    body
+}
+
+/// The shared-cache copy of `keys` as another isolate of the same worker stores it: fetched
+/// with `max-age=300`, fresh until `fresh_until`.
+fn shared_copy(keys: &[&TestKey], fresh_until: u64) -> (String, u64) {
+    shared_copy_of(&[], keys, fresh_until)
+}
+
+/// [`shared_copy`] by a worker configured with `extra` too.
+fn shared_copy_of(extra: &[(&str, &str)], keys: &[&TestKey], fresh_until: u64) -> (String, u64) {
+    let seeder = FakeRemote::serving(&jwks(keys), Some("max-age=300"));
+    let isolate = idp_service(extra);
+    assert_signed(&post_at(
+        &isolate,
+        &seeder,
+        fresh_until - 300,
+        &idp_token(keys[0]),
+    ));
+    let copy = seeder.shared.borrow()[IDP_URL].clone();
+    assert_eq!(copy.1, fresh_until);
+    assert_eq!(unsealed(&copy.0), jwks(keys).to_string());
+    copy
+}
+
 #[test]
 fn a_fresh_shared_copy_spares_the_network() {
     let key = ed_key(12, "ed-12");
@@ -825,7 +885,7 @@ fn a_fresh_shared_copy_spares_the_network() {
     remote
         .shared
         .borrow_mut()
-        .insert(IDP_URL.to_owned(), (jwks(&[&key]).to_string(), NOW + 100));
+        .insert(IDP_URL.to_owned(), shared_copy(&[&key], NOW + 100));
     let svc = idp_service(&[]);
     assert_signed(&post_at(&svc, &remote, NOW, &token));
     assert_eq!(remote.fetches(), 0);
@@ -850,11 +910,16 @@ fn an_expired_shared_copy_is_ignored_and_a_fetch_is_stored() {
     remote
         .shared
         .borrow_mut()
-        .insert(IDP_URL.to_owned(), (jwks(&[&gone]).to_string(), NOW));
+        .insert(IDP_URL.to_owned(), shared_copy(&[&gone], NOW));
     let svc = idp_service(&[]);
     assert_signed(&post_at(&svc, &remote, NOW, &token));
     assert_eq!((remote.fetches(), remote.cache_reads.get()), (1, 1));
-    let stored = remote.stored.borrow().clone();
+    let stored: Vec<_> = remote
+        .stored
+        .borrow()
+        .iter()
+        .map(|(url, copy, fresh)| (url.clone(), unsealed(copy).to_owned(), *fresh))
+        .collect();
     assert_eq!(
         stored,
         vec![(IDP_URL.to_owned(), jwks(&[&key]).to_string(), NOW + 900)]
@@ -880,14 +945,14 @@ fn a_shared_copy_without_the_kid_or_unusable_falls_back_to_the_network() {
     remote
         .shared
         .borrow_mut()
-        .insert(IDP_URL.to_owned(), (jwks(&[&old]).to_string(), NOW + 200));
+        .insert(IDP_URL.to_owned(), shared_copy(&[&old], NOW + 200));
     let svc = idp_service(&[]);
     assert_signed(&post_at(&svc, &remote, NOW, &idp_token(&new)));
     assert_eq!((remote.fetches(), remote.cache_reads.get()), (1, 1));
     assert_signed(&post_at(&svc, &remote, NOW + 1, &idp_token(&old)));
     assert_eq!(remote.fetches(), 1);
 
-    // Garbage in the shared cache: logged, then the network.
+    // Garbage in the shared cache (not stored by this worker): logged, then the network.
     let remote = FakeRemote::serving(&jwks(&[&old]), None);
     remote
         .shared
@@ -896,13 +961,71 @@ fn a_shared_copy_without_the_kid_or_unusable_falls_back_to_the_network() {
     let svc = idp_service(&[]);
     assert_signed(&post_at(&svc, &remote, NOW, &idp_token(&old)));
     assert_eq!((remote.fetches(), remote.cache_reads.get()), (1, 1));
-    assert_eq!(remote.fetch_failures().len(), 1);
+    assert_eq!(remote.logs().len(), 1);
+    assert!(remote.logs()[0].contains(r#""event":"jwks_cache_rejected""#));
     assert!(!remote.logs()[0].contains("GARBAGE-MARKER"));
     // The good copy replaced it.
+    let (copy, fresh_until) = remote.shared.borrow()[IDP_URL].clone();
     assert_eq!(
-        remote.shared.borrow()[IDP_URL],
-        (jwks(&[&old]).to_string(), NOW + 300)
+        (unsealed(&copy), fresh_until),
+        (jwks(&[&old]).to_string().as_str(), NOW + 300)
     );
+}
+
+#[test]
+fn a_shared_copy_not_stored_by_this_worker_is_never_trusted() {
+    let real = ed_key(40, "real");
+    let rogue = ed_key(41, "rogue");
+    let genuine = shared_copy(&[&real], NOW + 100);
+    let tag = genuine.0.split_once('\n').unwrap().0;
+    let cases = [
+        // Another Worker of the zone puts its own key set under the issuer's URL.
+        ("a plain key set", (jwks(&[&rogue]).to_string(), NOW + 3600)),
+        (
+            "a copy made with another secret",
+            shared_copy_of(
+                &[("S3_SECRET_ACCESS_KEY", "another-workers-secret-0123456789")],
+                &[&rogue],
+                NOW + 100,
+            ),
+        ),
+        (
+            "this worker's tag on another key set",
+            (format!("{tag}\n{}", jwks(&[&rogue])), NOW + 100),
+        ),
+        (
+            "this worker's copy kept fresh longer",
+            (genuine.0.clone(), NOW + 86_400),
+        ),
+    ];
+    for (what, copy) in cases {
+        let remote = FakeRemote::serving(&jwks(&[&real]), None);
+        remote.shared.borrow_mut().insert(IDP_URL.to_owned(), copy);
+        let svc = idp_service(&[]);
+        assert_refused(
+            &post_at(&svc, &remote, NOW, &idp_token(&rogue)),
+            "unknown_key",
+        );
+        assert_eq!(remote.fetches(), 1, "{what}: the network, not the copy");
+        let logs = remote.logs();
+        assert!(
+            logs.iter()
+                .any(|l| l.contains(r#""event":"jwks_cache_rejected""#)),
+            "{what}: {logs:?}"
+        );
+        assert_signed(&post_at(&svc, &remote, NOW + 1, &idp_token(&real)));
+        assert_eq!(remote.fetches(), 1, "{what}");
+    }
+    // The genuine copy is taken as it is.
+    let remote = FakeRemote::serving(&jwks(&[&real]), None);
+    remote.set_mode(Mode::Refuse);
+    remote
+        .shared
+        .borrow_mut()
+        .insert(IDP_URL.to_owned(), genuine);
+    let svc = idp_service(&[]);
+    assert_signed(&post_at(&svc, &remote, NOW, &idp_token(&real)));
+    assert_eq!((remote.fetches(), remote.logs().len()), (0, 0));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1227,6 +1350,12 @@ fn requests_wait_for_the_running_fetch() {
     assert_eq!(remote.fetches(), 1, "B does not fetch too");
     assert_eq!(remote.cache_reads.get(), 1);
 
+    assert_eq!(
+        *remote.sleeps.borrow(),
+        [10],
+        "B looks again on its own timer"
+    );
+
     remote.open_gate();
     assert_eq!(wa.count(), 1, "the gate wakes A");
     assert_eq!(wb.count(), 0);
@@ -1234,7 +1363,13 @@ fn requests_wait_for_the_running_fetch() {
         panic!("A is done once its fetch is");
     };
     assert_signed(&resp_a);
-    assert!(wb.count() >= 1, "A's fetch ending wakes B");
+    assert_eq!(
+        wb.count(),
+        0,
+        "A never wakes B: B goes on in its own context"
+    );
+    remote.ring_timers();
+    assert!(wb.count() >= 1, "B's timer wakes it");
     let Poll::Ready(resp_b) = fb.as_mut().poll(&mut cx_b) else {
         panic!("B is done once A's fetch is");
     };
@@ -1264,10 +1399,8 @@ fn a_dropped_fetching_request_does_not_wedge_the_waiting_ones() {
     assert!(fb.as_mut().poll(&mut cx_b).is_pending());
     assert_eq!(remote.fetches(), 1);
     drop(fa);
-    assert!(
-        wb.count() >= 1,
-        "dropping the fetching request wakes the waiting one"
-    );
+    remote.ring_timers();
+    assert!(wb.count() >= 1, "B's timer wakes it");
     remote.open_gate();
     let Poll::Ready(resp_b) = fb.as_mut().poll(&mut cx_b) else {
         panic!("B must answer once the fetching request is gone");
@@ -1280,6 +1413,64 @@ fn a_dropped_fetching_request_does_not_wedge_the_waiting_ones() {
     let fetched = remote.fetches();
     assert_signed(&post_at(&svc, &remote, NOW + INTERVAL, &token));
     assert!(remote.fetches() <= fetched + 1);
+}
+
+#[test]
+fn a_fetch_whose_request_is_never_resumed_holds_up_nobody_past_its_deadline() {
+    let key = ed_key(42, "ed-42");
+    let remote = FakeRemote::serving(&jwks(&[&key]), None);
+    remote.gate_closed.set(true);
+    let svc = idp_service(&[]);
+    let token = idp_token(&key);
+    let (la, lb) = (bearer_lookup(&token), bearer_lookup(&token));
+    let (ra, rb) = (upload_request(&la), upload_request(&lb));
+    let (mut pa, mut pb) = (TestPlatform(0), TestPlatform(1));
+    // A starts the fetch; then the runtime stops serving A (its client went away) without
+    // dropping it: A is never polled again.
+    let mut fa = Box::pin(svc.serve(&ra, NOW * 1000, &mut pa, &remote));
+    assert!(fa
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+        .is_pending());
+    assert_eq!(remote.fetches(), 1);
+    // B, 2 s later, with the same unknown kid, waits for A's fetch, looking again on its
+    // own timer.
+    let mut fb = Box::pin(svc.serve(&rb, (NOW + 2) * 1000, &mut pb, &remote));
+    let wb = Arc::new(WakeCount::default());
+    let waker_b = Waker::from(wb.clone());
+    let mut cx_b = Context::from_waker(&waker_b);
+    assert!(fb.as_mut().poll(&mut cx_b).is_pending(), "B waits");
+    // The provider answers, but A's fetch never ends (nobody polls it): B waits until its
+    // deadline, FETCH_DEADLINE after its start.
+    remote.open_gate();
+    let resp_b = loop {
+        let waited: u64 = remote.sleeps.borrow().iter().sum();
+        if let Poll::Ready(resp) = fb.as_mut().poll(&mut cx_b) {
+            break resp;
+        }
+        assert!(waited < 10_000, "B still waits after {waited} ms");
+        assert_eq!(remote.fetches(), 1, "after {waited} ms");
+        remote.ring_timers();
+    };
+    let waited: u64 = remote.sleeps.borrow().iter().sum();
+    assert!(
+        ((FETCH_DEADLINE - 2) * 1000..(FETCH_DEADLINE - 1) * 1000).contains(&waited),
+        "B waited {waited} ms"
+    );
+    // A's abandoned fetch does not count against the interval: B fetched itself.
+    assert_signed(&resp_b);
+    assert_eq!(remote.fetches(), 2);
+    // Later requests find the keys in memory.
+    assert_signed(&post_at(&svc, &remote, NOW + 10, &token));
+    assert_eq!(remote.fetches(), 2);
+    // A, were it ever resumed, is answered too and leaves nothing running.
+    let Poll::Ready(resp_a) = fa.as_mut().poll(&mut Context::from_waker(Waker::noop())) else {
+        panic!("A's fetch has its answer");
+    };
+    assert_signed(&resp_a);
+    let newer = ed_key(43, "ed-43");
+    remote.set_jwks(&jwks(&[&key, &newer]));
+    assert_signed(&post_at(&svc, &remote, NOW + 40, &idp_token(&newer)));
 }
 
 #[test]
