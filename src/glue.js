@@ -3,7 +3,7 @@
 
 // Writes the request's log line, then builds the Response: `headers` is "name\nvalue\n…"
 // (header names and values never hold a line feed), `body` a view of the wasm memory, copied.
-export function answer(status, headers, body, line) {
+export function logAndBuildResponse(status, headers, body, line) {
   console.log(line);
   const h = new Headers();
   if (headers) {

@@ -3,7 +3,8 @@
 //
 // It does only what is cheaper in JavaScript than through Rust futures: reading the request
 // body (whole when its length is declared within the limit, else through `readLimited` of
-// src/glue.js, which stops past the limit). Everything else (routing, limits, the answer, the log line) is `respond` in
+// src/glue.js, which stops past the limit). Everything else (routing, limits, the response,
+// the log line) is `respond` in
 // src/adapter.rs, called synchronously; it returns a Response, or a Promise of one when the
 // core has to wait for the network (an identity provider's keys, WebCrypto). Measured with
 // workerd, awaiting the body here instead of in Rust saves about 14 µs of CPU per request.
@@ -48,7 +49,8 @@ function failed(e) {
   );
 }
 
-function answer(request, body, env, ctx) {
+// `respond` of the wasm, with a trap turned into the JSON 500 of `failed`.
+function callRespond(request, body, env, ctx) {
   try {
     const out = imports.respond(request, body, env, ctx);
     return out instanceof Promise ? out.catch(failed) : out;
@@ -68,7 +70,7 @@ export default {
   fetch(request, env, ctx) {
     const method = request.method;
     if (method === "GET" || method === "HEAD" || method === "OPTIONS") {
-      return answer(request, null, env, ctx);
+      return callRespond(request, null, env, ctx);
     }
     try {
       limit ??= imports.body_limit(env);
@@ -79,15 +81,15 @@ export default {
     // (`respond` measures what was read against the same limit before copying it).
     const declared = request.headers.get("content-length");
     if (declared !== null && Number(declared) > limit) {
-      return answer(request, undefined, env, ctx);
+      return callRespond(request, undefined, env, ctx);
     }
     // A declared length bounds the body (the runtime holds the client to it): read it whole.
     // Without one (chunked), never more than the limit is read.
     const read =
       declared !== null ? request.arrayBuffer() : readLimited(request, limit, DRAIN_BYTES);
     return read.then(
-      (buf) => answer(request, buf, env, ctx),
-      () => answer(request, undefined, env, ctx),
+      (buf) => callRespond(request, buf, env, ctx),
+      () => callRespond(request, undefined, env, ctx),
     );
   },
 };
