@@ -1,6 +1,7 @@
 //! Unit tests of the policy rules (`src/policy.rs`): each public function on its own.
-//! Expected values are written out by hand (dates checked against Python's `datetime`, base64 and percent-encoding against Python's
-//! `base64` and `urllib.parse.quote`), never taken from this module's output.
+//! Expected values are written out by hand (dates checked against Python's `datetime`,
+//! base64 and percent-encoding against Python's `base64` and `urllib.parse.quote`), never
+//! taken from this module's output.
 
 use super::*;
 use crate::config::Config;
