@@ -656,6 +656,48 @@ fn sign_put_object_makes_the_key_and_signs_the_type() {
 }
 
 #[test]
+fn sign_put_object_requires_its_size() {
+    // Without a size no content-length is signed and the URL would take a body of any size:
+    // refused, even for a type and a name that are allowed.
+    let svc = service(&[]);
+    for body in [
+        json!({ "method": "PUT", "key": "photo.png", "contentType": "image/png" }),
+        json!({ "method": "PUT", "key": "photo.png", "contentType": "image/png", "target": "uploads" }),
+    ] {
+        let (status, v) = sign(&svc, &alice(), body.clone());
+        assert_eq!((status, code(&v)), (422, "size_required"), "{body}: {v}");
+    }
+    // The size is checked against the token's max_size, then signed exactly.
+    let small = token(json!({ "sub": "alice", "exp": NOW + 3600, "max_size": 1024 }));
+    let (status, v) = sign(
+        &svc,
+        &small,
+        json!({ "method": "PUT", "key": "photo.png", "contentType": "image/png", "size": 1025 }),
+    );
+    assert_eq!((status, code(&v)), (422, "size_too_large"), "{v}");
+    let (status, v) = sign(
+        &svc,
+        &small,
+        json!({ "method": "PUT", "key": "photo.png", "contentType": "image/png", "size": 1024 }),
+    );
+    assert_eq!(status, 200, "{v}");
+    assert!(
+        v["url"]
+            .as_str()
+            .unwrap()
+            .contains("X-Amz-SignedHeaders=content-length%3Bcontent-type%3Bhost"),
+        "{v}"
+    );
+    // CreateMultipartUpload signs no length: its size stays optional.
+    let (status, v) = sign(
+        &svc,
+        &alice(),
+        json!({ "method": "POST", "key": "movie.png" }),
+    );
+    assert_eq!(status, 200, "{v}");
+}
+
+#[test]
 fn sign_multipart_sequence() {
     let svc = service(&[]);
     let t = alice();
@@ -855,11 +897,17 @@ fn sign_put_object_as_a_post_policy_when_configured() {
         0,
         1_048_576
     ])));
-    // The other target (not configured) still gets a presigned PUT.
-    let (_, v) = sign(
+    // The other target (not configured) still gets a presigned PUT, which needs the size.
+    let (status, v) = sign(
         &svc,
         &alice(),
         json!({ "method": "PUT", "key": "a.png", "contentType": "image/png" }),
+    );
+    assert_eq!((status, code(&v)), (422, "size_required"), "{v}");
+    let (_, v) = sign(
+        &svc,
+        &alice(),
+        json!({ "method": "PUT", "key": "a.png", "contentType": "image/png", "size": 10 }),
     );
     assert_eq!(v["method"], "PUT");
     assert!(v.get("fields").is_none());

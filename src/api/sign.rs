@@ -16,8 +16,10 @@
 //!
 //! The content type of PutObject and CreateMultipartUpload is checked and signed (for
 //! CreateMultipartUpload, when the client does not say, the type the file name's extension
-//! implies); it is returned in `headers`, which Uppy sends in place of its own. `content-length`
-//! is signed when `size` is given but never returned in `headers` (browsers set it).
+//! implies); it is returned in `headers`, which Uppy sends in place of its own. PutObject
+//! requires `size` and signs it as the exact `content-length` (a POST policy bounds it with
+//! `content-length-range` instead, so there it stays optional); `content-length` is never
+//! returned in `headers` (browsers set it).
 
 use super::body::{Fields, FromBody};
 use super::upload::{header_refs, AskedType, UploadAsk};
@@ -119,7 +121,8 @@ impl Service {
                         (None, _) => AskedType::Unspecified,
                     },
                     size: req.size,
-                    sign_length: op == Operation::PutObject,
+                    // A POST policy bounds the size itself (`content-length-range`).
+                    sign_length: op == Operation::PutObject && !target.post_policy,
                     checksum: None,
                     metadata: None,
                     key: None,

@@ -56,7 +56,7 @@ pub(super) struct UploadAsk<'a> {
     pub(super) content_type: AskedType<'a>,
     /// The declared size, checked against the maximum when given.
     pub(super) size: Option<u64>,
-    /// Whether `content-length` is signed (a single PUT), when the size is given.
+    /// Whether the exact `content-length` is signed (a single PUT): the size is then required.
     pub(super) sign_length: bool,
     /// `{"sha256": …}` or `{"crc32": …}`.
     pub(super) checksum: Option<&'a Map<String, Value>>,
@@ -109,6 +109,13 @@ impl Service {
             if ask.sign_length {
                 headers.push(("content-length".to_owned(), size.to_string()));
             }
+        } else if ask.sign_length {
+            // A PUT without a signed length would take a body of any size.
+            return Err(PolicyError::invalid(
+                "size_required",
+                "give the file's size in bytes (`size`): a single PUT signs its exact length",
+            )
+            .into());
         }
         let key = match ask.key {
             Some(k) => {
