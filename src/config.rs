@@ -52,6 +52,7 @@
 //! | `URL_TTL` | `300` | Lifetime of presigned URLs in seconds, 1 to 604800 (7 days). |
 //! | `ALLOW_URL_PAST_TOKEN_EXPIRY` | `false` | `true` lets a URL outlive the token that obtained it. |
 //! | `ALLOW_DELETE` | `false` | `true` lets `/v1/sign` sign DeleteObject for keys the token grants. |
+//! | `ALLOW_OVERWRITE` | `false` | `true` signs writes to keys that may already exist (client-named, or from a template without `{uuid}`) without `If-None-Match: *`, so they may replace an object. |
 //! | `CORS_ALLOWED_ORIGINS` | unset (no CORS) | Comma list of exact origins `scheme://host[:port]` (`*` and `null` are refused). |
 //! | `CORS_MAX_AGE` | `600` | `Access-Control-Max-Age` of preflight answers, 0 to 86400 seconds. |
 //! | `MAX_BODY_BYTES` | `16384` | Largest accepted JSON request body in bytes, 256 to 1048576. |
@@ -306,6 +307,9 @@ pub struct PolicyConfig {
     pub allow_url_past_token_expiry: bool,
     /// Whether DeleteObject may be signed (`ALLOW_DELETE`).
     pub allow_delete: bool,
+    /// Whether a write may replace an object (`ALLOW_OVERWRITE`); else `If-None-Match: *` is
+    /// signed on writes to keys that may exist.
+    pub allow_overwrite: bool,
 }
 
 impl PolicyConfig {
@@ -1391,6 +1395,7 @@ fn parse_policy(vars: &Vars<'_>) -> Result<PolicyConfig> {
         url_ttl_secs: vars.number("URL_TTL", DEFAULT_URL_TTL, 1, MAX_URL_TTL)?,
         allow_url_past_token_expiry: vars.boolean("ALLOW_URL_PAST_TOKEN_EXPIRY", false)?,
         allow_delete: vars.boolean("ALLOW_DELETE", false)?,
+        allow_overwrite: vars.boolean("ALLOW_OVERWRITE", false)?,
     })
 }
 
@@ -2274,6 +2279,18 @@ mod tests {
         let c = parse(&with(&[("URL_TTL", "  "), ("MAX_UPLOAD_SIZE", "")])).expect("valid");
         assert_eq!(c.policy.url_ttl_secs, DEFAULT_URL_TTL);
         assert_eq!(c.policy.max_upload_size, DEFAULT_MAX_UPLOAD_SIZE);
+    }
+
+    #[test]
+    fn allow_overwrite_is_off_unless_true() {
+        assert!(!parse(&with(&[])).expect("valid").policy.allow_overwrite);
+        let c = parse(&with(&[("ALLOW_OVERWRITE", "true")])).expect("valid");
+        assert!(c.policy.allow_overwrite);
+        rejects(
+            with(&[("ALLOW_OVERWRITE", "yes")]),
+            "ALLOW_OVERWRITE",
+            "true or false",
+        );
     }
 
     #[test]

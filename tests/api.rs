@@ -467,6 +467,102 @@ fn client_named_keys_stay_inside_the_grant() {
     );
 }
 
+/// The `X-Amz-SignedHeaders` of a presigned URL.
+fn signed_headers(v: &Value) -> String {
+    query_of(v["url"].as_str().unwrap())
+        .into_iter()
+        .find(|(n, _)| n == "X-Amz-SignedHeaders")
+        .map(|(_, h)| h.replace("%3B", ";"))
+        .unwrap()
+}
+
+#[test]
+fn keys_that_may_exist_are_written_only_if_absent() {
+    let t = alice();
+    let mut named = upload(12, "text/plain");
+    named["key"] = json!("alice/docs/report.txt");
+    let svc = service(&[]);
+    // A client-named key: If-None-Match: * is signed and handed to the client to send.
+    let (status, v) = post(&svc, "/v1/uploads", Some(&t), named.clone());
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(
+        v["headers"],
+        json!({ "content-type": "text/plain", "content-length": "12", "if-none-match": "*" })
+    );
+    assert_eq!(
+        signed_headers(&v),
+        "content-length;content-type;host;if-none-match"
+    );
+    // A server-made key with a {uuid} is new: no condition (nor for its multipart upload).
+    let (_, v) = post(&svc, "/v1/uploads", Some(&t), upload(12, "text/plain"));
+    assert_eq!(signed_headers(&v), "content-length;content-type;host");
+    let id = "abc123";
+    let (_, v) = sign(
+        &svc,
+        &t,
+        json!({ "method": "POST", "key": "alice/1/f.png", "uploadId": id }),
+    );
+    assert_eq!(
+        (signed_headers(&v), &v["headers"]),
+        ("host".into(), &json!({}))
+    );
+
+    // A template without {uuid}: the file name decides the key, so every write is conditional:
+    // single PUTs of both routes and the CompleteMultipartUpload that makes the object.
+    let svc = service(&[("KEY_TEMPLATE", "{sub}/{filename}")]);
+    let (_, v) = post(&svc, "/v1/uploads", Some(&t), upload(12, "text/plain"));
+    assert_eq!(v["key"], "alice/hello.txt");
+    assert_eq!(v["headers"]["if-none-match"], "*", "{v}");
+    let (_, v) = sign(
+        &svc,
+        &t,
+        json!({ "method": "PUT", "key": "a.png", "contentType": "image/png", "size": 3 }),
+    );
+    assert_eq!(
+        v["headers"],
+        json!({ "content-type": "image/png", "if-none-match": "*" })
+    );
+    assert_eq!(
+        signed_headers(&v),
+        "content-length;content-type;host;if-none-match"
+    );
+    let (_, v) = sign(
+        &svc,
+        &t,
+        json!({ "method": "POST", "key": "alice/a.png", "uploadId": id }),
+    );
+    assert_eq!(v["headers"], json!({ "if-none-match": "*" }));
+    assert_eq!(signed_headers(&v), "host;if-none-match");
+    // CreateMultipartUpload, UploadPart, ListParts and AbortMultipartUpload write no object.
+    for body in [
+        json!({ "method": "POST", "key": "a.png" }),
+        json!({ "method": "PUT", "key": "alice/a.png", "uploadId": id, "partNumber": 1 }),
+        json!({ "method": "GET", "key": "alice/a.png", "uploadId": id }),
+        json!({ "method": "DELETE", "key": "alice/a.png", "uploadId": id }),
+    ] {
+        let (_, v) = sign(&svc, &t, body.clone());
+        assert!(v["headers"].get("if-none-match").is_none(), "{body}: {v}");
+    }
+
+    // ALLOW_OVERWRITE=true: no condition anywhere.
+    for svc in [
+        service(&[("ALLOW_OVERWRITE", "true")]),
+        service(&[
+            ("ALLOW_OVERWRITE", "true"),
+            ("KEY_TEMPLATE", "{sub}/{filename}"),
+        ]),
+    ] {
+        let (_, v) = post(&svc, "/v1/uploads", Some(&t), named.clone());
+        assert_eq!(signed_headers(&v), "content-length;content-type;host");
+        let (_, v) = sign(
+            &svc,
+            &t,
+            json!({ "method": "POST", "key": "alice/a.png", "uploadId": id }),
+        );
+        assert_eq!(signed_headers(&v), "host");
+    }
+}
+
 #[test]
 fn downloads_only_inside_the_grant() {
     let svc = service(&[]);

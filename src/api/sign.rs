@@ -19,7 +19,9 @@
 //! implies); it is returned in `headers`, which Uppy sends in place of its own. PutObject
 //! requires `size` and signs it as the exact `content-length` (a POST policy bounds it with
 //! `content-length-range` instead, so there it stays optional); `content-length` is never
-//! returned in `headers` (browsers set it).
+//! returned in `headers` (browsers set it). Writes to a key that may already exist (with a
+//! template without `{uuid}`: PutObject and CompleteMultipartUpload) are signed with
+//! `If-None-Match: *`, returned in `headers` ([`policy::no_overwrite_header`]).
 
 use super::body::{Fields, FromBody};
 use super::upload::{header_refs, AskedType, UploadAsk};
@@ -122,7 +124,7 @@ impl Service {
                     },
                     size: req.size,
                     // A POST policy bounds the size itself (`content-length-range`).
-                    sign_length: op == Operation::PutObject && !target.post_policy,
+                    single_put: op == Operation::PutObject && !target.post_policy,
                     checksum: None,
                     metadata: None,
                     key: None,
@@ -153,6 +155,11 @@ impl Service {
                         .into());
                     }
                     headers.push(("content-length".to_owned(), size.to_string()));
+                }
+                if op == Operation::CompleteMultipartUpload {
+                    // The upload's key came from the template at creation: it may exist when
+                    // the template has no {uuid}.
+                    headers.extend(policy::no_overwrite_header(cfg, false));
                 }
                 (key, headers)
             }
