@@ -1,8 +1,8 @@
 //! The one upload path. `POST /v1/uploads`, and PutObject and CreateMultipartUpload of
 //! `/v1/sign`, run the same chain ([`Service::plan_upload`]): sanitise the file name, check
 //! and sign the content type, check the size, make (or check) the key, guard a key that may
-//! exist against overwriting, add the checksum and metadata headers. Only what is done with the plan differs: a presigned PUT, a POST policy
-//! form, or a presigned CreateMultipartUpload.
+//! exist against overwriting, add the checksum and metadata headers. Only what is done with the
+//! plan differs: a presigned PUT, a POST policy form, or a presigned CreateMultipartUpload.
 
 use serde_json::{Map, Value};
 
