@@ -458,6 +458,19 @@ pub fn content_type(
     Ok(value.to_owned())
 }
 
+/// `If-None-Match: *`, to sign on a write to a key that may already hold an object, so that
+/// the store refuses it (412) instead of replacing the object: a key the client names, or any
+/// key when the template has no `{uuid}` (the client's file name then decides the key). `None`
+/// with `ALLOW_OVERWRITE=true`, and for server-made keys that are unique anyway.
+pub fn no_overwrite_header(cfg: &PolicyConfig, client_named: bool) -> Option<(String, String)> {
+    let unique = cfg
+        .key_template
+        .parts
+        .contains(&KeyTemplatePart::Placeholder(Placeholder::Uuid));
+    (!cfg.allow_overwrite && (client_named || !unique))
+        .then(|| ("if-none-match".to_owned(), "*".to_owned()))
+}
+
 /// The largest upload this token may sign: the configured maximum, narrowed by `max_size`.
 pub fn max_upload_size(cfg: &PolicyConfig, claims: &Claims) -> u64 {
     claims

@@ -16,8 +16,12 @@
 //!
 //! The content type of PutObject and CreateMultipartUpload is checked and signed (for
 //! CreateMultipartUpload, when the client does not say, the type the file name's extension
-//! implies); it is returned in `headers`, which Uppy sends in place of its own. `content-length`
-//! is signed when `size` is given but never returned in `headers` (browsers set it).
+//! implies); it is returned in `headers`, which Uppy sends in place of its own. PutObject
+//! requires `size` and signs it as the exact `content-length` (a POST policy bounds it with
+//! `content-length-range` instead, so there it stays optional); `content-length` is never
+//! returned in `headers` (browsers set it). Writes to a key that may already exist (with a
+//! template without `{uuid}`: PutObject and CompleteMultipartUpload) are signed with
+//! `If-None-Match: *`, returned in `headers` ([`policy::no_overwrite_header`]).
 
 use super::body::{Fields, FromBody};
 use super::upload::{header_refs, AskedType, UploadAsk};
@@ -120,7 +124,8 @@ impl Service {
                         (None, _) => AskedType::Unspecified,
                     },
                     size: req.size,
-                    sign_length: op == Operation::PutObject,
+                    // A POST policy bounds the size itself (`content-length-range`).
+                    single_put: op == Operation::PutObject && !target.post_policy,
                     checksum: None,
                     metadata: None,
                     key: None,
@@ -151,6 +156,11 @@ impl Service {
                         .into());
                     }
                     headers.push(("content-length".to_owned(), size.to_string()));
+                }
+                if op == Operation::CompleteMultipartUpload {
+                    // The upload's key came from the template at creation: it may exist when
+                    // the template has no {uuid}.
+                    headers.extend(policy::no_overwrite_header(cfg, false));
                 }
                 (key, headers)
             }

@@ -1,8 +1,8 @@
 //! The one upload path. `POST /v1/uploads`, and PutObject and CreateMultipartUpload of
 //! `/v1/sign`, run the same chain ([`Service::plan_upload`]): sanitise the file name, check
-//! and sign the content type, check the size, make (or check) the key, add the checksum and
-//! metadata headers. Only what is done with the plan differs: a presigned PUT, a POST policy
-//! form, or a presigned CreateMultipartUpload.
+//! and sign the content type, check the size, make (or check) the key, guard a key that may
+//! exist against overwriting, add the checksum and metadata headers. Only what is done with the
+//! plan differs: a presigned PUT, a POST policy form, or a presigned CreateMultipartUpload.
 
 use serde_json::{Map, Value};
 
@@ -57,8 +57,9 @@ pub(super) struct UploadAsk<'a> {
     pub(super) content_type: AskedType<'a>,
     /// The declared size, checked against the maximum when given.
     pub(super) size: Option<u64>,
-    /// Whether `content-length` is signed (a single PUT), when the size is given.
-    pub(super) sign_length: bool,
+    /// A presigned single PUT: the size is required and signed as the exact `content-length`,
+    /// and a key that may already exist gets `If-None-Match: *`.
+    pub(super) single_put: bool,
     /// `{"sha256": …}` or `{"crc32": …}`.
     pub(super) checksum: Option<&'a Map<String, Value>>,
     /// User metadata (`x-amz-meta-*`).
@@ -72,7 +73,8 @@ pub(super) struct UploadPlan {
     pub(super) key: String,
     /// The content type as it is signed.
     pub(super) content_type: String,
-    /// `content-type` first, then `content-length` (when signed), checksum and metadata.
+    /// `content-type` first, then `content-length` and `if-none-match` (single PUTs), checksum
+    /// and metadata.
     pub(super) headers: Vec<(String, String)>,
     /// The declared size, within the maximum.
     pub(super) size: Option<u64>,
@@ -107,9 +109,16 @@ impl Service {
         let mut headers = vec![("content-type".to_owned(), content_type.clone())];
         if let Some(size) = ask.size {
             policy::check_size(cfg, claims, size)?;
-            if ask.sign_length {
+            if ask.single_put {
                 headers.push(("content-length".to_owned(), size.to_string()));
             }
+        } else if ask.single_put {
+            // A PUT without a signed length would take a body of any size.
+            return Err(PolicyError::invalid(
+                "size_required",
+                "give the file's size in bytes (`size`): a single PUT signs its exact length",
+            )
+            .into());
         }
         let key = match ask.key {
             Some(k) => {
@@ -123,6 +132,9 @@ impl Service {
                 policy::upload_key(grant, &cfg.key_template, &filename, uuid, now)?
             }
         };
+        if ask.single_put {
+            headers.extend(policy::no_overwrite_header(cfg, ask.key.is_some()));
+        }
         if let Some(checksum) = ask.checksum {
             let mut entries = checksum.iter();
             let (Some((alg, Value::String(v))), None) = (entries.next(), entries.next()) else {
@@ -162,7 +174,7 @@ impl Service {
             filename: &req.filename,
             content_type: AskedType::Given(&req.content_type),
             size: Some(req.size),
-            sign_length: true,
+            single_put: true,
             checksum: req.checksum.as_ref(),
             metadata: req.metadata.as_ref(),
             key: req.key.as_deref(),

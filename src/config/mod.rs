@@ -62,6 +62,7 @@
 //! | `URL_TTL` | `300` | Lifetime of presigned URLs in seconds, 1 to 604800 (7 days). |
 //! | `ALLOW_URL_PAST_TOKEN_EXPIRY` | `false` | `true` lets a URL outlive the token that obtained it. |
 //! | `ALLOW_DELETE` | `false` | `true` lets `/v1/sign` sign DeleteObject for keys the token grants. |
+//! | `ALLOW_OVERWRITE` | `false` | `true` signs writes to keys that may already exist (client-named, or from a template without `{uuid}`) without `If-None-Match: *`, so they may replace an object. |
 //! | `CORS_ALLOWED_ORIGINS` | unset (no CORS) | Comma list of exact origins `scheme://host[:port]` (`*` and `null` are refused). |
 //! | `CORS_MAX_AGE` | `600` | `Access-Control-Max-Age` of preflight answers, 0 to 86400 seconds. |
 //! | `MAX_BODY_BYTES` | `16384` | Largest accepted JSON request body in bytes, 256 to 1048576. |
@@ -109,6 +110,8 @@ pub(crate) const MAX_URL_TTL: u64 = 604_800;
 pub(crate) const DEFAULT_ALLOW_URL_PAST_TOKEN_EXPIRY: bool = false;
 /// Default of `ALLOW_DELETE`.
 pub(crate) const DEFAULT_ALLOW_DELETE: bool = false;
+/// Default of `ALLOW_OVERWRITE`.
+pub(crate) const DEFAULT_ALLOW_OVERWRITE: bool = false;
 /// Default of `JWT_LEEWAY`, in seconds.
 pub(crate) const DEFAULT_JWT_LEEWAY: u64 = 60;
 /// Default of `JWT_HEADER`.
@@ -641,6 +644,7 @@ mod tests {
                 DEFAULT_ALLOW_URL_PAST_TOKEN_EXPIRY.to_string(),
             ),
             ("ALLOW_DELETE", DEFAULT_ALLOW_DELETE.to_string()),
+            ("ALLOW_OVERWRITE", DEFAULT_ALLOW_OVERWRITE.to_string()),
             ("CORS_MAX_AGE", n(DEFAULT_CORS_MAX_AGE)),
             ("MAX_BODY_BYTES", n(DEFAULT_MAX_BODY_BYTES)),
         ]

@@ -1,13 +1,13 @@
 //! What may be signed: the key template, the allowed media types, the size and lifetime
 //! limits, and the optional permissions (`KEY_TEMPLATE`, `ALLOWED_CONTENT_TYPES`,
-//! `MAX_UPLOAD_SIZE`, `URL_TTL`, `ALLOW_URL_PAST_TOKEN_EXPIRY`, `ALLOW_DELETE`). The
+//! `MAX_UPLOAD_SIZE`, `URL_TTL`, `ALLOW_URL_PAST_TOKEN_EXPIRY`, `ALLOW_DELETE`, `ALLOW_OVERWRITE`). The
 //! [`policy`](crate::policy) module applies them to each request.
 
 use super::{parse_list, show, ConfigError, Result, Vars};
 use super::{
-    DEFAULT_ALLOWED_CONTENT_TYPES, DEFAULT_ALLOW_DELETE, DEFAULT_ALLOW_URL_PAST_TOKEN_EXPIRY,
-    DEFAULT_KEY_TEMPLATE, DEFAULT_MAX_UPLOAD_SIZE, DEFAULT_URL_TTL, MAX_MAX_UPLOAD_SIZE,
-    MAX_URL_TTL,
+    DEFAULT_ALLOWED_CONTENT_TYPES, DEFAULT_ALLOW_DELETE, DEFAULT_ALLOW_OVERWRITE,
+    DEFAULT_ALLOW_URL_PAST_TOKEN_EXPIRY, DEFAULT_KEY_TEMPLATE, DEFAULT_MAX_UPLOAD_SIZE,
+    DEFAULT_URL_TTL, MAX_MAX_UPLOAD_SIZE, MAX_URL_TTL,
 };
 use crate::policy::KeyTemplate;
 
@@ -26,6 +26,9 @@ pub struct PolicyConfig {
     pub allow_url_past_token_expiry: bool,
     /// Whether DeleteObject may be signed (`ALLOW_DELETE`).
     pub allow_delete: bool,
+    /// Whether a write may replace an object (`ALLOW_OVERWRITE`); else `If-None-Match: *` is
+    /// signed on writes to keys that may exist.
+    pub allow_overwrite: bool,
 }
 
 impl PolicyConfig {
@@ -90,6 +93,7 @@ pub(super) fn parse_policy(vars: &Vars<'_>) -> Result<PolicyConfig> {
             DEFAULT_ALLOW_URL_PAST_TOKEN_EXPIRY,
         )?,
         allow_delete: vars.boolean("ALLOW_DELETE", DEFAULT_ALLOW_DELETE)?,
+        allow_overwrite: vars.boolean("ALLOW_OVERWRITE", DEFAULT_ALLOW_OVERWRITE)?,
     })
 }
 
@@ -186,5 +190,17 @@ mod tests {
         let c = parse(&with(&[("ALLOWED_CONTENT_TYPES", "*/*,Text/HTML")])).expect("valid");
         assert!(c.policy.content_type_allowed("text/html"));
         assert!(!c.policy.content_type_allowed("application/xhtml+xml"));
+    }
+
+    #[test]
+    fn allow_overwrite_is_off_unless_true() {
+        assert!(!parse(&with(&[])).expect("valid").policy.allow_overwrite);
+        let c = parse(&with(&[("ALLOW_OVERWRITE", "true")])).expect("valid");
+        assert!(c.policy.allow_overwrite);
+        rejects(
+            with(&[("ALLOW_OVERWRITE", "yes")]),
+            "ALLOW_OVERWRITE",
+            "true or false",
+        );
     }
 }

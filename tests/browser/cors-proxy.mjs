@@ -1,7 +1,7 @@
 // A tiny CORS-adding reverse proxy for s3s-fs (which answers preflight OPTIONS with 501), used by
 // tests/e2e_browser.rs. It plays the bucket CORS rule that the README asks for:
 //
-//   AllowedOrigins [ORIGIN], AllowedMethods GET PUT POST DELETE, AllowedHeaders content-type,
+//   AllowedOrigins [ORIGIN], AllowedMethods GET PUT POST DELETE, AllowedHeaders content-type if-none-match,
 //   ExposeHeaders ETag
 //
 // and is deliberately no more lenient, so the test proves that this rule is enough for Uppy.
@@ -39,7 +39,7 @@ for (const name of ['port', 'upstream', 'origin']) {
 const upstream = new URL(opts.upstream)
 const ORIGIN = opts.origin
 const ALLOWED_METHODS = ['GET', 'PUT', 'POST', 'DELETE']
-const ALLOWED_HEADERS = ['content-type']
+const ALLOWED_HEADERS = ['content-type', 'if-none-match']
 const EXPOSED_HEADERS = 'ETag'
 const MAX_AGE = '3600'
 

@@ -341,8 +341,11 @@ fn uppy_6_in_chromium_uploads_multipart_and_single_put_with_signed_urls() {
         single_requests.len() == 1
             && single_requests[0].method == "PUT"
             && single_requests[0].param("uploadId").is_none()
-            && single_requests[0].param("partNumber").is_none(),
-        "{single_key}: expected one PutObject{}",
+            && single_requests[0].param("partNumber").is_none()
+            // The glue gave the size, so the URL binds the exact length.
+            && single_requests[0].param("X-Amz-SignedHeaders")
+                == Some("content-length%3Bcontent-type%3Bhost"),
+        "{single_key}: expected one PutObject signing content-length{}",
         diagnostics(&env, &proxy, &runner)
     );
 
@@ -355,4 +358,22 @@ fn uppy_6_in_chromium_uploads_multipart_and_single_put_with_signed_urls() {
         requests.len(),
         t0.elapsed().as_secs_f64()
     );
+}
+
+/// The test page runs the README's Uppy glue as written: the block from `const sizes` to the
+/// end of the `AwsS3` options is the same text in both.
+#[test]
+fn the_page_uses_the_readme_glue_verbatim() {
+    let root = repo_root();
+    let read = |p: &str| std::fs::read_to_string(root.join(p)).expect(p);
+    let glue = |text: &str| -> String {
+        let start = text
+            .find("const sizes = new Map()")
+            .expect("the glue's first line");
+        let len = text[start..].find("\n})\n").expect("the glue's end") + 4;
+        text[start..start + len].to_owned()
+    };
+    let (readme, page) = (read("README.md"), read("tests/browser/page.js"));
+    assert_eq!(glue(&page), glue(&readme));
+    assert!(glue(&readme).contains("signRequest"));
 }

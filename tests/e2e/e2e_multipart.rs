@@ -75,6 +75,15 @@ fn random_bytes(n: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
+/// A worker of its own with `VARS` and one more variable, and a token for `alice`.
+fn start_with(var: (&'static str, &'static str)) -> (TestEnv, String) {
+    let mut vars = VARS.to_vec();
+    vars.push(var);
+    let env = TestEnv::start(&vars);
+    let alice = token(&env, "alice");
+    (env, alice)
+}
+
 /// Create; returns (key, uploadId).
 fn create(env: &TestEnv, token: &str, name: &str) -> (String, String) {
     let grant = signed(env, token, json!({ "method": "POST", "key": name }));
@@ -262,10 +271,7 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 #[test]
 #[ignore = "end-to-end: needs s3s-fs and wrangler; run by make test"]
 fn put_object_as_a_post_policy_bounds_the_size() {
-    let mut vars = VARS.to_vec();
-    vars.push(("TARGET_UPLOADS_POST_POLICY", "true"));
-    let env = TestEnv::start(&vars);
-    let alice = token(&env, "alice");
+    let (env, alice) = start_with(("TARGET_UPLOADS_POST_POLICY", "true"));
     let file = random_bytes(4096, 3);
     let grant = signed(
         &env,
@@ -312,4 +318,57 @@ fn put_object_as_a_post_policy_bounds_the_size() {
         r.text()
     );
     assert_eq!(env.store.read_object(key).as_deref(), Some(&file[..]));
+}
+
+/// With a template without `{uuid}` the file name decides the key: a second upload of the same
+/// name, single PUT or multipart, is refused by the store (`If-None-Match: *` is signed on the
+/// PUT and on CompleteMultipartUpload) and the first object is kept.
+#[test]
+#[ignore = "end-to-end: needs s3s-fs and wrangler; run by make test"]
+fn a_second_upload_of_the_same_name_replaces_nothing() {
+    let (env, alice) = start_with(("KEY_TEMPLATE", "{sub}/{filename}"));
+
+    let put = |body: &[u8]| {
+        let grant = signed(
+            &env,
+            &alice,
+            json!({ "method": "PUT", "key": "same.png", "contentType": "image/png", "size": body.len() }),
+        );
+        assert_eq!(grant["key"], "alice/same.png");
+        (send(&grant, body), grant)
+    };
+    let multipart = |body: &[u8]| {
+        let (key, id) = create(&env, &alice, "same.bin");
+        assert_eq!(key, "alice/same.bin");
+        let part = signed(
+            &env,
+            &alice,
+            json!({ "method": "PUT", "key": key, "uploadId": id, "partNumber": 1 }),
+        );
+        let r = send(&part, body);
+        assert_eq!(r.status, 200, "part: {}", r.text());
+        let etag = r.header("etag").expect("ETag").to_owned();
+        let complete = signed(
+            &env,
+            &alice,
+            json!({ "method": "POST", "key": key, "uploadId": id }),
+        );
+        let xml = format!(
+            "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{etag}</ETag></Part></CompleteMultipartUpload>"
+        );
+        (send(&complete, xml.as_bytes()), complete)
+    };
+    type Upload<'a> = Box<dyn Fn(&[u8]) -> (HttpResponse, Value) + 'a>;
+    let ways: [(&str, Upload); 2] = [
+        ("alice/same.png", Box::new(put)),
+        ("alice/same.bin", Box::new(multipart)),
+    ];
+    for (key, upload) in ways {
+        let (r, _) = upload(b"first");
+        assert_eq!(r.status, 200, "{key}: {}", r.text());
+        let (r, grant) = upload(b"second!");
+        assert_eq!(r.status, 412, "{key} was replaced: {}", r.text());
+        assert_eq!(grant["headers"]["if-none-match"], "*", "{grant}");
+        assert_eq!(env.store.read_object(key).as_deref(), Some(&b"first"[..]));
+    }
 }

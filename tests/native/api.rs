@@ -535,6 +535,102 @@ fn client_named_keys_stay_inside_the_grant() {
     );
 }
 
+/// The `X-Amz-SignedHeaders` of a presigned URL.
+fn signed_headers(v: &Value) -> String {
+    query_of(v["url"].as_str().unwrap())
+        .into_iter()
+        .find(|(n, _)| n == "X-Amz-SignedHeaders")
+        .map(|(_, h)| h.replace("%3B", ";"))
+        .unwrap()
+}
+
+#[test]
+fn keys_that_may_exist_are_written_only_if_absent() {
+    let t = alice();
+    let mut named = upload(12, "text/plain");
+    named["key"] = json!("alice/docs/report.txt");
+    let svc = service(&[]);
+    // A client-named key: If-None-Match: * is signed and handed to the client to send.
+    let (status, v) = post(&svc, "/v1/uploads", Some(&t), named.clone());
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(
+        v["headers"],
+        json!({ "content-type": "text/plain", "content-length": "12", "if-none-match": "*" })
+    );
+    assert_eq!(
+        signed_headers(&v),
+        "content-length;content-type;host;if-none-match"
+    );
+    // A server-made key with a {uuid} is new: no condition (nor for its multipart upload).
+    let (_, v) = post(&svc, "/v1/uploads", Some(&t), upload(12, "text/plain"));
+    assert_eq!(signed_headers(&v), "content-length;content-type;host");
+    let id = "abc123";
+    let (_, v) = sign(
+        &svc,
+        &t,
+        json!({ "method": "POST", "key": "alice/1/f.png", "uploadId": id }),
+    );
+    assert_eq!(
+        (signed_headers(&v), &v["headers"]),
+        ("host".into(), &json!({}))
+    );
+
+    // A template without {uuid}: the file name decides the key, so every write is conditional:
+    // single PUTs of both routes and the CompleteMultipartUpload that makes the object.
+    let svc = service(&[("KEY_TEMPLATE", "{sub}/{filename}")]);
+    let (_, v) = post(&svc, "/v1/uploads", Some(&t), upload(12, "text/plain"));
+    assert_eq!(v["key"], "alice/hello.txt");
+    assert_eq!(v["headers"]["if-none-match"], "*", "{v}");
+    let (_, v) = sign(
+        &svc,
+        &t,
+        json!({ "method": "PUT", "key": "a.png", "contentType": "image/png", "size": 3 }),
+    );
+    assert_eq!(
+        v["headers"],
+        json!({ "content-type": "image/png", "if-none-match": "*" })
+    );
+    assert_eq!(
+        signed_headers(&v),
+        "content-length;content-type;host;if-none-match"
+    );
+    let (_, v) = sign(
+        &svc,
+        &t,
+        json!({ "method": "POST", "key": "alice/a.png", "uploadId": id }),
+    );
+    assert_eq!(v["headers"], json!({ "if-none-match": "*" }));
+    assert_eq!(signed_headers(&v), "host;if-none-match");
+    // CreateMultipartUpload, UploadPart, ListParts and AbortMultipartUpload write no object.
+    for body in [
+        json!({ "method": "POST", "key": "a.png" }),
+        json!({ "method": "PUT", "key": "alice/a.png", "uploadId": id, "partNumber": 1 }),
+        json!({ "method": "GET", "key": "alice/a.png", "uploadId": id }),
+        json!({ "method": "DELETE", "key": "alice/a.png", "uploadId": id }),
+    ] {
+        let (_, v) = sign(&svc, &t, body.clone());
+        assert!(v["headers"].get("if-none-match").is_none(), "{body}: {v}");
+    }
+
+    // ALLOW_OVERWRITE=true: no condition anywhere.
+    for svc in [
+        service(&[("ALLOW_OVERWRITE", "true")]),
+        service(&[
+            ("ALLOW_OVERWRITE", "true"),
+            ("KEY_TEMPLATE", "{sub}/{filename}"),
+        ]),
+    ] {
+        let (_, v) = post(&svc, "/v1/uploads", Some(&t), named.clone());
+        assert_eq!(signed_headers(&v), "content-length;content-type;host");
+        let (_, v) = sign(
+            &svc,
+            &t,
+            json!({ "method": "POST", "key": "alice/a.png", "uploadId": id }),
+        );
+        assert_eq!(signed_headers(&v), "host");
+    }
+}
+
 #[test]
 fn downloads_only_inside_the_grant() {
     let svc = service(&[]);
@@ -767,6 +863,48 @@ fn sign_put_object_makes_the_key_and_signs_the_type() {
 }
 
 #[test]
+fn sign_put_object_requires_its_size() {
+    // Without a size no content-length is signed and the URL would take a body of any size:
+    // refused, even for a type and a name that are allowed.
+    let svc = service(&[]);
+    for body in [
+        json!({ "method": "PUT", "key": "photo.png", "contentType": "image/png" }),
+        json!({ "method": "PUT", "key": "photo.png", "contentType": "image/png", "target": "uploads" }),
+    ] {
+        let (status, v) = sign(&svc, &alice(), body.clone());
+        assert_eq!((status, code(&v)), (422, "size_required"), "{body}: {v}");
+    }
+    // The size is checked against the token's max_size, then signed exactly.
+    let small = token(json!({ "sub": "alice", "exp": NOW + 3600, "max_size": 1024 }));
+    let (status, v) = sign(
+        &svc,
+        &small,
+        json!({ "method": "PUT", "key": "photo.png", "contentType": "image/png", "size": 1025 }),
+    );
+    assert_eq!((status, code(&v)), (422, "size_too_large"), "{v}");
+    let (status, v) = sign(
+        &svc,
+        &small,
+        json!({ "method": "PUT", "key": "photo.png", "contentType": "image/png", "size": 1024 }),
+    );
+    assert_eq!(status, 200, "{v}");
+    assert!(
+        v["url"]
+            .as_str()
+            .unwrap()
+            .contains("X-Amz-SignedHeaders=content-length%3Bcontent-type%3Bhost"),
+        "{v}"
+    );
+    // CreateMultipartUpload signs no length: its size stays optional.
+    let (status, v) = sign(
+        &svc,
+        &alice(),
+        json!({ "method": "POST", "key": "movie.png" }),
+    );
+    assert_eq!(status, 200, "{v}");
+}
+
+#[test]
 fn sign_multipart_sequence() {
     let svc = service(&[]);
     let t = alice();
@@ -966,11 +1104,17 @@ fn sign_put_object_as_a_post_policy_when_configured() {
         0,
         1_048_576
     ])));
-    // The other target (not configured) still gets a presigned PUT.
-    let (_, v) = sign(
+    // The other target (not configured) still gets a presigned PUT, which needs the size.
+    let (status, v) = sign(
         &svc,
         &alice(),
         json!({ "method": "PUT", "key": "a.png", "contentType": "image/png" }),
+    );
+    assert_eq!((status, code(&v)), (422, "size_required"), "{v}");
+    let (_, v) = sign(
+        &svc,
+        &alice(),
+        json!({ "method": "PUT", "key": "a.png", "contentType": "image/png", "size": 10 }),
     );
     assert_eq!(v["method"], "PUT");
     assert!(v.get("fields").is_none());

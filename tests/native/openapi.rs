@@ -579,7 +579,8 @@ fn the_sign_cases_are_the_operations_the_worker_signs() {
     for method in ["PUT", "POST", "GET", "DELETE"] {
         for upload_id in [None, Some("u1")] {
             for part in [None, Some(1)] {
-                let mut body = json!({ "method": method, "key": "alice/m.png" });
+                // With a size: a single PUT requires one (422 `size_required`).
+                let mut body = json!({ "method": method, "key": "alice/m.png", "size": 5 });
                 if let Some(id) = upload_id {
                     body["uploadId"] = json!(id);
                 }
