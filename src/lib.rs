@@ -6,6 +6,7 @@
 //!   presigned URLs and header signing) with S3's encoding rules.
 //! - [`jwt`]: JWT verification (HMAC, RSA, ECDSA, EdDSA) with a `Validation` allow-list.
 //! - [`jwks`]: identity providers' keys from JWK sets (fetch rules, cache, rotation).
+//! - [`store`]: the worker's own multipart control requests to the store, sans IO.
 //!
 //! The core never reads the clock or randomness: time and random bytes are arguments.
 #![forbid(unsafe_code)]
@@ -21,6 +22,7 @@ pub mod jwks;
 pub mod jwt;
 pub mod policy;
 pub mod sigv4;
+pub mod store;
 
 #[cfg(target_arch = "wasm32")]
 mod adapter;

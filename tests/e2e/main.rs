@@ -17,3 +17,4 @@ mod e2e_schemathesis;
 mod e2e_worker;
 mod sigv4_s3s;
 mod smoke_worker;
+mod store_s3s;

@@ -409,3 +409,128 @@ fn header_signatures_match_aws_sigv4() {
         }
     }
 }
+
+/// The worker's own multipart control requests (`presign_worker::store`) are header-signed
+/// exactly as `aws-sigv4` signs the same request: query, signed headers and body hash.
+#[test]
+fn store_control_requests_match_aws_sigv4() {
+    use presign_worker::store::{abort, complete, create, list_parts};
+    let case = |method: Method, key: &str, query: &[(&str, &str)], headers: &[(&str, &str)]| Case {
+        method,
+        key: key.to_owned(),
+        query: query
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect(),
+        headers: headers
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect(),
+        token: Some("session/token+=".to_owned()),
+        region: "eu-central-1",
+        endpoint: "https://s3.eu-central-1.amazonaws.com".to_owned(),
+        style: AddressingStyle::VirtualHosted,
+        expires: 300,
+        now: 1_764_000_000,
+    };
+    let key = "alice/5f0c/movie ü+&=.mp4";
+    let id = "VXBsb2FkIElE.a_b-c~d";
+    let body = b"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>&quot;e&quot;</ETag></Part></CompleteMultipartUpload>";
+    let probe = case(Method::Get, key, &[], &[]);
+    let bucket = Bucket::new(
+        &Endpoint::parse(&probe.endpoint).unwrap(),
+        "my-bucket-01",
+        probe.style,
+    )
+    .unwrap();
+    let signer = our_signer(&probe);
+    let now = probe.now;
+    let requests = [
+        (
+            create::request(&signer, &bucket, key, "video/mp4", now).unwrap(),
+            case(
+                Method::Post,
+                key,
+                &[("uploads", "")],
+                &[("content-type", "video/mp4")],
+            ),
+            &b""[..],
+        ),
+        (
+            list_parts::request(&signer, &bucket, key, id, None, now).unwrap(),
+            case(
+                Method::Get,
+                key,
+                &[("max-parts", "1000"), ("uploadId", id)],
+                &[],
+            ),
+            &b""[..],
+        ),
+        (
+            list_parts::request(&signer, &bucket, key, id, Some(1000), now).unwrap(),
+            case(
+                Method::Get,
+                key,
+                &[
+                    ("max-parts", "1000"),
+                    ("uploadId", id),
+                    ("part-number-marker", "1000"),
+                ],
+                &[],
+            ),
+            &b""[..],
+        ),
+        (
+            complete::request(&signer, &bucket, key, id, body, true, now).unwrap(),
+            case(
+                Method::Post,
+                key,
+                &[("uploadId", id)],
+                &[("content-type", "application/xml"), ("if-none-match", "*")],
+            ),
+            &body[..],
+        ),
+        (
+            complete::request(&signer, &bucket, key, id, body, false, now).unwrap(),
+            case(
+                Method::Post,
+                key,
+                &[("uploadId", id)],
+                &[("content-type", "application/xml")],
+            ),
+            &body[..],
+        ),
+        (
+            abort::request(&signer, &bucket, key, id, now).unwrap(),
+            case(Method::Delete, key, &[("uploadId", id)], &[]),
+            &b""[..],
+        ),
+    ];
+    for (ours, theirs, payload) in requests {
+        let uri = sdk_uri(&bucket, &theirs);
+        let (_, headers) = aws_sign(
+            &theirs,
+            &uri,
+            SignatureLocation::Headers,
+            SignableBody::Bytes(payload),
+        );
+        let find = |h: &[(String, String)], name: &str| {
+            h.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        };
+        let what = format!("{} {:?}", theirs.method.as_str(), theirs.query);
+        assert_eq!(
+            find(&ours.headers, "authorization"),
+            find(&headers, "authorization"),
+            "{what}"
+        );
+        assert!(find(&ours.headers, "authorization").is_some(), "{what}");
+        for name in ["x-amz-content-sha256", "x-amz-date", "x-amz-security-token"] {
+            assert_eq!(
+                find(&ours.headers, name),
+                find(&headers, name),
+                "{what}: {name}"
+            );
+        }
+        assert_eq!(ours.method, theirs.method, "{what}");
+    }
+}

@@ -1,0 +1,152 @@
+//! The worker's own requests to the store for a multipart upload, sans IO: each action builds
+//! a header-signed request with [`crate::sigv4`] and parses the store's XML answer into a typed
+//! result or a [`StoreError`]. The adapter sends the requests (`fetch`) and hands back the
+//! status and body; nothing here reads the network or the clock.
+//!
+//! | file | S3 action | used for |
+//! | --- | --- | --- |
+//! | [`create`] | CreateMultipartUpload | start an upload with its content type signed |
+//! | [`list_parts`] | ListParts (paginated) | what the store really holds before completing |
+//! | [`complete`] | CompleteMultipartUpload | with a body built from the listed parts only |
+//! | [`abort`] | AbortMultipartUpload | free the parts of an upload that broke its grant |
+//!
+//! [`ticket`] binds the client's later requests to what the creation granted.
+
+pub mod abort;
+pub mod complete;
+pub mod create;
+pub mod list_parts;
+pub mod ticket;
+mod xml;
+
+use std::fmt;
+
+/// The store's answer as the adapter received it.
+#[derive(Debug, Clone, Copy)]
+pub struct Answer<'a> {
+    /// The HTTP status.
+    pub status: u16,
+    /// The body (S3 answers are UTF-8 XML; anything else is malformed).
+    pub body: &'a str,
+}
+
+/// Why a store request did not give what was asked. Messages never hold the store's body
+/// verbatim (only an S3 error code of a safe shape), nor a credential.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreError {
+    /// The store could not be reached (connection refused, DNS, TLS).
+    Unreachable,
+    /// No answer within the timeout.
+    Timeout,
+    /// The store answered with an S3 error.
+    Refused {
+        /// Its HTTP status (a 200 CompleteMultipartUpload can carry an error too).
+        status: u16,
+        /// Its S3 error code (`NoSuchUpload`, `InvalidPart`, …), or `""` when it gave none.
+        code: String,
+    },
+    /// The answer is not what S3 sends for this action.
+    Malformed(&'static str),
+}
+
+impl StoreError {
+    /// The HTTP status the worker answers with: 404 for an upload the store does not know, 502
+    /// for a store error or a malformed answer, 503 when unreachable, 504 on a timeout.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::Refused { code, .. } if code == "NoSuchUpload" => 404,
+            Self::Refused { .. } | Self::Malformed(_) => 502,
+            Self::Unreachable => 503,
+            Self::Timeout => 504,
+        }
+    }
+
+    /// The stable error code of the worker's answer.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Refused { code, .. } if code == "NoSuchUpload" => "upload_not_found",
+            Self::Refused { .. } => "store_error",
+            Self::Malformed(_) => "store_answer_malformed",
+            Self::Unreachable => "store_unavailable",
+            Self::Timeout => "store_timeout",
+        }
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unreachable => f.write_str("the store could not be reached"),
+            Self::Timeout => f.write_str("the store did not answer in time"),
+            Self::Refused { status, code } if code.is_empty() => {
+                write!(f, "the store answered {status}")
+            }
+            Self::Refused { status, code } => write!(f, "the store answered {status} {code}"),
+            Self::Malformed(what) => write!(f, "the store's answer is malformed: {what}"),
+        }
+    }
+}
+
+/// The S3 error of an answer: its `<Error><Code>` when of a safe shape (ASCII letters and
+/// digits, at most 64), else `""`.
+fn refused(answer: &Answer<'_>) -> StoreError {
+    let code = xml::elements(answer.body, "Error")
+        .first()
+        .and_then(|e| xml::text(e, "Code"))
+        .filter(|c| c.len() <= 64 && c.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .unwrap_or_default();
+    StoreError::Refused {
+        status: answer.status,
+        code,
+    }
+}
+
+/// The body of a 2xx answer, or the store's error.
+fn success<'a>(answer: &Answer<'a>) -> Result<&'a str, StoreError> {
+    if (200..300).contains(&answer.status) {
+        Ok(answer.body)
+    } else {
+        Err(refused(answer))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_errors_map_to_gateway_statuses() {
+        let a = Answer {
+            status: 404,
+            body: "<?xml version=\"1.0\"?><Error><Code>NoSuchUpload</Code><Message>x</Message></Error>",
+        };
+        let e = success(&a).unwrap_err();
+        assert_eq!((e.status(), e.code()), (404, "upload_not_found"));
+        let a = Answer {
+            status: 500,
+            body: "<Error><Code>Internal Error <script></Code></Error>",
+        };
+        let e = success(&a).unwrap_err();
+        assert_eq!(
+            e,
+            StoreError::Refused {
+                status: 500,
+                code: String::new()
+            }
+        );
+        assert_eq!(
+            (e.status(), e.code(), e.to_string().as_str()),
+            (502, "store_error", "the store answered 500")
+        );
+        assert_eq!(StoreError::Unreachable.status(), 503);
+        assert_eq!(StoreError::Timeout.status(), 504);
+        assert_eq!(StoreError::Malformed("x").status(), 502);
+        assert_eq!(
+            success(&Answer {
+                status: 204,
+                body: ""
+            }),
+            Ok("")
+        );
+    }
+}
