@@ -32,15 +32,17 @@ function randomBytes(n) {
 }
 
 // --- The README's Uppy 6 glue (README.md, "POST /v1/sign"), unchanged. ---------------------
+const sizes = new Map() // file name -> size: Uppy gives signRequest no file, the worker needs it
 const uppy = new Uppy().use(AwsS3, {
   shouldUseMultipart: (file) => file.size > 16 * 1024 * 1024,
   // The worker makes the real key ({sub}/{uuid}/{filename}); send it just the file name.
-  generateObjectKey: (file) => file.name,
+  generateObjectKey: (file) => (sizes.set(file.name, file.size), file.name),
   async signRequest(request) {
+    const size = request.uploadId == null ? sizes.get(request.key) : undefined
     const res = await fetch(`${PRESIGN}/v1/sign`, {
       method: 'POST',
       headers: { authorization: `Bearer ${await getToken()}`, 'content-type': 'application/json' },
-      body: JSON.stringify(request),
+      body: JSON.stringify({ ...request, size }),
     })
     const body = await res.json()
     if (!res.ok) throw new Error(`${body.error.code}: ${body.error.message}`)
