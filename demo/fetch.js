@@ -28,9 +28,15 @@ const MULTIPART_OVER = 16 * 1024 * 1024
 const PART = 8 * 1024 * 1024
 const PARALLEL = 4
 
-/** A store answer that is not 2xx, as an Error (S3's XML error code when there is one). */
-async function checked(res) {
-  if (res.ok) return res
+/**
+ * A store answer that is not 2xx, as an Error (S3's XML error code when there is one); a 2xx
+ * one is returned with its body read (a body left unread is aborted when collected).
+ */
+async function checked(res, keepBody = false) {
+  if (res.ok) {
+    if (!keepBody) await res.arrayBuffer()
+    return res
+  }
   const text = await res.text()
   const code = /<Code>([^<]+)<\/Code>/.exec(text)?.[1] ?? `HTTP ${res.status}`
   throw new Error(`the store refused it: ${code}`)
@@ -47,7 +53,7 @@ async function single(file, progress) {
 /** CreateMultipartUpload, the parts PARALLEL at a time, CompleteMultipartUpload. */
 async function multipart(file, progress) {
   const create = await sign({ method: 'POST', key: file.name, size: file.size })
-  const xml = await (await checked(await send(create))).text()
+  const xml = await (await checked(await send(create), true)).text()
   const uploadId = new DOMParser().parseFromString(xml, 'application/xml')
     .querySelector('UploadId').textContent
   const key = create.key

@@ -4,8 +4,9 @@
 //   1. opens ORIGIN/#token=JWT (the link `make dev` prints) and waits for the grant panel;
 //      screenshot `rest.png`;
 //   2. drops the 1 MiB and the 20 MiB file of --fixtures on the Uppy Dashboard (a real `drop`
-//      event with a DataTransfer of File objects whose bytes are the fixture files, fetched
-//      through a playwright route: the page's server knows nothing of them) and clicks Upload;
+//      event with a DataTransfer of File objects whose bytes are the fixture files, fetched by
+//      the page from a loopback server of this script: the demo's server knows nothing of them)
+//      and clicks Upload;
 //      screenshot `mid.png` while a bar is between 0 and 100 %, `done.png` when both are done;
 //   3. downloads each file through its row's link (a real browser download) into --out;
 //   4. drops a file of a type the worker does not accept and reads the row's words;
@@ -25,6 +26,7 @@
 // `late.png` and `huge.png` (small PNGs for the two other tokens).
 
 import fs from 'node:fs'
+import http from 'node:http'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { openBrowser } from './chromium.mjs'
@@ -63,13 +65,29 @@ const FILES = {
 }
 const fragment = `#${new URLSearchParams({ token: opts.token })}`
 
+// The fixture files, for the page to fetch (cross-origin, hence the CORS header).
+const fixtureServer = http.createServer((req, res) => {
+  const name = path.basename(decodeURIComponent(new URL(req.url, 'http://x').pathname))
+  const file = path.join(opts.fixtures, name)
+  const cors = { 'access-control-allow-origin': '*' }
+  if (!name || !fs.existsSync(file)) {
+    res.writeHead(404, cors)
+    res.end()
+    return
+  }
+  res.writeHead(200, { ...cors, 'content-type': 'application/octet-stream' })
+  fs.createReadStream(file).pipe(res)
+})
+await new Promise((resolve) => fixtureServer.listen(0, '127.0.0.1', resolve))
+const FIXTURES = `http://127.0.0.1:${fixtureServer.address().port}`
+
 /** Drops `files` on `selector`: dragenter, dragover, drop with one DataTransfer, as a user's drop. */
 async function drop(page, selector, files) {
   await page.evaluate(
-    async ({ selector, files }) => {
+    async ({ selector, files, fixtures }) => {
       const dt = new DataTransfer()
       for (const f of files) {
-        const blob = await (await fetch(`/__fixtures/${encodeURIComponent(f.name)}`)).blob()
+        const blob = await (await fetch(`${fixtures}/${encodeURIComponent(f.name)}`)).blob()
         dt.items.add(new File([blob], f.name, { type: f.type }))
       }
       const target = document.querySelector(selector)
@@ -77,7 +95,7 @@ async function drop(page, selector, files) {
         target.dispatchEvent(new DragEvent(type, { dataTransfer: dt, bubbles: true, cancelable: true }))
       }
     },
-    { selector, files },
+    { selector, files, fixtures: FIXTURES },
   )
   say(`dropped ${files.map((f) => f.name).join(', ')} on ${selector}`)
 }
@@ -124,11 +142,6 @@ try {
     contextOptions: { viewport: { width: 1180, height: 820 }, acceptDownloads: true },
   })
   const { page } = opened
-  // The fixtures reach the page through this route only, never through the demo's server.
-  await page.route(`${opts.origin}/__fixtures/*`, (route) => {
-    const name = decodeURIComponent(new URL(route.request().url()).pathname.split('/').pop())
-    route.fulfill({ path: path.join(opts.fixtures, path.basename(name)) })
-  })
   const shots = {}
 
   // 1. At rest.
@@ -205,4 +218,5 @@ report.console = opened?.consoleLines ?? []
 report.runMs = Date.now() - started
 console.log(`RESULT ${JSON.stringify(report)}`)
 await opened?.close()
+fixtureServer.close()
 process.exit(report.ok ? 0 : 1)

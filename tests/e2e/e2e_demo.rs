@@ -4,7 +4,8 @@
 //! README's glue (1 MiB as a single PUT, 20 MiB as multipart), both progress bars reach 100 %,
 //! the store holds the same bytes (SHA-256 against the fixture files written here), each file
 //! comes back through the page's download link byte for byte, a refused type is shown in words,
-//! and the plain-fetch page uploads both files too. Screenshots (at rest, mid-upload, done,
+//! and the plain-fetch page uploads both files too and words the refusals of an expired token
+//! and of a `max_size` smaller than the file. Screenshots (at rest, mid-upload, done,
 //! refused, fetch page, other tokens) and the browser's log are kept in `target/e2e-demo/`.
 //!
 //! ```text
