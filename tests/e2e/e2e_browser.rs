@@ -145,14 +145,14 @@ pub(crate) fn tail(s: &str, max: usize) -> &str {
 }
 
 /// One request the proxy passed to the store: `proxy METHOD TARGET -> STATUS[ (note)]`.
-struct Proxied {
-    method: String,
-    path: String,
+pub(crate) struct Proxied {
+    pub(crate) method: String,
+    pub(crate) path: String,
     params: Vec<(String, String)>,
 }
 
 impl Proxied {
-    fn param(&self, name: &str) -> Option<&str> {
+    pub(crate) fn param(&self, name: &str) -> Option<&str> {
         self.params
             .iter()
             .find(|(n, _)| n == name)
@@ -160,7 +160,7 @@ impl Proxied {
     }
 }
 
-fn proxied(proxy_log: &str) -> Vec<Proxied> {
+pub(crate) fn proxied(proxy_log: &str) -> Vec<Proxied> {
     proxy_log
         .lines()
         .filter_map(|line| {
@@ -187,7 +187,11 @@ fn proxied(proxy_log: &str) -> Vec<Proxied> {
 
 /// The requests made to object `key` of `bucket` (path-style, the key as the worker signs it:
 /// every byte but unreserved ones and `/` percent-encoded).
-fn requests_for<'a>(requests: &'a [Proxied], bucket: &str, key: &str) -> Vec<&'a Proxied> {
+pub(crate) fn requests_for<'a>(
+    requests: &'a [Proxied],
+    bucket: &str,
+    key: &str,
+) -> Vec<&'a Proxied> {
     let mut path = format!("/{bucket}/");
     for b in key.bytes() {
         if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) {

@@ -223,6 +223,29 @@ fn demo_pages_upload_show_progress_download_and_refuse_in_words() {
             keys.push(key.to_owned());
         }
     }
+    // And the ways they went, in what the store was asked (through the proxy): one PutObject for
+    // the small files; CreateMultipartUpload, the parts (Uppy's 5 MiB, the fetch page's 8 MiB)
+    // and CompleteMultipartUpload for the big ones.
+    let requests = e2e_browser::proxied(&proxy.logs());
+    let ops = |key: &str| -> (usize, usize, usize, usize) {
+        let rs = e2e_browser::requests_for(&requests, &env.store.bucket, key);
+        let count = |f: &dyn Fn(&e2e_browser::Proxied) -> bool| rs.iter().filter(|r| f(r)).count();
+        (
+            count(&|r| r.method == "PUT" && r.param("uploadId").is_none()),
+            count(&|r| r.method == "POST" && r.param("uploads").is_some()),
+            count(&|r| r.method == "PUT" && r.param("partNumber").is_some()),
+            count(&|r| r.method == "POST" && r.param("uploadId").is_some()),
+        )
+    };
+    let expected = [(1, 0, 0, 0), (0, 1, 4, 1), (1, 0, 0, 0), (0, 1, 3, 1)];
+    for (key, want) in keys.iter().zip(expected) {
+        assert_eq!(
+            ops(key),
+            want,
+            "{key}: (PutObject, Create, UploadPart, Complete){}",
+            diag(&runner)
+        );
+    }
     keys.sort();
     keys.dedup();
     assert_eq!(keys.len(), 4, "four uploads, four keys: {keys:?}");
