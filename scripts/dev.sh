@@ -2,17 +2,23 @@
 # `make dev`: runs presign-worker locally on http://127.0.0.1:8787 against a local s3s-fs store.
 #
 # Installs what is missing (scripts/setup.sh), builds the worker and the `presign` CLI, starts
-# s3s-fs on 127.0.0.1:9000 with bucket `uploads` (data in .local/s3/uploads), writes .dev.vars
-# with random dev secrets unless it exists, starts `wrangler dev`, waits until it answers, and
-# prints a ready-to-paste example. Ctrl-C stops everything.
+# s3s-fs on 127.0.0.1:9000 with bucket `uploads` (data in .local/s3/uploads) behind the bucket
+# CORS rule of the README (tests/browser/cors-proxy.mjs on 127.0.0.1:9001, the store address the
+# worker signs for: s3s-fs has no CORS), writes .dev.vars with random dev secrets unless it
+# exists, starts `wrangler dev`, waits until it answers, serves the demo upload pages on
+# http://127.0.0.1:8080 (demo/serve.mjs), and prints the page's link with a dev token and a
+# ready-to-paste curl example. Ctrl-C stops everything.
 #
-# Environment: PORT (default 8787), S3_PORT (default 9000).
+# Environment: PORT (default 8787), S3_PORT (default 9000), CORS_PORT (default 9001),
+# DEMO_PORT (default 8080).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
 PORT=${PORT:-8787}
 S3_PORT=${S3_PORT:-9000}
+CORS_PORT=${CORS_PORT:-9001}
+DEMO_PORT=${DEMO_PORT:-8080}
 BUCKET=uploads
 DATA_DIR=.local/s3
 export WRANGLER_SEND_METRICS=false
@@ -39,9 +45,9 @@ else
   say "warning: the presign CLI did not build; no dev token will be printed"
 fi
 
-for p in "$S3_PORT" "$PORT"; do
+for p in "$S3_PORT" "$CORS_PORT" "$PORT" "$DEMO_PORT"; do
   if port_busy "$p"; then
-    die "port $p on 127.0.0.1 is already in use (another make dev?); set PORT / S3_PORT"
+    die "port $p on 127.0.0.1 is already in use (another make dev?); set PORT / S3_PORT / CORS_PORT / DEMO_PORT"
   fi
 done
 
@@ -65,28 +71,34 @@ JWT_SECRET=$(dev_var JWT_SECRET)
 
 mkdir -p "$DATA_DIR/$BUCKET"
 
-S3_PID=""
+# What cleanup stops: wrangler runs in its own process group (setsid), stopped with its workerd
+# children; the others (s3s-fs, the CORS proxy, the demo server) are single processes.
 WRANGLER_PID=""
+PIDS=()
 cleanup() {
   trap - EXIT INT TERM
-  if [ -n "$WRANGLER_PID" ]; then
-    # wrangler runs in its own process group (setsid): stop it and its workerd children.
-    kill -TERM -- "-$WRANGLER_PID" 2>/dev/null || true
-  fi
-  if [ -n "$S3_PID" ]; then
-    kill -TERM "$S3_PID" 2>/dev/null || true
-  fi
-  local alive
+  local targets=() t alive
+  [ -n "$WRANGLER_PID" ] && targets+=("-$WRANGLER_PID")
+  targets+=("${PIDS[@]}")
+  for t in "${targets[@]}"; do kill -TERM -- "$t" 2>/dev/null || true; done
   for _ in $(seq 1 50); do
     alive=""
-    if [ -n "$WRANGLER_PID" ] && kill -0 -- "-$WRANGLER_PID" 2>/dev/null; then alive=1; fi
-    if [ -n "$S3_PID" ] && kill -0 "$S3_PID" 2>/dev/null; then alive=1; fi
+    for t in "${targets[@]}"; do kill -0 -- "$t" 2>/dev/null && alive=1; done
     [ -n "$alive" ] || break
     sleep 0.1
   done
-  if [ -n "$WRANGLER_PID" ]; then kill -KILL -- "-$WRANGLER_PID" 2>/dev/null || true; fi
-  if [ -n "$S3_PID" ]; then kill -KILL "$S3_PID" 2>/dev/null || true; fi
-  say "stopped wrangler dev and s3s-fs"
+  for t in "${targets[@]}"; do kill -KILL -- "$t" 2>/dev/null || true; done
+  say "stopped wrangler dev, s3s-fs, the CORS proxy and the demo server"
+}
+# Waits until PID listens on PORT; dies with its LOG when it exits first or takes 10 s.
+wait_port() {
+  local pid=$1 port=$2 log=$3 name=$4
+  for _ in $(seq 1 100); do
+    port_busy "$port" && return 0
+    kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; die "$name exited"; }
+    sleep 0.1
+  done
+  die "$name does not accept connections on port $port"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
@@ -96,17 +108,25 @@ say "starting s3s-fs on http://127.0.0.1:$S3_PORT (data in $DATA_DIR, log in .lo
 s3s-fs --host 127.0.0.1 --port "$S3_PORT" \
   --access-key "$S3_ACCESS_KEY_ID" --secret-key "$S3_SECRET_ACCESS_KEY" \
   "$DATA_DIR" >.local/s3s-fs.log 2>&1 &
-S3_PID=$!
-for _ in $(seq 1 100); do
-  port_busy "$S3_PORT" && break
-  kill -0 "$S3_PID" 2>/dev/null || { cat .local/s3s-fs.log >&2; die "s3s-fs exited"; }
-  sleep 0.1
-done
-port_busy "$S3_PORT" || die "s3s-fs does not accept connections on port $S3_PORT"
+PIDS+=($!)
+wait_port $! "$S3_PORT" .local/s3s-fs.log s3s-fs
+
+DEMO_ORIGIN="http://127.0.0.1:$DEMO_PORT"
+say "starting the bucket CORS rule for $DEMO_ORIGIN on http://127.0.0.1:$CORS_PORT (log in .local/cors-proxy.log)"
+node tests/browser/cors-proxy.mjs --port "$CORS_PORT" --upstream "http://127.0.0.1:$S3_PORT" \
+  --origin "$DEMO_ORIGIN" >.local/cors-proxy.log 2>&1 &
+PIDS+=($!)
+wait_port $! "$CORS_PORT" .local/cors-proxy.log "the CORS proxy"
+
+# The page's origin is in wrangler.toml's CORS_ALLOWED_ORIGINS; another port has to be added.
+WORKER_VARS=(--var "TARGET_UPLOADS_ENDPOINT:http://127.0.0.1:$CORS_PORT")
+if [ "$DEMO_PORT" != 8080 ]; then
+  WORKER_VARS+=(--var "CORS_ALLOWED_ORIGINS:$DEMO_ORIGIN")
+fi
 
 say "starting wrangler dev on http://127.0.0.1:$PORT"
 setsid node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$PORT" \
-  --var "TARGET_UPLOADS_ENDPOINT:http://127.0.0.1:$S3_PORT" \
+  "${WORKER_VARS[@]}" \
   --show-interactive-dev-session=false </dev/null &
 WRANGLER_PID=$!
 ready=""
@@ -120,22 +140,39 @@ for _ in $(seq 1 240); do
 done
 [ -n "$ready" ] || die "wrangler dev did not answer GET /healthz within 2 minutes"
 
+B="http://127.0.0.1:$PORT"
+# The demo pages show the worker's policy: wrangler.toml's [vars], and those of .dev.vars (the
+# secrets in it are not passed).
+DEMO_ARGS=(--port "$DEMO_PORT" --presign "$B")
+for name in ALLOWED_CONTENT_TYPES MAX_UPLOAD_SIZE URL_TTL KEY_TEMPLATE; do
+  value=$(dev_var "$name")
+  [ -z "$value" ] || DEMO_ARGS+=(--var "$name=$value")
+done
+say "starting the demo pages on $DEMO_ORIGIN (log in .local/demo.log)"
+node demo/serve.mjs "${DEMO_ARGS[@]}" >.local/demo.log 2>&1 &
+PIDS+=($!)
+wait_port $! "$DEMO_PORT" .local/demo.log "the demo server"
+
 TOKEN=""
 if [ -n "$PRESIGN" ] && [ -n "$JWT_SECRET" ]; then
   TOKEN=$(JWT_SECRET="$JWT_SECRET" "$PRESIGN" token --sub alice 2>/dev/null) || TOKEN=""
 fi
 if [ -n "$TOKEN" ]; then
   token_line="TOKEN=$TOKEN"
+  demo_line=" demo page: $DEMO_ORIGIN/#token=$TOKEN"
 else
+  demo_line=" demo page: $DEMO_ORIGIN/  (paste a token into it; see TOKEN= below)"
   token_line="TOKEN=...   # mint one with: JWT_SECRET=<from .dev.vars> target/release/presign token --sub alice"
 fi
 
-B="http://127.0.0.1:$PORT"
 cat <<EOF
 
 ========================================================================================
- presign-worker is running on $B  (Ctrl-C stops it and s3s-fs)
- store: s3s-fs on http://127.0.0.1:$S3_PORT, bucket '$BUCKET', files in $ROOT/$DATA_DIR/$BUCKET
+ presign-worker is running on $B  (Ctrl-C stops everything)
+$demo_line
+   (Uppy 6 Dashboard; plain fetch: $DEMO_ORIGIN/fetch.html; the token is in the fragment)
+ store: s3s-fs on http://127.0.0.1:$S3_PORT, bucket '$BUCKET', files in $ROOT/$DATA_DIR/$BUCKET,
+   signed URLs name its bucket CORS rule on http://127.0.0.1:$CORS_PORT
  secrets: $ROOT/.dev.vars
 ========================================================================================
 Paste into another shell (a dev token for subject 'alice', valid one hour):

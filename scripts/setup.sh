@@ -3,7 +3,8 @@
 # already present at the right version. Safe to run again; called by `make dev`,
 # `make test` and `.ci/run`.
 #
-#   scripts/setup.sh            toolchain target, cargo tools, npm packages
+#   scripts/setup.sh            toolchain target, cargo tools, npm packages (also demo/'s, the
+#                               pages of `make dev`, own package.json and lockfile)
 #   scripts/setup.sh --browser  also Chromium and tests/browser's npm packages (browser test),
 #                               openssl, and schemathesis from PyPI in .venv/ (API contract test)
 #   scripts/setup.sh --bench    also wrk and the npm packages of the JavaScript baselines
@@ -66,36 +67,29 @@ apt_install() {
   say "installing ${missing[*]} from Debian"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 }
-# The baselines of `make bench` (aws4fetch, @aws-sdk, jose) have their own package.json and
-# lockfile under bench/, so the normal setup never installs them; same stamp logic as above.
-bench_npm() {
-  local stamp=bench/node_modules/.presign-worker-package-lock.json p ok=1
-  cmp -s bench/package-lock.json "$stamp" 2>/dev/null || ok=""
-  for p in aws4fetch jose @aws-sdk/client-s3 @aws-sdk/s3-request-presigner; do
-    [ -f "bench/node_modules/$p/package.json" ] || ok=""
+# npm packages with a package.json and lockfile of their own, in DIR, like the main npm step
+# above: `npm ci` only when DIR/package-lock.json changed since the last install there or one of
+# PACKAGES is missing.
+#   npm_dir DIR WHAT PACKAGE...
+npm_dir() {
+  local dir=$1 what=$2 p ok=1
+  shift 2
+  local stamp=$dir/node_modules/.presign-worker-package-lock.json
+  cmp -s "$dir/package-lock.json" "$stamp" 2>/dev/null || ok=""
+  for p in "$@"; do
+    [ -f "$dir/node_modules/$p/package.json" ] || ok=""
   done
   [ -n "$ok" ] && return 0
-  say "installing the benchmark's npm packages (bench/)"
-  (cd bench && npm ci --no-audit --no-fund --loglevel=error)
-  cp bench/package-lock.json "$stamp"
+  say "installing the npm packages of $what ($dir)"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  cp "$dir/package-lock.json" "$stamp"
 }
-# The browser test's npm packages (tests/browser: Uppy 6, playwright-core, esbuild), like the
-# main npm step above: `npm ci` only when tests/browser/package-lock.json changed since the last
-# install or a package is missing.
-BROWSER_DIR=tests/browser
-BROWSER_STAMP=$BROWSER_DIR/node_modules/.presign-worker-package-lock.json
-browser_npm_ok() {
-  cmp -s "$BROWSER_DIR/package-lock.json" "$BROWSER_STAMP" 2>/dev/null || return 1
-  for p in @uppy/core @uppy/aws-s3 playwright-core esbuild; do
-    [ -f "$BROWSER_DIR/node_modules/$p/package.json" ] || return 1
-  done
-}
-browser_npm() {
-  browser_npm_ok && return 0
-  say "installing the browser test's npm packages ($BROWSER_DIR)"
-  (cd "$BROWSER_DIR" && npm ci --no-audit --no-fund --loglevel=error)
-  cp "$BROWSER_DIR/package-lock.json" "$BROWSER_STAMP"
-}
+# The baselines of `make bench` (aws4fetch, @aws-sdk, jose): bench/, only with --bench.
+bench_npm() { npm_dir bench "the benchmark" aws4fetch jose @aws-sdk/client-s3 @aws-sdk/s3-request-presigner; }
+# The browser tests' packages (Uppy 6, playwright-core, esbuild): tests/browser, with --browser.
+browser_npm() { npm_dir tests/browser "the browser test" @uppy/core @uppy/aws-s3 playwright-core esbuild; }
+# The demo pages of `make dev` (Uppy 6 Dashboard, esbuild; demo/serve.mjs bundles them): always.
+npm_dir demo "the demo pages" @uppy/core @uppy/dashboard @uppy/aws-s3 esbuild
 
 # schemathesis (PyPI), the schema-driven fuzzer of tests/e2e/e2e_schemathesis.rs, pinned, in a
 # virtual environment of its own (.venv/, git-ignored; no system-wide pip install); only when

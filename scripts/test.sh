@@ -2,7 +2,8 @@
 # `make test` (and `.ci/run`): everything, from a fresh clone.
 #
 #   setup          scripts/setup.sh --browser (toolchain target, cargo tools, npm packages,
-#                  Chromium, openssl, the browser test's npm packages, schemathesis in .venv/)
+#                  the demo pages' npm packages, Chromium, openssl, the browser test's npm
+#                  packages, schemathesis in .venv/)
 #   fmt            cargo fmt --check
 #   clippy         native, all targets, warnings are errors
 #   clippy-wasm32  library and binaries for wasm32-unknown-unknown

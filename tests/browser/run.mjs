@@ -13,15 +13,12 @@
 //   node run.mjs --page-port N --presign http://127.0.0.1:P --token JWT [--timeout-ms 120000]
 //                [--chromium /usr/bin/chromium] [--profile-dir DIR]
 
-import { spawn } from 'node:child_process'
-import fs from 'node:fs'
 import http from 'node:http'
-import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import * as esbuild from 'esbuild'
-import { chromium } from 'playwright-core'
+import { openBrowser } from './chromium.mjs'
 
 const HERE = path.dirname(fileURLToPath(import.meta.url))
 const { values: opts } = parseArgs({
@@ -45,41 +42,7 @@ const started = Date.now()
 const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)}s`
 const say = (msg) => console.error(`[run ${elapsed()}] ${msg}`)
 
-const consoleLines = []
-let browserProc = null
-let ownedProfileDir = null
 let server = null
-
-const running = (p) => p && p.exitCode === null && p.signalCode === null
-
-// Synchronous, for signals: whatever is left of the browser is killed.
-function cleanup() {
-  if (running(browserProc)) {
-    browserProc.kill('SIGKILL')
-  }
-  if (ownedProfileDir) {
-    fs.rmSync(ownedProfileDir, { recursive: true, force: true, maxRetries: 5 })
-  }
-  server?.close()
-}
-
-// The normal end: SIGTERM, at most 5 s to exit, then SIGKILL.
-async function stopBrowser() {
-  if (running(browserProc)) {
-    const exited = new Promise((resolve) => browserProc.once('exit', resolve))
-    browserProc.kill('SIGTERM')
-    const t = setTimeout(() => browserProc.kill('SIGKILL'), 5000)
-    await exited
-    clearTimeout(t)
-  }
-  cleanup()
-}
-for (const sig of ['SIGTERM', 'SIGINT']) {
-  process.on(sig, () => {
-    cleanup()
-    process.exit(1)
-  })
-}
 
 // 1. The page bundle.
 const bundle = await esbuild.build({
@@ -122,86 +85,14 @@ await new Promise((resolve, reject) => {
 const pageOrigin = `http://127.0.0.1:${opts['page-port']}`
 say(`serving the page on ${pageOrigin}`)
 
-// 3. Chromium, started here (not by playwright, which puts it in a process group of its own).
-// A fresh profile: in --profile-dir (its owner removes it, after this process group is gone),
-// or in a temporary directory removed at the end.
-let profileDir
-if (opts['profile-dir']) {
-  profileDir = opts['profile-dir']
-  fs.mkdirSync(profileDir, { recursive: true })
-} else {
-  profileDir = ownedProfileDir = fs.mkdtempSync(path.join(os.tmpdir(), 'presign-worker-chromium-'))
-}
-const args = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-quic',
-  '--no-first-run',
-  '--no-default-browser-check',
-  '--disable-dev-shm-usage',
-  `--user-data-dir=${profileDir}`,
-  '--remote-debugging-address=127.0.0.1',
-  '--remote-debugging-port=0',
-  'about:blank',
-]
-browserProc = spawn(opts.chromium, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-let chromiumLog = ''
-const wsEndpoint = await new Promise((resolve, reject) => {
-  const timer = setTimeout(
-    () => reject(new Error(`chromium printed no DevTools endpoint within 30 s:\n${chromiumLog}`)),
-    30_000,
-  )
-  const onData = (chunk) => {
-    chromiumLog += chunk
-    const m = /DevTools listening on (ws:\/\/\S+)/.exec(chromiumLog)
-    if (m) {
-      clearTimeout(timer)
-      resolve(m[1])
-    }
-  }
-  browserProc.stdout.on('data', onData)
-  browserProc.stderr.on('data', onData)
-  browserProc.once('error', (e) => {
-    clearTimeout(timer)
-    reject(new Error(`cannot start ${opts.chromium}: ${e.message} (scripts/setup.sh --browser installs it)`))
-  })
-  browserProc.once('exit', (code, sig) => {
-    clearTimeout(timer)
-    reject(new Error(`chromium exited (${code ?? sig}) before listening:\n${chromiumLog}`))
-  })
-}).catch((e) => {
-  console.log(`RESULT ${JSON.stringify({ ok: false, error: `${e.message}`, console: consoleLines })}`)
-  cleanup()
-  process.exit(1)
-})
-say(`chromium pid ${browserProc.pid} at ${wsEndpoint}`)
-
+// 3. Chromium (tests/browser/chromium.mjs).
+let consoleLines = []
 let report
-let browser
+let opened
 try {
-  browser = await chromium.connectOverCDP(wsEndpoint, { timeout: 30_000 })
-  say(`connected to Chromium ${browser.version()}`)
-  const context = await browser.newContext()
-  const page = await context.newPage()
-  page.on('console', (msg) => {
-    const line = `console.${msg.type()}: ${msg.text()}`
-    consoleLines.push(line)
-    say(line)
-  })
-  page.on('pageerror', (err) => {
-    const line = `pageerror: ${err.stack ?? err}`
-    consoleLines.push(line)
-    say(line)
-  })
-  page.on('requestfailed', (req) => {
-    const line = `requestfailed: ${req.method()} ${req.url().slice(0, 200)}: ${req.failure()?.errorText}`
-    consoleLines.push(line)
-    say(line)
-  })
+  opened = await openBrowser({ executable: opts.chromium, profileDir: opts['profile-dir'], say })
+  consoleLines = opened.consoleLines
+  const { page } = opened
 
   // 4. The upload.
   const url = `${pageOrigin}/?${new URLSearchParams({ presign: opts.presign, token: opts.token })}`
@@ -219,8 +110,6 @@ try {
   }
 } catch (e) {
   report = { ok: false, error: `browser: ${e.stack ?? e}` }
-} finally {
-  await browser?.close().catch(() => {})
 }
 
 // 5. The report.
@@ -228,6 +117,7 @@ report.console = consoleLines
 report.runMs = Date.now() - started
 console.log(`RESULT ${JSON.stringify(report)}`)
 say(report.ok ? 'page reported success' : `page reported failure: ${report.error}`)
-await stopBrowser()
+await opened?.close()
+server.close()
 say('chromium stopped')
 process.exit(report.ok ? 0 : 1)

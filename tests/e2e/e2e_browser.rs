@@ -28,27 +28,25 @@ use std::process::Command;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use crate::support::{self, free_port, now_secs, port_open, repo_root, Process, TempDir, TestEnv};
+use crate::support::{self, free_port, now_secs, repo_root, Process, TempDir, TestEnv};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 /// The whole browser run: bundle, Chromium start, both uploads, report.
 const RUN_TIMEOUT: Duration = Duration::from_secs(120);
-/// How long the CORS proxy may take to listen.
-const PROXY_READY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Uppy's part size for a 20 MiB file: its minimum, 5 MiB.
 const PART: u64 = 5 * 1024 * 1024;
 const SUBJECT: &str = "alice";
 
-fn browser_dir() -> PathBuf {
+pub(crate) fn browser_dir() -> PathBuf {
     repo_root().join("tests/browser")
 }
 
-fn chromium() -> PathBuf {
+pub(crate) fn chromium() -> PathBuf {
     std::env::var_os("CHROMIUM_BIN").map_or_else(|| PathBuf::from("/usr/bin/chromium"), Into::into)
 }
 
-fn check_prerequisites() {
+pub(crate) fn check_prerequisites() {
     let modules = browser_dir().join("node_modules");
     for package in ["@uppy/core", "@uppy/aws-s3", "playwright-core", "esbuild"] {
         assert!(
@@ -64,7 +62,7 @@ fn check_prerequisites() {
     );
 }
 
-fn token(env: &TestEnv) -> String {
+pub(crate) fn token(env: &TestEnv) -> String {
     jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
         &json!({ "sub": SUBJECT, "exp": now_secs() + 900 }),
@@ -73,34 +71,72 @@ fn token(env: &TestEnv) -> String {
     .expect("encode the token")
 }
 
-fn node(script: &Path) -> Command {
+pub(crate) fn node(script: &Path) -> Command {
     let mut cmd = Command::new("node");
     cmd.current_dir(browser_dir()).arg(script);
     cmd
 }
 
-/// Everything that helps to understand a failure: the page's console and the output of every
-/// process, most relevant first.
-fn diagnostics(env: &TestEnv, proxy: &Process, runner: &Process) -> String {
+/// Everything that helps to understand a failure: the output of each process of `logs` (the
+/// browser runner first, with the page's console), then the worker's and the store's.
+pub(crate) fn diagnostics(env: &TestEnv, logs: &[(&str, &Process)]) -> String {
     let mut out = String::new();
-    for (name, logs) in [
-        (
-            "node tests/browser/run.mjs (browser console included)",
-            runner.logs(),
-        ),
-        ("cors-proxy", proxy.logs()),
-        ("wrangler dev", env.worker.logs()),
-        ("s3s-fs", env.store.logs()),
-    ] {
+    let named = logs.iter().map(|(name, p)| ((*name).to_owned(), p.logs()));
+    let ours = [
+        ("wrangler dev".to_owned(), env.worker.logs()),
+        ("s3s-fs".to_owned(), env.store.logs()),
+    ];
+    for (name, text) in named.chain(ours) {
         out.push_str(&format!(
             "\n----- {name} -----\n{}\n----- end of {name} -----",
-            tail(&logs, 6000)
+            tail(&text, 6000)
         ));
     }
     out
 }
 
-fn tail(s: &str, max: usize) -> &str {
+/// Waits (at most `limit`) for a browser runner (`run.mjs`, `demo.mjs`) to exit and returns the
+/// JSON of its `RESULT` line; panics with `diagnostics()` when it hangs, prints none, or says
+/// `"ok": false`.
+pub(crate) fn run_report(
+    runner: &mut Process,
+    limit: Duration,
+    diagnostics: &dyn Fn(&Process) -> String,
+) -> Value {
+    let deadline = Instant::now() + limit;
+    while runner.exited().is_none() {
+        if Instant::now() > deadline {
+            panic!(
+                "the browser run did not end within {limit:?}{}",
+                diagnostics(runner)
+            );
+        }
+        sleep(Duration::from_millis(200));
+    }
+    let status = runner.exited().unwrap_or_default();
+    let output = runner.logs();
+    let report: Value = match output.lines().find_map(|l| l.strip_prefix("RESULT ")) {
+        Some(json) => serde_json::from_str(json).unwrap_or_else(|e| {
+            panic!(
+                "the runner printed a RESULT that is not JSON ({e}){}",
+                diagnostics(runner)
+            )
+        }),
+        None => panic!(
+            "the runner ({status}) printed no RESULT line{}",
+            diagnostics(runner)
+        ),
+    };
+    assert!(
+        report["ok"] == json!(true),
+        "the page failed: {}{}",
+        report["error"].as_str().unwrap_or("(no error given)"),
+        diagnostics(runner)
+    );
+    report
+}
+
+pub(crate) fn tail(s: &str, max: usize) -> &str {
     let mut start = s.len().saturating_sub(max);
     while !s.is_char_boundary(start) {
         start += 1;
@@ -109,14 +145,14 @@ fn tail(s: &str, max: usize) -> &str {
 }
 
 /// One request the proxy passed to the store: `proxy METHOD TARGET -> STATUS[ (note)]`.
-struct Proxied {
-    method: String,
-    path: String,
+pub(crate) struct Proxied {
+    pub(crate) method: String,
+    pub(crate) path: String,
     params: Vec<(String, String)>,
 }
 
 impl Proxied {
-    fn param(&self, name: &str) -> Option<&str> {
+    pub(crate) fn param(&self, name: &str) -> Option<&str> {
         self.params
             .iter()
             .find(|(n, _)| n == name)
@@ -124,7 +160,7 @@ impl Proxied {
     }
 }
 
-fn proxied(proxy_log: &str) -> Vec<Proxied> {
+pub(crate) fn proxied(proxy_log: &str) -> Vec<Proxied> {
     proxy_log
         .lines()
         .filter_map(|line| {
@@ -151,7 +187,11 @@ fn proxied(proxy_log: &str) -> Vec<Proxied> {
 
 /// The requests made to object `key` of `bucket` (path-style, the key as the worker signs it:
 /// every byte but unreserved ones and `/` percent-encoded).
-fn requests_for<'a>(requests: &'a [Proxied], bucket: &str, key: &str) -> Vec<&'a Proxied> {
+pub(crate) fn requests_for<'a>(
+    requests: &'a [Proxied],
+    bucket: &str,
+    key: &str,
+) -> Vec<&'a Proxied> {
     let mut path = format!("/{bucket}/");
     for b in key.bytes() {
         if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) {
@@ -182,21 +222,12 @@ fn uppy_6_in_chromium_uploads_multipart_and_single_put_with_signed_urls() {
     let started_env = t0.elapsed();
 
     let dir = TempDir::new("browser");
-    let mut cmd = node(&browser_dir().join("cors-proxy.mjs"));
-    cmd.args(["--port", &proxy_port.to_string()])
-        .args(["--upstream", &env.store.endpoint])
-        .args(["--origin", &page_origin]);
-    let mut proxy = Process::spawn("cors-proxy", cmd, dir.path().join("cors-proxy.log"));
-    let deadline = Instant::now() + PROXY_READY_TIMEOUT;
-    while !port_open(proxy_port) {
-        if proxy.exited().is_some() {
-            proxy.fail("exited before listening");
-        }
-        if Instant::now() > deadline {
-            proxy.fail(&format!("did not listen within {PROXY_READY_TIMEOUT:?}"));
-        }
-        sleep(Duration::from_millis(50));
-    }
+    let proxy = support::start_cors_proxy(
+        proxy_port,
+        &env.store.endpoint,
+        &page_origin,
+        dir.path().join("cors-proxy.log"),
+    );
 
     let t_run = Instant::now();
     let mut cmd = node(&browser_dir().join("run.mjs"));
@@ -210,40 +241,21 @@ fn uppy_6_in_chromium_uploads_multipart_and_single_put_with_signed_urls() {
         .arg("--profile-dir")
         .arg(dir.path().join("chromium-profile"));
     let mut runner = Process::spawn("run.mjs", cmd, dir.path().join("run.log"));
-    // run.mjs bounds its own wait by RUN_TIMEOUT; this bounds run.mjs (a hung Chromium start).
-    let deadline = Instant::now() + RUN_TIMEOUT + Duration::from_secs(30);
-    while runner.exited().is_none() {
-        if Instant::now() > deadline {
-            panic!(
-                "the browser run did not end within {:?}{}",
-                RUN_TIMEOUT + Duration::from_secs(30),
-                diagnostics(&env, &proxy, &runner)
-            );
-        }
-        sleep(Duration::from_millis(200));
-    }
-    let browser_run = t_run.elapsed();
-    let status = runner.exited().unwrap_or_default();
-
-    let output = runner.logs();
-    let report: Value = match output.lines().find_map(|l| l.strip_prefix("RESULT ")) {
-        Some(json) => serde_json::from_str(json).unwrap_or_else(|e| {
-            panic!(
-                "run.mjs printed a RESULT that is not JSON ({e}){}",
-                diagnostics(&env, &proxy, &runner)
-            )
-        }),
-        None => panic!(
-            "run.mjs ({status}) printed no RESULT line{}",
-            diagnostics(&env, &proxy, &runner)
-        ),
+    let diag = |runner: &Process| {
+        diagnostics(
+            &env,
+            &[
+                (
+                    "node tests/browser/run.mjs (browser console included)",
+                    runner,
+                ),
+                ("cors-proxy", &proxy),
+            ],
+        )
     };
-    assert!(
-        report["ok"] == json!(true),
-        "the page failed: {}{}",
-        report["error"].as_str().unwrap_or("(no error given)"),
-        diagnostics(&env, &proxy, &runner)
-    );
+    // run.mjs bounds its own wait by RUN_TIMEOUT; this bounds run.mjs (a hung Chromium start).
+    let report = run_report(&mut runner, RUN_TIMEOUT + Duration::from_secs(30), &diag);
+    let browser_run = t_run.elapsed();
 
     // Both objects are in the store, byte for byte what the page made.
     let files = report["files"].as_array().expect("files in the report");
@@ -264,7 +276,7 @@ fn uppy_6_in_chromium_uploads_multipart_and_single_put_with_signed_urls() {
             panic!(
                 "{name}: no object {key:?} in the store ({}){}",
                 env.store.object_path(key).display(),
-                diagnostics(&env, &proxy, &runner)
+                diag(&runner)
             )
         });
         assert_eq!(
@@ -302,7 +314,7 @@ fn uppy_6_in_chromium_uploads_multipart_and_single_put_with_signed_urls() {
         failed.is_empty(),
         "requests to the store failed (Uppy may have retried them):\n{}{}",
         failed.join("\n"),
-        diagnostics(&env, &proxy, &runner)
+        diag(&runner)
     );
     let mp = requests_for(&requests, &env.store.bucket, &mp_key);
     let creates = mp
@@ -334,7 +346,7 @@ fn uppy_6_in_chromium_uploads_multipart_and_single_put_with_signed_urls() {
         ),
         "{mp_key}: expected CreateMultipartUpload, {n_parts} UploadPart and \
          CompleteMultipartUpload{}",
-        diagnostics(&env, &proxy, &runner)
+        diag(&runner)
     );
     let single_requests = requests_for(&requests, &env.store.bucket, &single_key);
     assert!(
@@ -346,7 +358,7 @@ fn uppy_6_in_chromium_uploads_multipart_and_single_put_with_signed_urls() {
             && single_requests[0].param("X-Amz-SignedHeaders")
                 == Some("content-length%3Bcontent-type%3Bhost"),
         "{single_key}: expected one PutObject signing content-length{}",
-        diagnostics(&env, &proxy, &runner)
+        diag(&runner)
     );
 
     eprintln!(
@@ -358,22 +370,4 @@ fn uppy_6_in_chromium_uploads_multipart_and_single_put_with_signed_urls() {
         requests.len(),
         t0.elapsed().as_secs_f64()
     );
-}
-
-/// The test page runs the README's Uppy glue as written: the block from `const sizes` to the
-/// end of the `AwsS3` options is the same text in both.
-#[test]
-fn the_page_uses_the_readme_glue_verbatim() {
-    let root = repo_root();
-    let read = |p: &str| std::fs::read_to_string(root.join(p)).expect(p);
-    let glue = |text: &str| -> String {
-        let start = text
-            .find("const sizes = new Map()")
-            .expect("the glue's first line");
-        let len = text[start..].find("\n})\n").expect("the glue's end") + 4;
-        text[start..start + len].to_owned()
-    };
-    let (readme, page) = (read("README.md"), read("tests/browser/page.js"));
-    assert_eq!(glue(&page), glue(&readme));
-    assert!(glue(&readme).contains("signRequest"));
 }

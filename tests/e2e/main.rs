@@ -11,6 +11,7 @@ mod support;
 
 mod doctor_cli;
 mod e2e_browser;
+mod e2e_demo;
 mod e2e_jwks;
 mod e2e_multipart;
 mod e2e_schemathesis;

@@ -168,6 +168,23 @@ impl Process {
         }
     }
 
+    /// Waits until something accepts connections on 127.0.0.1:`port`; panics with the process's
+    /// output when it exits first or `timeout` passes.
+    pub fn wait_listening(&mut self, port: u16, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while !port_open(port) {
+            if self.exited().is_some() {
+                self.fail("exited before listening");
+            }
+            if Instant::now() > deadline {
+                self.fail(&format!(
+                    "did not listen on 127.0.0.1:{port} within {timeout:?}"
+                ));
+            }
+            sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Panics with the process's output.
     pub fn fail(&mut self, why: &str) -> ! {
         let status = self
@@ -228,6 +245,25 @@ fn tail(s: &str, max: usize) -> &str {
     &s[start..]
 }
 
+/// How long the CORS proxy may take to listen.
+pub const PROXY_READY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Starts `tests/browser/cors-proxy.mjs` (the README's bucket CORS rule for `origin`, in front of
+/// the store at `upstream`, which has no CORS of its own) on 127.0.0.1:`port`, output in `log`;
+/// waits (at most [`PROXY_READY_TIMEOUT`]) until it listens.
+pub fn start_cors_proxy(port: u16, upstream: &str, origin: &str, log: PathBuf) -> Process {
+    let root = repo_root();
+    let mut cmd = Command::new("node");
+    cmd.current_dir(&root)
+        .arg(root.join("tests/browser/cors-proxy.mjs"))
+        .args(["--port", &port.to_string()])
+        .args(["--upstream", upstream])
+        .args(["--origin", origin]);
+    let mut proxy = Process::spawn("cors-proxy", cmd, log);
+    proxy.wait_listening(port, PROXY_READY_TIMEOUT);
+    proxy
+}
+
 // ---------------------------------------------------------------------------------------------
 // s3s-fs
 
@@ -267,21 +303,7 @@ impl S3Store {
                 std::env::var("S3S_LOG").unwrap_or_else(|_| "warn".into()),
             );
         let mut process = Process::spawn("s3s-fs", cmd, dir.path().join("s3s-fs.log"));
-        let deadline = Instant::now() + S3_READY_TIMEOUT;
-        loop {
-            if port_open(port) {
-                break;
-            }
-            if process.exited().is_some() {
-                process.fail("exited before accepting connections");
-            }
-            if Instant::now() > deadline {
-                process.fail(&format!(
-                    "did not accept connections on 127.0.0.1:{port} within {S3_READY_TIMEOUT:?}"
-                ));
-            }
-            sleep(Duration::from_millis(50));
-        }
+        process.wait_listening(port, S3_READY_TIMEOUT);
         S3Store {
             port,
             endpoint: format!("http://127.0.0.1:{port}"),
