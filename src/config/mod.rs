@@ -122,6 +122,9 @@ pub(crate) const DEFAULT_CORS_MAX_AGE: u64 = 600;
 pub(crate) const DEFAULT_MAX_BODY_BYTES: u64 = 16 * 1024;
 /// Default of `JWKS_REFETCH_INTERVAL`, in seconds.
 pub(crate) const DEFAULT_JWKS_REFETCH_INTERVAL: u64 = 30;
+/// Name of the HMAC keys (`JWT_SECRET`, `JWT_KEYS`) as an issuer: what `{iss}` is for their
+/// tokens, and their key prefix when several issuers are configured.
+pub(crate) const HMAC_ISSUER_NAME: &str = "local";
 /// Name of the issuer added by the Cloudflare Access preset (`ACCESS_TEAM`).
 pub(crate) const ACCESS_ISSUER_NAME: &str = "access";
 /// Header in which Cloudflare Access sends its token.
@@ -176,14 +179,46 @@ impl Config {
     /// Reads and validates the whole configuration through `lookup` (variable name → value).
     pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config> {
         let vars = Vars { lookup };
-        Ok(Config {
+        let config = Config {
             targets: targets::parse_targets(&vars)?,
             jwt: tokens::parse_jwt(&vars)?,
             policy: policy::parse_policy(&vars)?,
             cors: limits::parse_cors(&vars)?,
             max_body_bytes: limits::parse_max_body_bytes(&vars)?,
-        })
+        };
+        check_targets(&config)?;
+        Ok(config)
     }
+}
+
+/// Every target named in `JWT_TARGETS`, `ISSUER_<NAME>_TARGETS` and `ACCESS_TARGETS` is one of
+/// `TARGETS`.
+fn check_targets(config: &Config) -> Result<()> {
+    let lists = std::iter::once(("JWT_TARGETS".to_owned(), &config.jwt.targets)).chain(
+        config.jwt.jwks_issuers.iter().map(|i| {
+            let var = match i.name.as_str() {
+                ACCESS_ISSUER_NAME => "ACCESS_TARGETS".to_owned(),
+                name => format!("ISSUER_{}_TARGETS", name.to_ascii_uppercase()),
+            };
+            (var, &i.targets)
+        }),
+    );
+    for (var, list) in lists {
+        for name in list.iter().flatten() {
+            if !config.targets.iter().any(|t| &t.name == name) {
+                let known: Vec<&str> = config.targets.iter().map(|t| t.name.as_str()).collect();
+                return Err(ConfigError::new(
+                    var,
+                    format!(
+                        "{} is not a configured target (TARGETS: {})",
+                        show(name),
+                        known.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Access to the variables with the common trimming rules.
