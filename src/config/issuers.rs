@@ -656,7 +656,7 @@ mod tests {
             rejects(
                 with_idp(&[(var, "uploads,nope")]),
                 var,
-                "'nope' is not a configured target (TARGETS: uploads)",
+                "'nope' is not one of TARGETS",
             );
             rejects(with_idp(&[(var, "uploads,uploads")]), var, "twice");
         }
@@ -667,7 +667,7 @@ mod tests {
                 ("ACCESS_TARGETS", "archive"),
             ]),
             "ACCESS_TARGETS",
-            "not a configured target",
+            "not one of TARGETS",
         );
         let mut m = with_idp(&[("JWT_TARGETS", "uploads")]);
         m.remove("JWT_SECRET");

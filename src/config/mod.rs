@@ -197,29 +197,26 @@ impl Config {
 /// Every target named in `JWT_TARGETS`, `ISSUER_<NAME>_TARGETS` and `ACCESS_TARGETS` is one of
 /// `TARGETS`.
 fn check_targets(config: &Config) -> Result<()> {
-    let lists = std::iter::once(("JWT_TARGETS".to_owned(), &config.jwt.targets)).chain(
-        config.jwt.jwks_issuers.iter().map(|i| {
-            let var = match i.name.as_str() {
-                ACCESS_ISSUER_NAME => "ACCESS_TARGETS".to_owned(),
-                name => format!("ISSUER_{}_TARGETS", name.to_ascii_uppercase()),
-            };
-            (var, &i.targets)
-        }),
-    );
-    for (var, list) in lists {
-        for name in list.iter().flatten() {
-            if !config.targets.iter().any(|t| &t.name == name) {
-                let known: Vec<&str> = config.targets.iter().map(|t| t.name.as_str()).collect();
-                return Err(ConfigError::new(
-                    var,
-                    format!(
-                        "{} is not a configured target (TARGETS: {})",
-                        show(name),
-                        known.join(", ")
-                    ),
-                ));
-            }
+    let check = |var: &dyn Fn() -> String, list: &Option<Vec<String>>| {
+        let unknown = list
+            .iter()
+            .flatten()
+            .find(|name| !config.targets.iter().any(|t| &t.name == *name));
+        match unknown {
+            Some(name) => Err(ConfigError::new(
+                var(),
+                format!("{} is not one of TARGETS", show(name)),
+            )),
+            None => Ok(()),
         }
+    };
+    check(&|| "JWT_TARGETS".to_owned(), &config.jwt.targets)?;
+    for i in &config.jwt.jwks_issuers {
+        let var = || match i.name.as_str() {
+            ACCESS_ISSUER_NAME => "ACCESS_TARGETS".to_owned(),
+            name => format!("ISSUER_{}_TARGETS", name.to_ascii_uppercase()),
+        };
+        check(&var, &i.targets)?;
     }
     Ok(())
 }

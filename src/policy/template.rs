@@ -175,29 +175,23 @@ impl KeyTemplate {
     /// and the template has no `{iss}`, `name/` put in front of it. What remains has no
     /// `{iss}`, so the grant and the keys of one issuer's tokens hold that issuer's name.
     pub fn for_issuer(&self, name: &str, separate: bool) -> KeyTemplate {
-        let iss = KeyTemplatePart::Placeholder(Placeholder::Iss);
-        let mut parts: Vec<KeyTemplatePart> = Vec::with_capacity(self.parts.len() + 1);
-        let push_literal = |parts: &mut Vec<KeyTemplatePart>, text: &str| match parts.last_mut() {
-            Some(KeyTemplatePart::Literal(prev)) => prev.push_str(text),
-            _ => parts.push(KeyTemplatePart::Literal(text.to_owned())),
+        let mut parts = Vec::with_capacity(self.parts.len() + 1);
+        let raw = if let Some(at) = self.raw.find("{iss}") {
+            format!("{}{name}{}", &self.raw[..at], &self.raw[at + 5..])
+        } else if separate {
+            parts.push(KeyTemplatePart::Literal(format!("{name}/")));
+            format!("{name}/{}", self.raw)
+        } else {
+            self.raw.clone()
         };
-        if separate && !self.parts.contains(&iss) {
-            push_literal(&mut parts, &format!("{name}/"));
-        }
-        for part in &self.parts {
-            match part {
-                KeyTemplatePart::Placeholder(Placeholder::Iss) => push_literal(&mut parts, name),
-                KeyTemplatePart::Literal(text) => push_literal(&mut parts, text),
-                p => parts.push(p.clone()),
+        // Literal text may now come in two parts in a row: the grant and the keys read them
+        // one after the other all the same.
+        parts.extend(self.parts.iter().map(|p| match p {
+            KeyTemplatePart::Placeholder(Placeholder::Iss) => {
+                KeyTemplatePart::Literal(name.to_owned())
             }
-        }
-        let raw = parts
-            .iter()
-            .map(|p| match p {
-                KeyTemplatePart::Literal(text) => text.clone(),
-                KeyTemplatePart::Placeholder(p) => format!("{{{}}}", p.as_str()),
-            })
-            .collect();
+            p => p.clone(),
+        }));
         KeyTemplate { raw, parts }
     }
 
