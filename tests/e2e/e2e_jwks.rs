@@ -1098,7 +1098,6 @@ fn the_providers_alice_is_not_the_hmac_alice() {
     let (status, grant) = call("/v1/uploads", &idp_alice, &upload);
     assert_eq!(status, 200, "{grant}\n{}", jenv.diagnosis());
     let key = grant["key"].as_str().unwrap().to_owned();
-    assert!(key.starts_with("idp/alice/"), "{key}");
     let headers: Vec<(&str, &str)> = grant["headers"]
         .as_object()
         .unwrap()
@@ -1125,6 +1124,7 @@ fn the_providers_alice_is_not_the_hmac_alice() {
             "{path}: {v}"
         );
     }
+    assert!(key.starts_with("idp/alice/"), "{key}");
     // The provider's `alice` reads it back from the store.
     let (status, dl) = call("/v1/downloads", &idp_alice, &json!({ "key": key }));
     assert_eq!(status, 200, "{dl}");
