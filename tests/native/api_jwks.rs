@@ -1749,7 +1749,7 @@ fn the_same_sub_of_two_issuers_is_two_people() {
         forbidden,
     );
     // /v1/sign makes the same keys.
-    let put = json!({ "method": "PUT", "key": "b.txt", "contentType": "text/plain" });
+    let put = json!({ "method": "PUT", "key": "b.txt", "contentType": "text/plain", "size": 5 });
     let signed = key_of(post_json(&svc, &remote, "/v1/sign", &idp_alice, &put));
     assert!(signed.starts_with("idp/alice/"), "{signed}");
 }
