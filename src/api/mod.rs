@@ -408,13 +408,38 @@ impl Service {
     }
 
     /// What the operator should hear about at start-up (logged once per isolate by the
-    /// worker): today, `custom` targets whose uploads and downloads share one credential.
-    pub fn warnings(&self) -> Vec<String> {
-        self.config
+    /// worker), as (event, problem): `shared_credentials` for `custom` targets whose uploads and
+    /// downloads share one credential; `issuer_prefix` when tokens of several issuers are
+    /// accepted and `KEY_TEMPLATE` does not say where `{iss}` goes, so keys are put under
+    /// `<issuer>/`.
+    pub fn warnings(&self) -> Vec<(&'static str, String)> {
+        let mut out: Vec<(&'static str, String)> = self
+            .config
             .targets
             .iter()
             .filter_map(TargetConfig::shared_credentials_warning)
-            .collect()
+            .map(|w| ("shared_credentials", w))
+            .collect();
+        let template = &self.config.policy.key_template;
+        if self.config.jwt.several_issuers() && !template.raw.contains("{iss}") {
+            let hmac = (!self.keys.is_empty()).then_some(&self.hmac_scope);
+            let mut templates = String::new();
+            for scope in hmac.into_iter().chain(&self.issuer_scopes) {
+                if !templates.is_empty() {
+                    templates.push_str(", ");
+                }
+                templates.push_str(&scope.template.raw);
+            }
+            out.push((
+                "issuer_prefix",
+                format!(
+                    "tokens of several issuers are accepted and KEY_TEMPLATE has no {{iss}}: each \
+                     issuer's keys go under its name ({templates}); put {{iss}} in KEY_TEMPLATE to \
+                     choose where"
+                ),
+            ));
+        }
+        out
     }
 
     /// Largest request body the adapter should read.

@@ -1299,6 +1299,7 @@ fn uploads_and_downloads_are_signed_with_their_own_credentials() {
     let svc = service(&[]);
     let warnings = svc.warnings();
     assert_eq!(warnings.len(), 1, "{warnings:?}");
-    assert!(warnings[0].contains("target uploads"), "{warnings:?}");
-    assert!(!warnings[0].contains(S3_SECRET));
+    assert_eq!(warnings[0].0, "shared_credentials");
+    assert!(warnings[0].1.contains("target uploads"), "{warnings:?}");
+    assert!(!warnings[0].1.contains(S3_SECRET));
 }

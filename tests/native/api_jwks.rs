@@ -1752,6 +1752,19 @@ fn the_same_sub_of_two_issuers_is_two_people() {
     let put = json!({ "method": "PUT", "key": "b.txt", "contentType": "text/plain", "size": 5 });
     let signed = key_of(post_json(&svc, &remote, "/v1/sign", &idp_alice, &put));
     assert!(signed.starts_with("idp/alice/"), "{signed}");
+    // The operator is told where the keys now go, once per isolate.
+    let told: Vec<_> = svc
+        .warnings()
+        .into_iter()
+        .filter(|(e, _)| *e == "issuer_prefix")
+        .collect();
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(
+        told[0]
+            .1
+            .contains("(local/{sub}/{uuid}/{filename}, idp/{sub}/{uuid}/{filename})"),
+        "{told:?}"
+    );
 }
 
 #[test]
@@ -1786,6 +1799,8 @@ fn the_iss_placeholder_and_single_issuer_keys() {
             ),
             k
         );
+        // Nothing to tell: one issuer, or {iss} placed by the operator.
+        assert!(svc.warnings().iter().all(|(e, _)| *e != "issuer_prefix"));
     }
 }
 
