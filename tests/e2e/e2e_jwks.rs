@@ -1137,6 +1137,13 @@ fn the_providers_alice_is_not_the_hmac_alice() {
         own["key"].as_str().unwrap().starts_with("local/alice/"),
         "{own}"
     );
+    // The operator was told, in the worker's log.
+    let logs = jenv.env.worker.logs();
+    assert!(
+        logs.contains("issuer_prefix") && logs.contains("idp/{sub}/{uuid}/{filename}"),
+        "{}",
+        tail(&logs, 4000)
+    );
 }
 
 #[test]
