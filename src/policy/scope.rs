@@ -185,6 +185,10 @@ mod tests {
         assert_eq!(s.namespace.as_deref(), Some("local/"));
         let k = key(&s, &claims("alice"));
         assert!(k.starts_with("local/1970-01-01/alice/"), "{k}");
+        // A template not resolved for an issuer makes no key (rather than one without it).
+        let grant = s.grant(&claims("alice")).unwrap();
+        let refused = upload_key(&grant, &t, "a.png", [7; 16], 0).map_err(|e| e.code);
+        assert_eq!(refused, Err("invalid_key"));
     }
 
     #[test]
