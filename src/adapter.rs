@@ -403,8 +403,8 @@ fn service(env: &Env) -> Option<&'static Service> {
             match Service::from_lookup(&lookup) {
                 // One service per isolate, alive as long as the isolate: leaking it is the point.
                 Ok(svc) => {
-                    for problem in svc.warnings() {
-                        warn("shared_credentials", &problem);
+                    for (event, problem) in svc.warnings() {
+                        warn(event, &problem);
                     }
                     Some(&*Box::leak(Box::new(svc)))
                 }

@@ -20,11 +20,17 @@
 //! - **Size** must not exceed the configured maximum nor the token's `max_size` claim.
 //! - **Lifetime**: the configured `URL_TTL`, cut to the token's remaining life unless
 //!   `ALLOW_URL_PAST_TOKEN_EXPIRY` is set.
+//! - **Issuers**: the template, grant and keys above are those of the token's issuer
+//!   ([`Scope`]): `{iss}` is its short name, and when tokens of several issuers are accepted
+//!   every key of one issuer lies under a prefix of its own. **Targets** are limited per issuer
+//!   and by the token's `targets` claim.
 
+mod scope;
 mod template;
 
 use std::fmt;
 
+pub use scope::Scope;
 pub use template::{KeyTemplate, KeyTemplatePart, Placeholder};
 
 use crate::config::PolicyConfig;
@@ -289,7 +295,8 @@ fn implicit_prefix(template: &KeyTemplate, sub: &str) -> Option<String> {
     })
 }
 
-/// Fills the key template for an upload. `filename` must already be sanitised; `uuid` is 16
+/// Fills the key template for an upload. `template` is the issuer's ([`Scope::template`]: no
+/// `{iss}` left; one left is refused); `filename` must already be sanitised; `uuid` is 16
 /// random bytes from the caller; `now` is Unix seconds.
 pub fn upload_key(
     grant: &Grant,
@@ -307,6 +314,12 @@ pub fn upload_key(
                 Placeholder::Uuid => push_uuid_v4(&mut key, uuid),
                 Placeholder::Filename => key.push_str(filename),
                 Placeholder::Ext => key.push_str(&extension(filename)),
+                Placeholder::Iss => {
+                    return Err(PolicyError::invalid(
+                        "invalid_key",
+                        "the key template was not resolved for the token's issuer",
+                    ))
+                }
                 Placeholder::Date => {
                     let d = AmzDate::from_unix(now).ok_or_else(|| {
                         PolicyError::invalid("invalid_time", "the clock is out of range")

@@ -5,6 +5,7 @@ use super::{ApiError, Request, Service};
 use crate::config::ACCESS_HEADER;
 use crate::jwks::{Remote, Unavailable};
 use crate::jwt::{self, Claims};
+use crate::policy::Scope;
 
 /// A token whose `alg` is not in its issuer's allow-list.
 fn not_allowed() -> jwt::Error {
@@ -43,26 +44,29 @@ impl Service {
 
     /// Verifies the request's token: with the keys of the issuer named by its `iss` when one
     /// is configured (that issuer's algorithms and audiences), else with the HMAC keys.
+    /// Returns the scope of the issuer that verified it, with its claims.
     pub(super) async fn authenticate<R: Remote>(
         &self,
         req: &Request<'_>,
         now: u64,
         remote: &R,
-    ) -> Result<Claims, ApiError> {
+    ) -> Result<(&Scope, Claims), ApiError> {
         let token = self.token(req)?;
         let unverified = jwt::decode_unverified(&token, &self.decode)?;
         let hint = match self.issuers.is_empty() {
             true => None,
             false => unverified.issuer_hint(),
         };
-        let issuer = hint.and_then(|iss| self.issuers.iter().find(|i| i.config.iss == iss));
-        let Some(issuer) = issuer else {
+        let found = hint.and_then(|iss| self.issuers.iter().position(|i| i.config.iss == iss));
+        let issuer = found.and_then(|i| Some((self.issuers.get(i)?, self.issuer_scopes.get(i)?)));
+        let Some((issuer, scope)) = issuer else {
             if !self.validation.algorithms.contains(&unverified.alg()) {
                 return Err(not_allowed().into());
             }
             let key = unverified.select_key(&self.keys)?;
             let ok = unverified.verify_signature(key)?;
-            return Ok(unverified.into_claims(ok, &self.validation, now)?);
+            let claims = unverified.into_claims(ok, &self.validation, now)?;
+            return Ok((&self.hmac_scope, claims));
         };
         // The issuer's own allow-list, before any of its keys is looked at.
         if !issuer.validation.algorithms.contains(&unverified.alg()) {
@@ -85,6 +89,6 @@ impl Service {
             // Never: JWK sets hold no secrets. Refused all the same.
             None => false,
         };
-        Ok(unverified.into_claims(ok, &issuer.validation, now)?)
+        Ok((scope, unverified.into_claims(ok, &issuer.validation, now)?))
     }
 }

@@ -5,7 +5,7 @@ use super::body::{Fields, FromBody};
 use super::{ApiError, Platform, Response, Service, Signed};
 use crate::config::Access;
 use crate::jwt::Claims;
-use crate::policy::{self, Grant};
+use crate::policy::{self, Scope};
 use crate::sigv4::{Method, ObjectRequest};
 
 /// The body of `POST /v1/downloads`.
@@ -28,13 +28,14 @@ impl FromBody for DownloadBody {
 impl Service {
     pub(super) fn sign_download(
         &self,
+        scope: &Scope,
         claims: &Claims,
         req: &DownloadBody,
         now: u64,
         platform: &mut dyn Platform,
     ) -> Result<Response, ApiError> {
-        let target = self.target(req.target.as_deref())?;
-        let grant = Grant::new(claims, &self.config.policy.key_template)?;
+        let target = self.target(scope, claims, req.target.as_deref())?;
+        let grant = scope.grant(claims)?;
         grant.check_key(&req.key)?;
         let ttl = policy::url_ttl(&self.config.policy, claims, now)?;
         let disposition = match &req.filename {

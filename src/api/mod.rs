@@ -19,10 +19,10 @@
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
-use crate::config::{Access, Config, ConfigError, TargetConfig};
+use crate::config::{Access, Config, ConfigError, TargetConfig, HMAC_ISSUER_NAME};
 use crate::jwks::{CacheKey, Issuer, Remote};
 use crate::jwt::{Claims, KeySet, Validation};
-use crate::policy::{self, PolicyError};
+use crate::policy::{self, PolicyError, Scope};
 mod auth;
 mod body;
 mod download;
@@ -252,8 +252,10 @@ pub fn config_invalid_response() -> Response {
     ApiError::ConfigInvalid.into()
 }
 
-/// A JSON route's handler: claims, parsed body, time in seconds → the answer (or a refusal).
-type Handler<T> = fn(&Service, &Claims, &T, u64, &mut dyn Platform) -> Result<Response, ApiError>;
+/// A JSON route's handler: the token's issuer scope and claims, parsed body, time in seconds →
+/// the answer (or a refusal).
+type Handler<T> =
+    fn(&Service, &Scope, &Claims, &T, u64, &mut dyn Platform) -> Result<Response, ApiError>;
 
 /// One storage target, ready to sign.
 struct Target {
@@ -287,6 +289,10 @@ pub struct Service {
     validation: Validation,
     /// Identity providers with JWKS keys, chosen by the token's `iss`.
     issuers: Vec<Issuer>,
+    /// What the HMAC keys' tokens may reach (issuer `local`).
+    hmac_scope: Scope,
+    /// What each identity provider's tokens may reach, in the order of `issuers`.
+    issuer_scopes: Vec<Scope>,
     /// The header checks before a path is chosen: every configured algorithm.
     decode: Validation,
 }
@@ -363,6 +369,19 @@ impl Service {
                 Issuer::new(i.clone(), leeway, refetch, cache_key.clone())
             })
             .collect();
+        let template = &config.policy.key_template;
+        let separate = jwt_cfg.several_issuers();
+        let hmac_scope = Scope::new(
+            template,
+            HMAC_ISSUER_NAME,
+            separate,
+            jwt_cfg.targets.clone(),
+        );
+        let issuer_scopes = jwt_cfg
+            .jwks_issuers
+            .iter()
+            .map(|i| Scope::new(template, &i.name, separate, i.targets.clone()))
+            .collect();
         let mut decode = validation.clone();
         for issuer in &issuers {
             for alg in &issuer.config.algorithms {
@@ -377,6 +396,8 @@ impl Service {
             keys,
             validation,
             issuers,
+            hmac_scope,
+            issuer_scopes,
             decode,
         })
     }
@@ -387,13 +408,38 @@ impl Service {
     }
 
     /// What the operator should hear about at start-up (logged once per isolate by the
-    /// worker): today, `custom` targets whose uploads and downloads share one credential.
-    pub fn warnings(&self) -> Vec<String> {
-        self.config
+    /// worker), as (event, problem): `shared_credentials` for `custom` targets whose uploads and
+    /// downloads share one credential; `issuer_prefix` when tokens of several issuers are
+    /// accepted and `KEY_TEMPLATE` does not say where `{iss}` goes, so keys are put under
+    /// `<issuer>/`.
+    pub fn warnings(&self) -> Vec<(&'static str, String)> {
+        let mut out: Vec<(&'static str, String)> = self
+            .config
             .targets
             .iter()
             .filter_map(TargetConfig::shared_credentials_warning)
-            .collect()
+            .map(|w| ("shared_credentials", w))
+            .collect();
+        let template = &self.config.policy.key_template;
+        if self.config.jwt.several_issuers() && !template.raw.contains("{iss}") {
+            let hmac = (!self.keys.is_empty()).then_some(&self.hmac_scope);
+            let mut templates = String::new();
+            for scope in hmac.into_iter().chain(&self.issuer_scopes) {
+                if !templates.is_empty() {
+                    templates.push_str(", ");
+                }
+                templates.push_str(&scope.template.raw);
+            }
+            out.push((
+                "issuer_prefix",
+                format!(
+                    "tokens of several issuers are accepted and KEY_TEMPLATE has no {{iss}}: each \
+                     issuer's keys go under its name ({templates}); put {{iss}} in KEY_TEMPLATE to \
+                     choose where"
+                ),
+            ));
+        }
+        out
     }
 
     /// Largest request body the adapter should read.
@@ -531,9 +577,9 @@ impl Service {
         let result = match req.method {
             "OPTIONS" => self.preflight(req),
             _ => match self.admit(req, now_ms, remote).await {
-                Ok((claims, body, now)) => body::parse(body)
+                Ok((scope, claims, body, now)) => body::parse(body)
                     .map_err(ApiError::InvalidRequest)
-                    .and_then(|parsed: T| handler(self, &claims, &parsed, now, platform)),
+                    .and_then(|parsed: T| handler(self, scope, &claims, &parsed, now, platform)),
                 Err(e) => Err(e),
             },
         };
@@ -541,20 +587,20 @@ impl Service {
     }
 
     /// Everything a JSON route checks before its body: method, token, media type, size.
-    /// Returns the verified claims, the body and the time in seconds.
+    /// Returns the token issuer's scope, the verified claims, the body and the time in seconds.
     async fn admit<'r, R: Remote>(
         &self,
         req: &Request<'r>,
         now_ms: u64,
         remote: &R,
-    ) -> Result<(Claims, &'r [u8], u64), ApiError> {
+    ) -> Result<(&Scope, Claims, &'r [u8], u64), ApiError> {
         if req.method != "POST" {
             return Err(ApiError::MethodNotAllowed {
                 allow: "POST, OPTIONS",
             });
         }
         let now = now_ms / 1000;
-        let claims = self.authenticate(req, now, remote).await?;
+        let (scope, claims) = self.authenticate(req, now, remote).await?;
         let is_json = (req.header)("content-type")
             .and_then(|v| policy::media_type_essence(&v))
             .is_some_and(|e| e == "application/json");
@@ -562,20 +608,28 @@ impl Service {
             return Err(ApiError::UnsupportedMediaType);
         }
         match req.body {
-            Body::Bytes(b) if b.len() as u64 <= self.config.max_body_bytes => Ok((claims, b, now)),
+            Body::Bytes(b) if b.len() as u64 <= self.config.max_body_bytes => {
+                Ok((scope, claims, b, now))
+            }
             _ => Err(ApiError::BodyTooLarge {
                 limit: self.config.max_body_bytes,
             }),
         }
     }
 
-    /// The target named in a request, or the first (default) one.
-    fn target(&self, name: Option<&str>) -> Result<&Target, ApiError> {
-        match name {
-            None => self.targets.first(),
-            Some(n) => self.targets.iter().find(|t| t.name == n),
-        }
-        .ok_or_else(|| PolicyError::invalid("unknown_target", "no such target").into())
+    /// The target named in a request, or the first one the token may use
+    /// ([`Scope::pick_target`]).
+    fn target(
+        &self,
+        scope: &Scope,
+        claims: &Claims,
+        name: Option<&str>,
+    ) -> Result<&Target, ApiError> {
+        let names = self.targets.iter().map(|t| t.name.as_str());
+        let i = scope.pick_target(claims, name, names)?;
+        self.targets
+            .get(i)
+            .ok_or_else(|| PolicyError::invalid("unknown_target", "no such target").into())
     }
 }
 

@@ -28,7 +28,7 @@ use super::upload::{header_refs, AskedType, UploadAsk};
 use super::{ApiError, Platform, Response, Service, Signed};
 use crate::config::Access;
 use crate::jwt::Claims;
-use crate::policy::{self, Grant, PolicyError};
+use crate::policy::{self, PolicyError, Scope};
 use crate::sigv4::{Method, ObjectRequest};
 
 /// Uppy's request (camelCase) plus our `size` and `target`; other members are ignored.
@@ -100,6 +100,7 @@ impl Service {
     /// `POST /v1/sign`: the S3 operation the request stands for, checked and signed.
     pub(super) fn sign_operation(
         &self,
+        scope: &Scope,
         claims: &Claims,
         req: &SignBody,
         now: u64,
@@ -107,8 +108,8 @@ impl Service {
     ) -> Result<Response, ApiError> {
         let cfg = &self.config.policy;
         let op = operation(req)?;
-        let target = self.target(req.target.as_deref())?;
-        let grant = Grant::new(claims, &cfg.key_template)?;
+        let target = self.target(scope, claims, req.target.as_deref())?;
+        let grant = scope.grant(claims)?;
         let mut ttl = policy::url_ttl(cfg, claims, now)?;
         if let Some(asked) = req.expires_in.filter(|s| *s >= 1) {
             ttl = ttl.min(u32::try_from(asked).unwrap_or(u32::MAX));
@@ -130,7 +131,7 @@ impl Service {
                     metadata: None,
                     key: None,
                 };
-                let plan = self.plan_upload(claims, &grant, &ask, now, platform)?;
+                let plan = self.plan_upload(scope, claims, &grant, &ask, now, platform)?;
                 if op == Operation::PutObject && target.post_policy {
                     return self.post_policy_form(target, claims, &plan, ttl, now);
                 }

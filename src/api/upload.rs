@@ -10,7 +10,7 @@ use super::body::{Fields, FromBody};
 use super::{ApiError, Platform, Response, Service, Signed, Target};
 use crate::config::Access;
 use crate::jwt::Claims;
-use crate::policy::{self, Grant, PolicyError};
+use crate::policy::{self, Grant, PolicyError, Scope};
 use crate::sigv4::{Method, ObjectRequest, PostConditions};
 
 /// The body of `POST /v1/uploads`.
@@ -92,6 +92,7 @@ impl Service {
     /// The upload chain shared by every route that grants one (see the module documentation).
     pub(super) fn plan_upload(
         &self,
+        scope: &Scope,
         claims: &Claims,
         grant: &Grant,
         ask: &UploadAsk<'_>,
@@ -129,7 +130,7 @@ impl Service {
             None => {
                 let mut uuid = [0u8; 16];
                 platform.fill_random(&mut uuid);
-                policy::upload_key(grant, &cfg.key_template, &filename, uuid, now)?
+                policy::upload_key(grant, &scope.template, &filename, uuid, now)?
             }
         };
         if ask.single_put {
@@ -162,13 +163,14 @@ impl Service {
     /// optional checksum and metadata.
     pub(super) fn sign_upload(
         &self,
+        scope: &Scope,
         claims: &Claims,
         req: &UploadBody,
         now: u64,
         platform: &mut dyn Platform,
     ) -> Result<Response, ApiError> {
-        let target = self.target(req.target.as_deref())?;
-        let grant = Grant::new(claims, &self.config.policy.key_template)?;
+        let target = self.target(scope, claims, req.target.as_deref())?;
+        let grant = scope.grant(claims)?;
         let ttl = policy::url_ttl(&self.config.policy, claims, now)?;
         let ask = UploadAsk {
             filename: &req.filename,
@@ -179,7 +181,7 @@ impl Service {
             metadata: req.metadata.as_ref(),
             key: req.key.as_deref(),
         };
-        let plan = self.plan_upload(claims, &grant, &ask, now, platform)?;
+        let plan = self.plan_upload(scope, claims, &grant, &ask, now, platform)?;
         let object = ObjectRequest {
             method: Method::Put,
             key: &plan.key,

@@ -7,7 +7,7 @@ use std::rc::Rc;
 use super::{
     claim_values, parse_endpoint, parse_list, show, valid_name, ConfigError, Result, Vars,
 };
-use super::{ACCESS_ISSUER_NAME, DEFAULT_ISSUER_ALGORITHM};
+use super::{ACCESS_ISSUER_NAME, DEFAULT_ISSUER_ALGORITHM, HMAC_ISSUER_NAME};
 use crate::jwt::{jwk, Algorithm, Key, KeySet, PublicKey};
 
 /// One identity provider (`ISSUER_<NAME>_*`, or the Cloudflare Access preset).
@@ -23,6 +23,8 @@ pub struct IssuerConfig {
     pub audiences: Vec<String>,
     /// Accepted algorithms, never empty, never HMAC.
     pub algorithms: Vec<Algorithm>,
+    /// The targets its tokens may use (`ISSUER_<NAME>_TARGETS`, `ACCESS_TARGETS`); `None`: all.
+    pub targets: Option<Vec<String>>,
 }
 
 /// Where an issuer's JWK set comes from.
@@ -71,6 +73,12 @@ pub(super) fn parse_issuers(vars: &Vars<'_>) -> Result<Vec<IssuerConfig>> {
                 return Err(ConfigError::new(
                     "ISSUERS",
                     "the name access is reserved for the Cloudflare Access preset (ACCESS_TEAM)",
+                ));
+            }
+            if name == HMAC_ISSUER_NAME {
+                return Err(ConfigError::new(
+                    "ISSUERS",
+                    "the name local is reserved for the tokens of the HMAC keys (JWT_SECRET, JWT_KEYS)",
                 ));
             }
             out.push(parse_issuer(vars, &name)?);
@@ -132,13 +140,21 @@ fn parse_issuer(vars: &Vars<'_>, name: &str) -> Result<IssuerConfig> {
         None => vec![DEFAULT_ISSUER_ALGORITHM],
         Some(v) => parse_public_algorithms(&var("ALGORITHMS"), &v)?,
     };
+    let targets = target_list(vars, &var("TARGETS"))?;
     Ok(IssuerConfig {
         name: name.to_owned(),
         iss,
         jwks,
         audiences,
         algorithms,
+        targets,
     })
+}
+
+/// A comma list of target names (`JWT_TARGETS`, `ISSUER_<NAME>_TARGETS`, `ACCESS_TARGETS`),
+/// `None` when unset; checked against `TARGETS` by [`check_targets`](super::check_targets).
+pub(super) fn target_list(vars: &Vars<'_>, var: &str) -> Result<Option<Vec<String>>> {
+    vars.get(var).map(|v| parse_list(var, &v)).transpose()
 }
 
 fn parse_public_algorithms(var: &str, v: &str) -> Result<Vec<Algorithm>> {
@@ -237,6 +253,7 @@ fn parse_access(vars: &Vars<'_>) -> Result<Option<IssuerConfig>> {
         iss: origin,
         audiences,
         algorithms: vec![DEFAULT_ISSUER_ALGORITHM],
+        targets: target_list(vars, "ACCESS_TARGETS")?,
     }))
 }
 
@@ -303,6 +320,7 @@ mod tests {
                 jwks: JwksSource::Url("https://example.okta.com/oauth2/default/v1/keys".to_owned()),
                 audiences: vec!["api://presign".to_owned(), "api://other".to_owned()],
                 algorithms: vec![Algorithm::RS256],
+                targets: None,
             }
         );
         assert_eq!(issuers[1].name, "auth0_eu");
@@ -347,6 +365,8 @@ mod tests {
             "ISSUERS",
             "reserved",
         );
+        // `local` is what `{iss}` and the key prefix of HMAC tokens are.
+        rejects(with_idp(&[("ISSUERS", "local")]), "ISSUERS", "HMAC");
         // A listed issuer needs its settings.
         rejects(
             with_idp(&[("ISSUERS", "idp,other")]),
@@ -536,6 +556,7 @@ mod tests {
             ),
             audiences: vec![TAG.to_owned()],
             algorithms: vec![Algorithm::RS256],
+            targets: None,
         };
         for team in ["myteam", "MyTeam", " myteam.cloudflareaccess.com "] {
             let c = parse(&with(&[("ACCESS_TEAM", team), ("ACCESS_AUD", TAG)])).expect(team);
@@ -595,6 +616,74 @@ mod tests {
             "JWT_SECRET",
             "at least 32 bytes",
         );
+    }
+
+    #[test]
+    fn targets_per_issuer() {
+        let two = [
+            ("TARGETS", "uploads,archive"),
+            ("TARGET_ARCHIVE_KIND", "custom"),
+            ("TARGET_ARCHIVE_BUCKET", "archive"),
+            ("TARGET_ARCHIVE_ENDPOINT", "http://127.0.0.1:9001"),
+        ];
+        let c = parse(&with_idp(&two)).expect("valid");
+        assert_eq!(c.jwt.targets, None);
+        assert_eq!(c.jwt.jwks_issuers[0].targets, None);
+        assert!(c.jwt.several_issuers());
+        let mut m = with_idp(&two);
+        m.insert("JWT_TARGETS".into(), " archive ".into());
+        m.insert("ISSUER_IDP_TARGETS".into(), "uploads, archive".into());
+        m.insert("ACCESS_TEAM".into(), "myteam".into());
+        m.insert("ACCESS_AUD".into(), "tag".into());
+        m.insert("ACCESS_TARGETS".into(), "uploads".into());
+        let c = parse(&m).expect("valid");
+        assert_eq!(c.jwt.targets, Some(vec!["archive".to_owned()]));
+        let lists: Vec<_> = c
+            .jwt
+            .jwks_issuers
+            .iter()
+            .map(|i| i.targets.clone())
+            .collect();
+        assert_eq!(
+            lists,
+            [
+                Some(vec!["uploads".to_owned(), "archive".to_owned()]),
+                Some(vec!["uploads".to_owned()])
+            ]
+        );
+
+        for var in ["JWT_TARGETS", "ISSUER_IDP_TARGETS"] {
+            rejects(
+                with_idp(&[(var, "uploads,nope")]),
+                var,
+                "'nope' is not one of TARGETS",
+            );
+            rejects(with_idp(&[(var, "uploads,uploads")]), var, "twice");
+        }
+        rejects(
+            with(&[
+                ("ACCESS_TEAM", "myteam"),
+                ("ACCESS_AUD", "tag"),
+                ("ACCESS_TARGETS", "archive"),
+            ]),
+            "ACCESS_TARGETS",
+            "not one of TARGETS",
+        );
+        let mut m = with_idp(&[("JWT_TARGETS", "uploads")]);
+        m.remove("JWT_SECRET");
+        rejects(m, "JWT_TARGETS", "no HMAC key");
+    }
+
+    #[test]
+    fn several_issuers_means_more_than_one_kind_of_token() {
+        assert!(!parse(&base()).expect("valid").jwt.several_issuers());
+        let mut m = with_idp(&[]);
+        assert!(parse(&m).expect("valid").jwt.several_issuers());
+        m.remove("JWT_SECRET");
+        assert!(!parse(&m).expect("valid").jwt.several_issuers());
+        m.insert("ACCESS_TEAM".into(), "myteam".into());
+        m.insert("ACCESS_AUD".into(), "tag".into());
+        assert!(parse(&m).expect("valid").jwt.several_issuers());
     }
 
     #[test]

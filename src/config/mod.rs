@@ -46,17 +46,20 @@
 //! | `JWT_ISSUER` | unset (not checked) | Comma list; when set, the token's `iss` must be one of them. |
 //! | `JWT_AUDIENCE` | unset (not checked) | Comma list; when set, the token's `aud` must contain one of them. |
 //! | `JWT_LEEWAY` | `60` | Clock skew allowed on `exp`/`nbf`/`iat`, in seconds, 0 to 600. |
+//! | `JWT_TARGETS` | all targets | Comma list of the targets (from `TARGETS`) that tokens of the HMAC keys may use; refused when no HMAC key is set. |
 //! | `JWT_HEADER` | `authorization` | Request header carrying the token. `authorization` uses the `Bearer` scheme; any other header carries the bare token. |
-//! | `ISSUERS` | unset | Comma list of identity-provider names (`[a-z][a-z0-9_]*`, at most 32 characters) whose tokens are signed with public keys from a JWKS. A token is checked against the issuer whose `ISSUER_<NAME>_ISS` equals its `iss`; other tokens use the HMAC keys above. `<NAME>` below is an issuer name in upper case. |
+//! | `ISSUERS` | unset | Comma list of identity-provider names (`[a-z][a-z0-9_]*`, at most 32 characters) whose tokens are signed with public keys from a JWKS. A token is checked against the issuer whose `ISSUER_<NAME>_ISS` equals its `iss`; other tokens use the HMAC keys above. `access` and `local` are reserved. `<NAME>` below is an issuer name in upper case. |
 //! | `ISSUER_<NAME>_ISS` | required | The exact `iss` of this provider's tokens (unique across issuers). |
 //! | `ISSUER_<NAME>_JWKS_URL` | one of the two is required | URL of the provider's JWK set: `https://`, or `http://` on a loopback host only (`127.0.0.1`, `localhost`, `[::1]`). Fetched on first use, cached per isolate and in the Cache API. |
 //! | `ISSUER_<NAME>_JWKS` | | The JWK set itself (`{"keys":[...]}`), for keys that never rotate or for tests. |
 //! | `ISSUER_<NAME>_AUDIENCE` | required | Comma list; the token's `aud` must contain one of them. |
+//! | `ISSUER_<NAME>_TARGETS` | all targets | Comma list of the targets (from `TARGETS`) that this provider's tokens may use. |
 //! | `ISSUER_<NAME>_ALGORITHMS` | `RS256` | Comma list of accepted algorithms: `RS256`, `RS384`, `RS512`, `PS256`, `PS384`, `PS512`, `ES256`, `ES384`, `EdDSA` (HMAC is never accepted with public keys). |
 //! | `ACCESS_TEAM` | unset | Cloudflare Access preset: the team name (`<team>` of `<team>.cloudflareaccess.com`, or that whole host). Adds the issuer `access` with `iss` `https://<team>.cloudflareaccess.com`, the JWKS `https://<team>.cloudflareaccess.com/cdn-cgi/access/certs` and `RS256`, and reads the token from the `Cf-Access-Jwt-Assertion` header when `JWT_HEADER` carries none. |
 //! | `ACCESS_AUD` | required with `ACCESS_TEAM` | The Access application's audience (AUD) tag. |
+//! | `ACCESS_TARGETS` | all targets | Comma list of the targets (from `TARGETS`) that the Access preset's tokens may use. |
 //! | `JWKS_REFETCH_INTERVAL` | `30` | Seconds, 1 to 3600: a token with an unknown `kid` refetches its issuer's JWKS at most once per interval. |
-//! | `KEY_TEMPLATE` | `{sub}/{uuid}/{filename}` | Object key template. Placeholders: `{sub}` (token subject), `{uuid}` (random UUID), `{filename}` (sanitised file name), `{date}` (UTC `YYYY-MM-DD`), `{ext}` (file extension). Must contain `{sub}` and one of `{uuid}`, `{filename}`; literal text is limited to `A-Z a-z 0-9 / - _ . =`; no leading or trailing `/`, no `//`, no `.` or `..` segment; at most 256 bytes. |
+//! | `KEY_TEMPLATE` | `{sub}/{uuid}/{filename}` | Object key template. Placeholders: `{sub}` (token subject), `{iss}` (the name of the token's issuer: `local` for the HMAC keys, the `ISSUERS` entry, `access`), `{uuid}` (random UUID), `{filename}` (sanitised file name), `{date}` (UTC `YYYY-MM-DD`), `{ext}` (file extension). Must contain `{sub}` and one of `{uuid}`, `{filename}`; `{iss}` at most once, as a whole segment with only literal text before it. When tokens of more than one issuer are accepted (HMAC keys and an issuer, or several issuers) and there is no `{iss}`, `<issuer>/` is put in front (`local/{sub}/{uuid}/{filename}`); literal text is limited to `A-Z a-z 0-9 / - _ . =`; no leading or trailing `/`, no `//`, no `.` or `..` segment; at most 256 bytes. |
 //! | `ALLOWED_CONTENT_TYPES` | `image/png,image/jpeg,image/gif,image/webp,image/avif,application/pdf,text/plain,application/octet-stream` | Comma list of media types allowed for uploads: exact (`image/png`), a whole type (`image/*`), or `*/*` for any type. Wildcards never match active content (HTML, SVG and all XML, JavaScript, ...: `policy::is_active_content`), which only an exact entry admits; the default leaves it out. |
 //! | `MAX_UPLOAD_SIZE` | `104857600` (100 MiB) | Largest upload in bytes, 1 to 5368709120 (5 GiB, the limit of a single S3 PUT). |
 //! | `URL_TTL` | `300` | Lifetime of presigned URLs in seconds, 1 to 604800 (7 days). |
@@ -122,6 +125,9 @@ pub(crate) const DEFAULT_CORS_MAX_AGE: u64 = 600;
 pub(crate) const DEFAULT_MAX_BODY_BYTES: u64 = 16 * 1024;
 /// Default of `JWKS_REFETCH_INTERVAL`, in seconds.
 pub(crate) const DEFAULT_JWKS_REFETCH_INTERVAL: u64 = 30;
+/// Name of the HMAC keys (`JWT_SECRET`, `JWT_KEYS`) as an issuer: what `{iss}` is for their
+/// tokens, and their key prefix when several issuers are configured.
+pub(crate) const HMAC_ISSUER_NAME: &str = "local";
 /// Name of the issuer added by the Cloudflare Access preset (`ACCESS_TEAM`).
 pub(crate) const ACCESS_ISSUER_NAME: &str = "access";
 /// Header in which Cloudflare Access sends its token.
@@ -176,14 +182,43 @@ impl Config {
     /// Reads and validates the whole configuration through `lookup` (variable name → value).
     pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config> {
         let vars = Vars { lookup };
-        Ok(Config {
+        let config = Config {
             targets: targets::parse_targets(&vars)?,
             jwt: tokens::parse_jwt(&vars)?,
             policy: policy::parse_policy(&vars)?,
             cors: limits::parse_cors(&vars)?,
             max_body_bytes: limits::parse_max_body_bytes(&vars)?,
-        })
+        };
+        check_targets(&config)?;
+        Ok(config)
     }
+}
+
+/// Every target named in `JWT_TARGETS`, `ISSUER_<NAME>_TARGETS` and `ACCESS_TARGETS` is one of
+/// `TARGETS`.
+fn check_targets(config: &Config) -> Result<()> {
+    let check = |var: &dyn Fn() -> String, list: &Option<Vec<String>>| {
+        let unknown = list
+            .iter()
+            .flatten()
+            .find(|name| !config.targets.iter().any(|t| &t.name == *name));
+        match unknown {
+            Some(name) => Err(ConfigError::new(
+                var(),
+                format!("{} is not one of TARGETS", show(name)),
+            )),
+            None => Ok(()),
+        }
+    };
+    check(&|| "JWT_TARGETS".to_owned(), &config.jwt.targets)?;
+    for i in &config.jwt.jwks_issuers {
+        let var = || match i.name.as_str() {
+            ACCESS_ISSUER_NAME => "ACCESS_TARGETS".to_owned(),
+            name => format!("ISSUER_{}_TARGETS", name.to_ascii_uppercase()),
+        };
+        check(&var, &i.targets)?;
+    }
+    Ok(())
 }
 
 /// Access to the variables with the common trimming rules.

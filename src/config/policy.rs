@@ -155,8 +155,24 @@ mod tests {
             ("{sub}/./{uuid}", "'.'"),
             ("{uuid}/{filename}", "{sub}"),
             ("{sub}/{date}.{ext}", "{uuid} or {filename}"),
+            // {iss} is one whole segment, after literal text only: a prefix per issuer.
+            ("{sub}/{iss}/{uuid}", "whole segment"),
+            ("{date}/{iss}/{sub}/{uuid}", "whole segment"),
+            ("x{iss}/{sub}/{uuid}", "whole segment"),
+            ("{iss}-x/{sub}/{uuid}", "whole segment"),
+            ("{iss}{sub}/{uuid}", "whole segment"),
+            ("{iss}/{iss}/{sub}/{uuid}", "at most once"),
+            ("{iss}/{sub}/{uuid}/{iss}", "at most once"),
         ] {
             rejects(with(&[("KEY_TEMPLATE", bad)]), "KEY_TEMPLATE", why);
+        }
+        for good in [
+            "{iss}/{sub}/{uuid}/{filename}",
+            "uploads/{iss}/{sub}/{uuid}",
+            "a/b/{iss}/{date}/{sub}-{uuid}",
+        ] {
+            let c = parse(&with(&[("KEY_TEMPLATE", good)])).expect(good);
+            assert_eq!(c.policy.key_template.raw, good);
         }
         let long = format!("{{sub}}/{{uuid}}/{}", "a".repeat(250));
         rejects(with(&[("KEY_TEMPLATE", &long)]), "KEY_TEMPLATE", "256");

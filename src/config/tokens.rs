@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use super::issuers::{parse_issuers, IssuerConfig};
+use super::issuers::{parse_issuers, target_list, IssuerConfig};
 use super::{claim_values, parse_list, show, ConfigError, Result, Vars};
 use super::{
     ACCESS_ISSUER_NAME, DEFAULT_JWKS_REFETCH_INTERVAL, DEFAULT_JWT_ALGORITHM, DEFAULT_JWT_HEADER,
@@ -37,6 +37,16 @@ pub struct JwtConfig {
     /// Whether a token may come in [`ACCESS_HEADER`](super::ACCESS_HEADER) when `header`
     /// carries none (`ACCESS_TEAM`).
     pub access_header: bool,
+    /// The targets the HMAC keys' tokens may use (`JWT_TARGETS`); `None`: all.
+    pub targets: Option<Vec<String>>,
+}
+
+impl JwtConfig {
+    /// Whether tokens of more than one issuer can be accepted (HMAC keys and an identity
+    /// provider, or several providers): then each issuer's keys lie under a prefix of its own.
+    pub fn several_issuers(&self) -> bool {
+        usize::from(!self.keys.is_empty()) + self.jwks_issuers.len() > 1
+    }
 }
 
 impl fmt::Debug for JwtConfig {
@@ -55,6 +65,7 @@ impl fmt::Debug for JwtConfig {
             .field("jwks_issuers", &self.jwks_issuers)
             .field("jwks_refetch_secs", &self.jwks_refetch_secs)
             .field("access_header", &self.access_header)
+            .field("targets", &self.targets)
             .finish()
     }
 }
@@ -127,6 +138,13 @@ pub(super) fn parse_jwt(vars: &Vars<'_>) -> Result<JwtConfig> {
         3600,
     )?;
     let access_header = jwks_issuers.iter().any(|i| i.name == ACCESS_ISSUER_NAME);
+    let targets = target_list(vars, "JWT_TARGETS")?;
+    if targets.is_some() && keys.is_empty() {
+        return Err(ConfigError::new(
+            "JWT_TARGETS",
+            "is set but no HMAC key is (JWT_SECRET, JWT_KEYS)",
+        ));
+    }
     Ok(JwtConfig {
         keys,
         algorithms,
@@ -138,6 +156,7 @@ pub(super) fn parse_jwt(vars: &Vars<'_>) -> Result<JwtConfig> {
         jwks_issuers,
         jwks_refetch_secs,
         access_header,
+        targets,
     })
 }
 

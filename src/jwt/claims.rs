@@ -12,11 +12,12 @@ use super::json::{Ctx, DateSeed, Fail, StrListSeed, StrSeed, StrictValue, U64See
 ///
 /// Registered claims and the custom claims the authorisation policy uses are typed; every other
 /// claim is kept, as parsed, in [`extra`](Claims::extra). JSON names are the field names
-/// (`sub`, `iss`, `aud`, `exp`, `nbf`, `iat`, `prefix`, `content_types`, `max_size`).
+/// (`sub`, `iss`, `aud`, `exp`, `nbf`, `iat`, `prefix`, `content_types`, `max_size`,
+/// `targets`).
 ///
 /// Types enforced while parsing ([`ErrorKind::InvalidClaim`](crate::jwt::ErrorKind::InvalidClaim)
-/// otherwise, `null` included): `sub`, `iss`, `prefix` strings; `aud` and `content_types` a string
-/// or an array of strings; `exp`, `nbf`, `iat` numbers in `0..=253402300799` (fractions allowed);
+/// otherwise, `null` included): `sub`, `iss`, `prefix` strings; `aud`, `content_types` and `targets` a
+/// string or an array of strings; `exp`, `nbf`, `iat` numbers in `0..=253402300799` (fractions allowed);
 /// `max_size` a non-negative integer.
 ///
 /// Serializing (e.g. with `serde_json::to_string`) writes the claims back as one JSON object:
@@ -41,6 +42,8 @@ pub struct Claims {
     pub content_types: Option<Vec<String>>,
     /// Custom `max_size`: narrows the maximum upload size, in bytes.
     pub max_size: Option<u64>,
+    /// Custom `targets`: narrows the storage targets the token may use, by name.
+    pub targets: Option<Vec<String>>,
     /// Every other claim, as parsed.
     pub extra: Map<String, Value>,
 }
@@ -58,6 +61,7 @@ impl Claims {
             "prefix" => self.prefix.is_some(),
             "content_types" => self.content_types.is_some(),
             "max_size" => self.max_size.is_some(),
+            "targets" => self.targets.is_some(),
             other => self.extra.contains_key(other),
         }
     }
@@ -74,6 +78,7 @@ enum Known {
     Prefix,
     ContentTypes,
     MaxSize,
+    Targets,
 }
 
 enum Field {
@@ -101,6 +106,7 @@ impl Visitor<'_> for FieldVisitor {
             "prefix" => Field::Known(Known::Prefix),
             "content_types" => Field::Known(Known::ContentTypes),
             "max_size" => Field::Known(Known::MaxSize),
+            "targets" => Field::Known(Known::Targets),
             other => Field::Other(other.to_owned()),
         })
     }
@@ -181,6 +187,12 @@ impl<'de> Visitor<'de> for ClaimsSeed<'_> {
                         claim: "content_types",
                     })?)
                 }
+                Known::Targets => {
+                    c.targets = Some(map.next_value_seed(StrListSeed {
+                        ctx,
+                        claim: "targets",
+                    })?)
+                }
                 Known::Exp => c.exp = Some(map.next_value_seed(DateSeed { ctx, claim: "exp" })?),
                 Known::Nbf => c.nbf = Some(map.next_value_seed(DateSeed { ctx, claim: "nbf" })?),
                 Known::Iat => c.iat = Some(map.next_value_seed(DateSeed { ctx, claim: "iat" })?),
@@ -241,6 +253,9 @@ impl Serialize for Claims {
         }
         if let Some(v) = self.max_size {
             m.serialize_entry("max_size", &v)?;
+        }
+        if let Some(v) = &self.targets {
+            m.serialize_entry("targets", v)?;
         }
         for (k, v) in &self.extra {
             m.serialize_entry(k, v)?;

@@ -347,7 +347,7 @@ fn claims_parse_types_and_extra() {
     let ctx = Ctx::default();
     let json = br#"{"sub":"s","iss":"i","aud":"a","exp":1.5,"nbf":0,"iat":2,
         "prefix":"p/","content_types":["image/png","text/plain"],"max_size":1e3,
-        "x":{"y":[1,"z"]}}"#;
+        "targets":"uploads","x":{"y":[1,"z"]}}"#;
     let c =
         json::parse_object(&json[..], claims::ClaimsSeed { ctx: &ctx }, &ctx, "a", "b").unwrap();
     assert_eq!(c.aud, vec!["a".to_owned()]);
@@ -357,14 +357,16 @@ fn claims_parse_types_and_extra() {
         c.content_types.as_deref(),
         Some(&["image/png".to_owned(), "text/plain".to_owned()][..])
     );
+    assert_eq!(c.targets.as_deref(), Some(&["uploads".to_owned()][..]));
     assert_eq!(c.extra.len(), 1);
-    assert!(c.has("x") && c.has("prefix") && !c.has("y"));
+    assert!(c.has("x") && c.has("prefix") && c.has("targets") && !c.has("y"));
 
     let out = serde_json::to_value(&c).unwrap();
     assert_eq!(out["aud"], "a");
     assert_eq!(out["nbf"], 0);
     assert_eq!(out["exp"], 1.5);
     assert_eq!(out["max_size"], 1000);
+    assert_eq!(out["targets"], serde_json::json!(["uploads"]));
     assert_eq!(out["x"]["y"][1], "z");
 }
 
@@ -374,6 +376,8 @@ fn claims_type_errors_name_the_claim() {
         (&br#"{"max_size":-1}"#[..], "max_size"),
         (br#"{"max_size":1.5}"#, "max_size"),
         (br#"{"content_types":[1]}"#, "content_types"),
+        (br#"{"targets":{"a":1}}"#, "targets"),
+        (br#"{"targets":null}"#, "targets"),
         (br#"{"prefix":null}"#, "prefix"),
         (br#"{"iat":"1"}"#, "iat"),
         (br#"{"nbf":[]}"#, "nbf"),

@@ -34,16 +34,21 @@ pub enum Placeholder {
     Date,
     /// `{ext}`: the file name's extension.
     Ext,
+    /// `{iss}`: the short name of the token's issuer (`local` for the HMAC keys, the `ISSUERS`
+    /// entry, `access`), never the raw `iss` claim. Filled in once per issuer by
+    /// [`KeyTemplate::for_issuer`].
+    Iss,
 }
 
 impl Placeholder {
     /// Every placeholder.
-    pub const ALL: [Placeholder; 5] = [
+    pub const ALL: [Placeholder; 6] = [
         Placeholder::Sub,
         Placeholder::Uuid,
         Placeholder::Filename,
         Placeholder::Date,
         Placeholder::Ext,
+        Placeholder::Iss,
     ];
 
     /// The name between braces.
@@ -54,6 +59,7 @@ impl Placeholder {
             Placeholder::Filename => "filename",
             Placeholder::Date => "date",
             Placeholder::Ext => "ext",
+            Placeholder::Iss => "iss",
         }
     }
 
@@ -65,7 +71,8 @@ impl Placeholder {
 impl KeyTemplate {
     /// Parses a template: placeholders in braces, literal text of `A-Z a-z 0-9 / - _ . =`; no
     /// leading or trailing `/`, no `//`, no `.` or `..` segment; `{sub}` and one of `{uuid}`,
-    /// `{filename}` present; at most 256 bytes. The error is the problem, for the configuration
+    /// `{filename}` present; `{iss}` at most once, as a whole segment with only literal text
+    /// before it; at most 256 bytes. The error is the problem, for the configuration
     /// error of `KEY_TEMPLATE` (it quotes the template's text, which is not secret).
     pub fn parse(raw: &str) -> Result<Self, String> {
         if raw.len() > 256 {
@@ -87,7 +94,7 @@ impl KeyTemplate {
                     }
                     let Some(p) = Placeholder::parse(&name) else {
                         return Err(format!(
-                            "unknown placeholder {{{}}}; use {{sub}}, {{uuid}}, {{filename}}, {{date}} or {{ext}}",
+                            "unknown placeholder {{{}}}; use {{sub}}, {{iss}}, {{uuid}}, {{filename}}, {{date}} or {{ext}}",
                             escaped(&name)
                         ));
                     };
@@ -125,10 +132,80 @@ impl KeyTemplate {
         if !has(Placeholder::Uuid) && !has(Placeholder::Filename) {
             return Err("must contain {uuid} or {filename}".to_owned());
         }
+        check_iss_segment(&parts)?;
         Ok(KeyTemplate {
             raw: raw.to_owned(),
             parts,
         })
+    }
+}
+
+/// `{iss}`, when present, is one whole segment with only literal text before it
+/// (`{iss}/{sub}/…`, `uploads/{iss}/{sub}/…`): then every issuer's keys lie under a prefix of
+/// their own (the text up to that segment), whatever the other placeholders hold.
+fn check_iss_segment(parts: &[KeyTemplatePart]) -> Result<(), String> {
+    let iss = KeyTemplatePart::Placeholder(Placeholder::Iss);
+    let Some(at) = parts.iter().position(|p| *p == iss) else {
+        return Ok(());
+    };
+    fn literal(p: Option<&KeyTemplatePart>) -> Option<&str> {
+        match p {
+            Some(KeyTemplatePart::Literal(text)) => Some(text),
+            _ => None,
+        }
+    }
+    let before_ok =
+        at == 0 || (at == 1 && literal(parts.first()).is_some_and(|t| t.ends_with('/')));
+    let after_ok = literal(parts.get(at + 1)).is_some_and(|t| t.starts_with('/'));
+    if before_ok && after_ok && !parts[at + 1..].contains(&iss) {
+        Ok(())
+    } else {
+        Err(
+            "must hold {iss} at most once, as a whole segment with only literal text before \
+             it (like {iss}/{sub}/{uuid}/{filename} or uploads/{iss}/{sub}/{uuid}), so that \
+             each issuer's keys lie under a prefix of their own"
+                .to_owned(),
+        )
+    }
+}
+
+impl KeyTemplate {
+    /// This template for the tokens of issuer `name` (a configured, key-safe issuer name):
+    /// `{iss}` replaced by `name`; and when `separate` (tokens of several issuers are accepted)
+    /// and the template has no `{iss}`, `name/` put in front of it. What remains has no
+    /// `{iss}`, so the grant and the keys of one issuer's tokens hold that issuer's name.
+    pub fn for_issuer(&self, name: &str, separate: bool) -> KeyTemplate {
+        let mut parts = Vec::with_capacity(self.parts.len() + 1);
+        let raw = if let Some(at) = self.raw.find("{iss}") {
+            format!("{}{name}{}", &self.raw[..at], &self.raw[at + 5..])
+        } else if separate {
+            parts.push(KeyTemplatePart::Literal(format!("{name}/")));
+            format!("{name}/{}", self.raw)
+        } else {
+            self.raw.clone()
+        };
+        // Literal text may now come in two parts in a row: the grant and the keys read them
+        // one after the other all the same.
+        parts.extend(self.parts.iter().map(|p| match p {
+            KeyTemplatePart::Placeholder(Placeholder::Iss) => {
+                KeyTemplatePart::Literal(name.to_owned())
+            }
+            p => p.clone(),
+        }));
+        KeyTemplate { raw, parts }
+    }
+
+    /// The prefix under which every key of issuer `name`'s tokens lies when tokens of several
+    /// issuers are accepted: the text of [`for_issuer`](Self::for_issuer) up to and with the
+    /// `/` after the issuer's segment (`name/`, or `uploads/name/` for `uploads/{iss}/…`).
+    pub fn issuer_namespace(&self, name: &str) -> String {
+        match self.parts.as_slice() {
+            [KeyTemplatePart::Literal(before), KeyTemplatePart::Placeholder(Placeholder::Iss), ..] =>
+            {
+                format!("{before}{name}/")
+            }
+            _ => format!("{name}/"),
+        }
     }
 }
 

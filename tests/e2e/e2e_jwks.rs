@@ -1075,6 +1075,77 @@ fn a_client_that_leaves_mid_fetch_holds_up_no_one() {
 // ---------------------------------------------------------------------------------------------
 // The plumbing, without the worker (fast; needs only openssl)
 
+/// The provider's `alice` and the HMAC keys' `alice` are two people (#14 item 5): before the
+/// fix, the HMAC token got a download URL for what the provider's token had uploaded.
+#[test]
+#[ignore = "end-to-end: needs s3s-fs and wrangler; run by make test"]
+fn the_providers_alice_is_not_the_hmac_alice() {
+    let k = key("scope-es256", Algorithm::ES256);
+    let jenv = JwksEnv::start(&[k], &[("ISSUER_IDP_ALGORITHMS", "ES256")]);
+    let idp_alice = token(k, "alice");
+    let hmac_claims = json!({ "sub": "alice", "exp": now_secs() + 600 });
+    let hmac_alice = hs256(None, &hmac_claims, jenv.env.jwt_secret.as_bytes());
+    let call = |path: &str, token: &str, body: &Value| {
+        let auth = format!("Bearer {token}");
+        let r = support::post_json(
+            &jenv.env.worker.url(path),
+            &[("authorization", &auth)],
+            body,
+        );
+        (r.status, r.json())
+    };
+    let upload: Value = serde_json::from_str(UPLOAD).unwrap();
+    let (status, grant) = call("/v1/uploads", &idp_alice, &upload);
+    assert_eq!(status, 200, "{grant}\n{}", jenv.diagnosis());
+    let key = grant["key"].as_str().unwrap().to_owned();
+    let headers: Vec<(&str, &str)> = grant["headers"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str().unwrap()))
+        .collect();
+    let bytes = b"0123456789";
+    let r = http("PUT", grant["url"].as_str().unwrap(), &headers, bytes);
+    assert_eq!(r.status, 200, "the store refused the upload: {}", r.text());
+    assert_eq!(
+        jenv.env.store.read_object(&key).as_deref(),
+        Some(&bytes[..])
+    );
+
+    // The HMAC token of another `alice` gets no URL for it, on either route.
+    for (path, body) in [
+        ("/v1/downloads", json!({ "key": key })),
+        ("/v1/sign", json!({ "method": "GET", "key": key })),
+    ] {
+        let (status, v) = call(path, &hmac_alice, &body);
+        assert_eq!(
+            (status, v["error"]["code"].as_str()),
+            (403, Some("key_not_granted")),
+            "{path}: {v}"
+        );
+    }
+    assert!(key.starts_with("idp/alice/"), "{key}");
+    // The provider's `alice` reads it back from the store.
+    let (status, dl) = call("/v1/downloads", &idp_alice, &json!({ "key": key }));
+    assert_eq!(status, 200, "{dl}");
+    let r = http("GET", dl["url"].as_str().unwrap(), &[], b"");
+    assert_eq!((r.status, &r.body[..]), (200, &bytes[..]));
+    // And the HMAC `alice` uploads under its own issuer's name.
+    let (status, own) = call("/v1/uploads", &hmac_alice, &upload);
+    assert_eq!(status, 200, "{own}");
+    assert!(
+        own["key"].as_str().unwrap().starts_with("local/alice/"),
+        "{own}"
+    );
+    // The operator was told, in the worker's log.
+    let logs = jenv.env.worker.logs();
+    assert!(
+        logs.contains("issuer_prefix") && logs.contains("idp/{sub}/{uuid}/{filename}"),
+        "{}",
+        tail(&logs, 4000)
+    );
+}
+
 #[test]
 fn jwks_server_serves_keys_that_verify_the_tokens() {
     use Algorithm::*;

@@ -170,6 +170,85 @@ fn other_targets_and_unknown_target() {
 }
 
 #[test]
+fn targets_claim_and_jwt_targets_limit_the_stores() {
+    let svc = service(&[]);
+    let with_target = |target: &str| {
+        let mut body = upload(5, "image/png");
+        body["target"] = json!(target);
+        body
+    };
+    let not_granted = (403, "target_not_granted");
+    // A claim, as a string or an array, narrows the targets on every route.
+    for claim in [json!("uploads"), json!(["uploads"])] {
+        let t = token(json!({ "sub": "alice", "exp": NOW + 3600, "targets": claim }));
+        let (status, v) = post(&svc, "/v1/uploads", Some(&t), with_target("archive"));
+        assert_eq!((status, code(&v)), not_granted, "{v}");
+        let (status, v) = post(&svc, "/v1/uploads", Some(&t), with_target("uploads"));
+        assert_eq!(status, 200, "{v}");
+        let down = json!({ "key": "alice/a.png", "target": "archive" });
+        let (status, v) = post(&svc, "/v1/downloads", Some(&t), down);
+        assert_eq!((status, code(&v)), not_granted, "{v}");
+        let get = json!({ "method": "GET", "key": "alice/a.png", "target": "archive" });
+        let (status, v) = sign(&svc, &t, get);
+        assert_eq!((status, code(&v)), not_granted, "{v}");
+    }
+    // Without a target: the first the token may use.
+    let archive_only = token(json!({ "sub": "alice", "exp": NOW + 3600, "targets": ["archive"] }));
+    let (status, v) = post(
+        &svc,
+        "/v1/uploads",
+        Some(&archive_only),
+        upload(5, "image/png"),
+    );
+    assert_eq!(
+        (status, v["target"].as_str()),
+        (200, Some("archive")),
+        "{v}"
+    );
+    // None at all, or only stores this worker does not have: nothing.
+    for claim in [json!([]), json!(["elsewhere"])] {
+        let t = token(json!({ "sub": "alice", "exp": NOW + 3600, "targets": claim }));
+        let (status, v) = post(&svc, "/v1/uploads", Some(&t), upload(5, "image/png"));
+        assert_eq!((status, code(&v)), not_granted, "{v}");
+    }
+    // An unknown target stays 422, whatever the token.
+    let (status, v) = post(
+        &svc,
+        "/v1/uploads",
+        Some(&archive_only),
+        with_target("nope"),
+    );
+    assert_eq!((status, code(&v)), (422, "unknown_target"));
+    // A claim of the wrong type is an invalid token.
+    let bad = token(json!({ "sub": "alice", "exp": NOW + 3600, "targets": 5 }));
+    let (status, v) = post(&svc, "/v1/uploads", Some(&bad), upload(5, "image/png"));
+    assert_eq!(
+        (status, v["error"]["reason"].as_str()),
+        (401, Some("invalid_claim")),
+        "{v}"
+    );
+
+    // JWT_TARGETS limits the HMAC keys' tokens; a claim cannot widen it.
+    let svc = service(&[("JWT_TARGETS", "archive")]);
+    let (status, v) = post(&svc, "/v1/uploads", Some(&alice()), with_target("uploads"));
+    assert_eq!((status, code(&v)), not_granted, "{v}");
+    let (status, v) = post(&svc, "/v1/uploads", Some(&alice()), upload(5, "image/png"));
+    assert_eq!(
+        (status, v["target"].as_str()),
+        (200, Some("archive")),
+        "{v}"
+    );
+    let widen =
+        token(json!({ "sub": "alice", "exp": NOW + 3600, "targets": ["uploads", "archive"] }));
+    let (status, v) = post(&svc, "/v1/uploads", Some(&widen), with_target("uploads"));
+    assert_eq!((status, code(&v)), not_granted, "{v}");
+    // One issuer: keys as before (no issuer prefix).
+    let (status, v) = post(&svc, "/v1/uploads", Some(&alice()), with_target("archive"));
+    assert_eq!(status, 200, "{v}");
+    assert!(v["key"].as_str().unwrap().starts_with("alice/"), "{v}");
+}
+
+#[test]
 fn checksum_and_metadata_are_signed() {
     let svc = service(&[]);
     let mut body = upload(5, "text/plain");
@@ -1220,6 +1299,7 @@ fn uploads_and_downloads_are_signed_with_their_own_credentials() {
     let svc = service(&[]);
     let warnings = svc.warnings();
     assert_eq!(warnings.len(), 1, "{warnings:?}");
-    assert!(warnings[0].contains("target uploads"), "{warnings:?}");
-    assert!(!warnings[0].contains(S3_SECRET));
+    assert_eq!(warnings[0].0, "shared_credentials");
+    assert!(warnings[0].1.contains("target uploads"), "{warnings:?}");
+    assert!(!warnings[0].1.contains(S3_SECRET));
 }

@@ -9,7 +9,7 @@ use presign_worker::api::Service;
 use presign_worker::config::Config;
 use presign_worker::jwt::Claims;
 use presign_worker::policy::KeyTemplate;
-use presign_worker::policy::{self, Grant};
+use presign_worker::policy::{self, Grant, Scope};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
@@ -344,6 +344,67 @@ proptest! {
         }
         if let (Some(pa), Some(pb)) = (&ga.prefix, &gb.prefix) {
             prop_assert!(!pa.starts_with(pb.as_str()) && !pb.starts_with(pa.as_str()), "{raw}: {pa} and {pb} overlap");
+        }
+    }
+}
+
+/// Issuer names like the template's words, like each other's prefixes, and the fixed ones.
+fn issuer_name() -> impl Strategy<Value = String> {
+    prop::sample::select(vec![
+        "local", "access", "idp", "id", "uploads", "u", "bob", "x",
+    ])
+    .prop_map(str::to_owned)
+}
+
+/// Template texts as [`template_text`], some with `{iss}` as the first segment or the second
+/// after a literal one.
+fn template_text_with_iss() -> impl Strategy<Value = String> {
+    (template_text(), 0..3u8).prop_map(|(raw, place)| match place {
+        0 => raw,
+        1 => format!("{{iss}}/{raw}"),
+        _ => format!("in/{{iss}}/{raw}"),
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+
+    /// With tokens of several issuers accepted, whatever the valid template (with `{iss}` or
+    /// not), the issuers and the subjects: no grant of one (issuer, subject) covers a key made
+    /// for another, and no `prefix` claim of one issuer covers a key of another issuer's tokens,
+    /// whatever the claim says.
+    #[test]
+    fn no_grant_covers_another_issuers_keys(
+        raw in template_text_with_iss(),
+        (ia, a) in (issuer_name(), subject()),
+        (ib, b) in (issuer_name(), subject()),
+        claim in prop::option::of(prop_oneof![subject(), "[a-z/]{1,12}", Just("local/".to_owned())]),
+        uuid in any::<[u8; 16]>(),
+    ) {
+        prop_assume!((&ia, &a) != (&ib, &b));
+        let template = key_template(&raw);
+        prop_assume!(template.is_some());
+        let template = template.unwrap();
+        let (sa, sb) = (Scope::new(&template, &ia, true, None), Scope::new(&template, &ib, true, None));
+        let claims = |sub: &str, prefix: Option<&String>| Claims {
+            sub: Some(sub.to_owned()),
+            prefix: prefix.cloned(),
+            ..Claims::default()
+        };
+        let (Ok(ga), Ok(gb)) = (sa.grant(&claims(&a, None)), sb.grant(&claims(&b, None))) else {
+            return Ok(());
+        };
+        let Ok(key) = policy::upload_key(&ga, &sa.template, "f.txt", uuid, NOW) else {
+            return Ok(());
+        };
+        prop_assert!(gb.check_key(&key).is_err(), "{raw}: {ib}/{b} ({:?}) covers {key} of {ia}/{a}", gb.prefix);
+        if ga.prefix.is_some() {
+            prop_assert!(ga.check_key(&key).is_ok(), "{raw}: {:?} misses its own {key}", ga.prefix);
+        }
+        if ia != ib {
+            if let Ok(with_claim) = sb.grant(&claims(&b, claim.as_ref())) {
+                prop_assert!(with_claim.check_key(&key).is_err(), "{raw}: prefix claim {claim:?} of {ib} ({:?}) covers {key} of {ia}", with_claim.prefix);
+            }
         }
     }
 }

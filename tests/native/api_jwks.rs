@@ -416,6 +416,18 @@ fn assert_no_secret(text: &str, tokens: &[&str]) {
 /// POSTs an upload at time `now` (seconds) with these headers, through `serve`, then, as the
 /// worker does after answering, the refresh of stale keys when one is due.
 fn request_at(svc: &Service, remote: &FakeRemote, now: u64, headers: &[(&str, &str)]) -> Response {
+    serve_at(svc, remote, now, "/v1/uploads", headers, UPLOAD)
+}
+
+/// POSTs `body` to `path` at time `now` as [`request_at`] does.
+fn serve_at(
+    svc: &Service,
+    remote: &FakeRemote,
+    now: u64,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Response {
     let map: HashMap<String, String> = headers
         .iter()
         .map(|(k, v)| (k.to_ascii_lowercase(), v.to_string()))
@@ -424,9 +436,9 @@ fn request_at(svc: &Service, remote: &FakeRemote, now: u64, headers: &[(&str, &s
     let lookup = move |name: &str| map.get(name).cloned();
     let req = Request {
         method: "POST",
-        path: "/v1/uploads",
+        path,
         header: &lookup,
-        body: Body::Bytes(UPLOAD),
+        body: Body::Bytes(body),
     };
     let resp = block_on(svc.serve(&req, now * 1000, &mut TestPlatform(0), remote));
     if svc.refresh_due() {
@@ -462,14 +474,20 @@ fn header<'r>(r: &'r Response, name: &str) -> Option<&'r str> {
         .map(|(_, v)| v.as_str())
 }
 
-/// Asserts a presigned upload.
+/// Asserts a presigned upload for subject `alice`: under `alice/`, or, when tokens of several
+/// issuers are accepted, under `<issuer>/alice/`.
 #[track_caller]
 fn assert_signed(r: &Response) {
     assert_eq!(r.status, 200, "{}", r.body);
     let v = body(r);
     let url = v["url"].as_str().expect("a url");
+    let key = url
+        .strip_prefix("http://127.0.0.1:9000/uploads/")
+        .unwrap_or_else(|| panic!("{url}"));
+    let issuer = key.split_once('/').map_or("", |(first, _)| first);
+    let issuer_ok = ["local", "idp", "ed", "ec", "a", "b", "access"].contains(&issuer);
     assert!(
-        url.starts_with("http://127.0.0.1:9000/uploads/alice/"),
+        key.starts_with("alice/") || (issuer_ok && key[issuer.len() + 1..].starts_with("alice/")),
         "{url}"
     );
 }
@@ -1618,4 +1636,250 @@ fn known_kids_never_wait_for_a_running_fetch() {
     assert_signed(&post_at(&svc, &remote, stale_now + 1, &good));
     assert!(!svc.refresh_due());
     assert_eq!(remote.fetches(), 3);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 11. Subjects are scoped by issuer, tokens by target (#14 item 5)
+
+/// POSTs `body` to `path` at [`NOW`] with `token`; the status and the JSON answer.
+fn post_json(
+    svc: &Service,
+    remote: &FakeRemote,
+    path: &str,
+    token: &str,
+    body: &Value,
+) -> (u16, Value) {
+    let auth = format!("Bearer {token}");
+    let r = serve_at(
+        svc,
+        remote,
+        NOW,
+        path,
+        &[("authorization", &auth)],
+        body.to_string().as_bytes(),
+    );
+    (r.status, self::body(&r))
+}
+
+/// The `key` of an upload answer, which must be a 200.
+#[track_caller]
+fn key_of(answer: (u16, Value)) -> String {
+    field_of(answer, "key")
+}
+
+/// The string `field` of an answer, which must be a 200.
+#[track_caller]
+fn field_of((status, v): (u16, Value), field: &str) -> String {
+    assert_eq!(status, 200, "{v}");
+    v[field].as_str().expect(field).to_owned()
+}
+
+#[track_caller]
+fn assert_code((status, v): (u16, Value), expected: (u16, &str)) {
+    assert_eq!(
+        (status, v["error"]["code"].as_str().unwrap_or("<none>")),
+        expected,
+        "{v}"
+    );
+}
+
+#[test]
+fn the_same_sub_of_two_issuers_is_two_people() {
+    // JWT_SECRET and the provider `idp` both configured: `alice` of the HMAC keys must not reach
+    // what the provider's `alice` uploaded (measured before the fix: a download URL for it).
+    let ed = ed_key(40, "ed-40");
+    let remote = FakeRemote::serving(&jwks(&[&ed]), None);
+    let svc = idp_service(&[]);
+    let idp_alice = idp_token(&ed);
+    let hmac_alice = hs256(&json!({ "sub": "alice", "exp": NOW + 3600 }));
+    let file = json!({ "filename": "a.txt", "content_type": "text/plain", "size": 5 });
+    let theirs = key_of(post_json(&svc, &remote, "/v1/uploads", &idp_alice, &file));
+
+    let forbidden = (403, "key_not_granted");
+    let down = json!({ "key": theirs });
+    assert_code(
+        post_json(&svc, &remote, "/v1/downloads", &hmac_alice, &down),
+        forbidden,
+    );
+    let get = json!({ "method": "GET", "key": theirs });
+    assert_code(
+        post_json(&svc, &remote, "/v1/sign", &hmac_alice, &get),
+        forbidden,
+    );
+    let overwrite =
+        json!({ "filename": "a.txt", "content_type": "text/plain", "size": 5, "key": theirs });
+    assert_code(
+        post_json(&svc, &remote, "/v1/uploads", &hmac_alice, &overwrite),
+        forbidden,
+    );
+    let part = json!({ "method": "PUT", "key": theirs, "uploadId": "u1", "partNumber": 1 });
+    assert_code(
+        post_json(&svc, &remote, "/v1/sign", &hmac_alice, &part),
+        forbidden,
+    );
+    // A prefix claim stays inside its issuer's keys too.
+    let reach = hs256(&json!({ "sub": "mallory", "prefix": "idp/", "exp": NOW + 3600 }));
+    assert_code(
+        post_json(&svc, &remote, "/v1/downloads", &reach, &down),
+        forbidden,
+    );
+
+    // Each issuer's keys start with its short name (never the iss URL), and stay readable.
+    assert!(theirs.starts_with("idp/alice/"), "{theirs}");
+    let ours = key_of(post_json(&svc, &remote, "/v1/uploads", &hmac_alice, &file));
+    assert!(ours.starts_with("local/alice/"), "{ours}");
+    for (token, key) in [(&idp_alice, &theirs), (&hmac_alice, &ours)] {
+        let (status, v) = post_json(
+            &svc,
+            &remote,
+            "/v1/downloads",
+            token,
+            &json!({ "key": key }),
+        );
+        assert_eq!(status, 200, "{v}");
+    }
+    assert_code(
+        post_json(
+            &svc,
+            &remote,
+            "/v1/downloads",
+            &idp_alice,
+            &json!({ "key": ours }),
+        ),
+        forbidden,
+    );
+    // /v1/sign makes the same keys.
+    let put = json!({ "method": "PUT", "key": "b.txt", "contentType": "text/plain", "size": 5 });
+    let signed = key_of(post_json(&svc, &remote, "/v1/sign", &idp_alice, &put));
+    assert!(signed.starts_with("idp/alice/"), "{signed}");
+    // The operator is told where the keys now go, once per isolate.
+    let told: Vec<_> = svc
+        .warnings()
+        .into_iter()
+        .filter(|(e, _)| *e == "issuer_prefix")
+        .collect();
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(
+        told[0]
+            .1
+            .contains("(local/{sub}/{uuid}/{filename}, idp/{sub}/{uuid}/{filename})"),
+        "{told:?}"
+    );
+}
+
+#[test]
+fn the_iss_placeholder_and_single_issuer_keys() {
+    let ed = ed_key(41, "ed-41");
+    let remote = FakeRemote::serving(&jwks(&[&ed]), None);
+    let file = json!({ "filename": "a.txt", "content_type": "text/plain", "size": 5 });
+    let (idp_alice, hmac_alice) = (
+        idp_token(&ed),
+        hs256(&json!({ "sub": "alice", "exp": NOW + 3600 })),
+    );
+    let iss_inside = idp_service(&[("KEY_TEMPLATE", "in/{iss}/{sub}/{uuid}")]);
+    let only_idp = idp_service(&[("JWT_SECRET", "")]);
+    let only_hmac = service(&[]);
+    let only_hmac_iss = service(&[("KEY_TEMPLATE", "{iss}/{sub}/{uuid}")]);
+    for (svc, token, prefix) in [
+        // `{iss}` where the operator wants it, with several issuers.
+        (&iss_inside, &idp_alice, "in/idp/alice/"),
+        (&iss_inside, &hmac_alice, "in/local/alice/"),
+        // One issuer only: keys as they always were, and readable; `{iss}` still works.
+        (&only_idp, &idp_alice, "alice/"),
+        (&only_hmac, &hmac_alice, "alice/"),
+        (&only_hmac_iss, &hmac_alice, "local/alice/"),
+    ] {
+        let k = key_of(post_json(svc, &remote, "/v1/uploads", token, &file));
+        assert!(k.starts_with(prefix), "{k} is not under {prefix}");
+        let down = json!({ "key": k });
+        assert_eq!(
+            field_of(
+                post_json(svc, &remote, "/v1/downloads", token, &down),
+                "key"
+            ),
+            k
+        );
+        // Nothing to tell: one issuer, or {iss} placed by the operator.
+        assert!(svc.warnings().iter().all(|(e, _)| *e != "issuer_prefix"));
+    }
+}
+
+#[test]
+fn each_issuer_uses_only_its_targets() {
+    let ed = ed_key(42, "ed-42");
+    let remote = FakeRemote::serving(&jwks(&[&ed]), None);
+    let svc = idp_service(&[
+        ("TARGETS", "uploads,archive"),
+        ("TARGET_ARCHIVE_KIND", "custom"),
+        ("TARGET_ARCHIVE_ENDPOINT", "http://127.0.0.1:9001"),
+        ("TARGET_ARCHIVE_BUCKET", "archive"),
+        ("ISSUER_IDP_TARGETS", "archive"),
+    ]);
+    let idp_alice = idp_token(&ed);
+    let hmac_alice = hs256(&json!({ "sub": "alice", "exp": NOW + 3600 }));
+    let file = |target: Option<&str>| {
+        let mut f = json!({ "filename": "a.txt", "content_type": "text/plain", "size": 5 });
+        if let Some(t) = target {
+            f["target"] = json!(t);
+        }
+        f
+    };
+    let not_granted = (403, "target_not_granted");
+    assert_code(
+        post_json(
+            &svc,
+            &remote,
+            "/v1/uploads",
+            &idp_alice,
+            &file(Some("uploads")),
+        ),
+        not_granted,
+    );
+    let down = json!({ "key": "idp/alice/x", "target": "uploads" });
+    assert_code(
+        post_json(&svc, &remote, "/v1/downloads", &idp_alice, &down),
+        not_granted,
+    );
+    let get = json!({ "method": "GET", "key": "idp/alice/x", "target": "uploads" });
+    assert_code(
+        post_json(&svc, &remote, "/v1/sign", &idp_alice, &get),
+        not_granted,
+    );
+    // Without a target: the first one it may use.
+    assert_eq!(
+        field_of(
+            post_json(&svc, &remote, "/v1/uploads", &idp_alice, &file(None)),
+            "target"
+        ),
+        "archive"
+    );
+    // The HMAC keys' tokens keep every target (no JWT_TARGETS).
+    assert_eq!(
+        field_of(
+            post_json(&svc, &remote, "/v1/uploads", &hmac_alice, &file(None)),
+            "target"
+        ),
+        "uploads"
+    );
+    // A targets claim cannot widen what the issuer allows.
+    let mut c = claims(IDP_ISS, AUD, NOW + 3600);
+    c["targets"] = json!(["uploads", "archive"]);
+    let widened = ed.token(&c);
+    assert_code(
+        post_json(
+            &svc,
+            &remote,
+            "/v1/uploads",
+            &widened,
+            &file(Some("uploads")),
+        ),
+        not_granted,
+    );
+    assert_eq!(
+        field_of(
+            post_json(&svc, &remote, "/v1/uploads", &widened, &file(None)),
+            "target"
+        ),
+        "archive"
+    );
 }
