@@ -6,6 +6,7 @@
 //!   presigned URLs and header signing) with S3's encoding rules.
 //! - [`jwt`]: JWT verification (HMAC, RSA, ECDSA, EdDSA) with a `Validation` allow-list.
 //! - [`jwks`]: identity providers' keys from JWK sets (fetch rules, cache, rotation).
+//! - [`ledger`]: per-subject budgets and single-use token ids (kept in a Durable Object).
 //!
 //! The core never reads the clock or randomness: time and random bytes are arguments.
 #![forbid(unsafe_code)]
@@ -19,6 +20,7 @@ pub mod api;
 pub mod config;
 pub mod jwks;
 pub mod jwt;
+pub mod ledger;
 pub mod policy;
 pub mod sigv4;
 
