@@ -206,7 +206,7 @@ async fn imported(alg: Algorithm, key: &PublicKey) -> std::result::Result<Import
     Ok(entry)
 }
 
-fn warn(event: &str, problem: &str) {
+pub(crate) fn warn(event: &str, problem: &str) {
     let line = serde_json::json!({ "level": "warn", "event": event, "problem": problem });
     console_warn!("{line}");
 }
@@ -220,7 +220,7 @@ fn js_problem(e: &JsValue) -> String {
 
 /// `Some` output of `fut`, or `None` when `limit` passes first. The timer is a promise, so
 /// that it wakes whichever task polled last (see [`respond`]).
-async fn within<F: Future>(fut: F, limit: Duration) -> Option<F::Output> {
+pub(crate) async fn within<F: Future>(fut: F, limit: Duration) -> Option<F::Output> {
     let mut timer = JsValue::UNDEFINED;
     let ms = i32::try_from(limit.as_millis()).unwrap_or(i32::MAX);
     let elapsed = js_sys::Promise::new(&mut |resolve, _reject| {
@@ -419,8 +419,15 @@ async fn answer(
                 header: &lookup,
                 body: body.as_ref().map_or(Body::TooLarge, |b| Body::Bytes(b)),
             };
+            let ledger = crate::durable::JsLedger { env: &env };
             let resp = svc
-                .serve(&api_req, started as u64, &mut JsPlatform, &JsRemote)
+                .serve_with(
+                    &api_req,
+                    started as u64,
+                    &mut JsPlatform,
+                    &JsRemote,
+                    &ledger,
+                )
                 .await;
             if svc.refresh_due() {
                 // Stale JWKS keys served this token: refresh them after the answer.

@@ -26,3 +26,5 @@ pub mod sigv4;
 
 #[cfg(target_arch = "wasm32")]
 mod adapter;
+#[cfg(target_arch = "wasm32")]
+mod durable;

@@ -11,6 +11,8 @@ import wasmModule from "./index.wasm";
 $SNIPPET_JS_IMPORTS
 
 let exports;
+// Counts instances, so that Durable Objects notice a new one (see `Ledger` below).
+let generation = 0;
 
 function instantiate() {
   const instance = new WebAssembly.Instance(wasmModule, {
@@ -20,6 +22,7 @@ function instantiate() {
   imports.__wbg_set_wasm(instance.exports);
   instance.exports.__wbindgen_start?.();
   exports = instance.exports;
+  generation += 1;
 }
 
 instantiate();
@@ -77,3 +80,40 @@ export default {
     );
   },
 };
+
+// The upload ledger's Durable Object class (src/durable.rs), bound as LEDGER in wrangler.toml.
+// Its Rust object lives in the wasm instance's memory: after a trap replaced the instance (see
+// `failed`), it is made again from the same state, which is all in the object's storage. A trap
+// answers the worker's call with the 500 of `failed` (the worker then refuses the grant).
+export class Ledger {
+  constructor(state, env) {
+    this.state = state;
+    this.env = env;
+  }
+
+  inner() {
+    if (this.made !== generation) {
+      this.rust = new imports.Ledger(this.state, this.env);
+      this.made = generation;
+    }
+    return this.rust;
+  }
+
+  fetch(request) {
+    try {
+      return this.inner().fetch(request).catch(failed);
+    } catch (e) {
+      return failed(e);
+    }
+  }
+
+  async alarm() {
+    try {
+      return await this.inner().alarm();
+    } catch (e) {
+      // Logged and the instance renewed; thrown again so that the runtime retries the alarm.
+      failed(e);
+      throw e;
+    }
+  }
+}

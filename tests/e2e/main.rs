@@ -12,6 +12,7 @@ mod support;
 mod doctor_cli;
 mod e2e_browser;
 mod e2e_jwks;
+mod e2e_ledger;
 mod e2e_multipart;
 mod e2e_schemathesis;
 mod e2e_worker;
