@@ -211,7 +211,7 @@ pub(crate) fn warn(event: &str, problem: &str) {
     console_warn!("{line}");
 }
 
-fn js_problem(e: &JsValue) -> String {
+pub(crate) fn js_problem(e: &JsValue) -> String {
     match e.dyn_ref::<js_sys::Error>() {
         Some(err) => String::from(err.message()),
         None => e.as_string().unwrap_or_else(|| "unknown error".to_owned()),

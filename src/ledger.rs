@@ -61,7 +61,7 @@ pub enum Budget {
 
 /// The ledger's answer to an [`Ask`].
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case", tag = "outcome")]
+#[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// Reserved; `usage` includes this reservation.
     Granted {
@@ -246,7 +246,7 @@ impl Book {
 
 /// A request to a subject's ledger, as the worker sends it to the Durable Object (JSON).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case", tag = "op")]
+#[serde(rename_all = "snake_case")]
 pub enum Call {
     /// Reserve a grant.
     Reserve(Ask),
@@ -256,7 +256,7 @@ pub enum Call {
 
 /// The ledger's answer to a [`Call`] (JSON).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case", tag = "reply")]
+#[serde(rename_all = "snake_case")]
 pub enum Reply {
     /// The outcome of [`Call::Reserve`].
     Reserved(Outcome),

@@ -26,5 +26,6 @@ pub mod sigv4;
 
 #[cfg(target_arch = "wasm32")]
 mod adapter;
+/// The upload ledger's Durable Object side (exports to `src/shim.js`).
 #[cfg(target_arch = "wasm32")]
-mod durable;
+pub mod durable;

@@ -11,8 +11,6 @@ import wasmModule from "./index.wasm";
 $SNIPPET_JS_IMPORTS
 
 let exports;
-// Counts instances, so that Durable Objects notice a new one (see `Ledger` below).
-let generation = 0;
 
 function instantiate() {
   const instance = new WebAssembly.Instance(wasmModule, {
@@ -22,7 +20,6 @@ function instantiate() {
   imports.__wbg_set_wasm(instance.exports);
   instance.exports.__wbindgen_start?.();
   exports = instance.exports;
-  generation += 1;
 }
 
 instantiate();
@@ -81,37 +78,52 @@ export default {
   },
 };
 
-// The upload ledger's Durable Object class (src/durable.rs), bound as LEDGER in wrangler.toml.
-// Its Rust object lives in the wasm instance's memory: after a trap replaced the instance (see
-// `failed`), it is made again from the same state, which is all in the object's storage. A trap
-// answers the worker's call with the 500 of `failed` (the worker then refuses the grant).
+// The upload ledger's Durable Object class, bound as LEDGER in wrangler.toml: one object per
+// subject. Its rules and storage format are Rust (`ledger_step`, src/durable.rs); this class
+// reads the stored book, steps it and writes it back without awaiting in between, so calls
+// never interleave, then sets the alarm that removes what expired.
 export class Ledger {
-  constructor(state, env) {
-    this.state = state;
-    this.env = env;
+  constructor(ctx) {
+    this.storage = ctx.storage;
+    this.storage.sql.exec("CREATE TABLE IF NOT EXISTS book (id INTEGER PRIMARY KEY, json TEXT NOT NULL)");
   }
 
-  inner() {
-    if (this.made !== generation) {
-      this.rust = new imports.Ledger(this.state, this.env);
-      this.made = generation;
+  // One call (a JSON ledger call, or null for the alarm): the reply and the next alarm time.
+  step(call) {
+    const sql = this.storage.sql;
+    const row = sql.exec("SELECT json FROM book WHERE id = 1").toArray()[0];
+    const [reply, book, next] = imports.ledger_step(row ? row.json : null, call, Date.now());
+    if (book === null) {
+      sql.exec("DELETE FROM book WHERE id = 1");
+    } else if (book !== undefined) {
+      sql.exec("INSERT OR REPLACE INTO book (id, json) VALUES (1, ?)", book);
     }
-    return this.rust;
+    return [reply, next];
   }
 
-  fetch(request) {
+  async schedule(next) {
+    if (next === null) return;
+    const current = await this.storage.getAlarm();
+    if (current === null || current > next) await this.storage.setAlarm(next);
+  }
+
+  // A failure answers 500 (`failed`): the worker then refuses the grant (ledger_unavailable).
+  async fetch(request) {
     try {
-      return this.inner().fetch(request).catch(failed);
+      const [reply, next] = this.step(await request.text());
+      await this.schedule(next);
+      return new Response(reply, { headers: { "content-type": "application/json" } });
     } catch (e) {
       return failed(e);
     }
   }
 
+  // A failure is thrown again, so that the runtime retries the alarm.
   async alarm() {
     try {
-      return await this.inner().alarm();
+      const [, next] = this.step(null);
+      await this.schedule(next);
     } catch (e) {
-      // Logged and the instance renewed; thrown again so that the runtime retries the alarm.
       failed(e);
       throw e;
     }
