@@ -1,15 +1,12 @@
 //! The upload ledger: its rules (`presign_worker::ledger`) property-tested against a plain model
 //! (a list of every grant and used `jti`, summed afresh for each question), and the API's use of
 //! it through `Service::handle_with` with a fake ledger that keeps real books in memory.
-use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
-
-use presign_worker::api::{Body, Ledger, LedgerUnavailable, Request, Response, Service};
-use presign_worker::ledger::{Ask, Book, Budget, Call, Limits, Outcome, Reply, Usage};
+use presign_worker::api::{Response, Service};
+use presign_worker::ledger::{Ask, Book, Budget, Limits, Outcome, Usage};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
-use crate::api_support::{hs256, service_from, TestPlatform};
+use crate::api_support::{hs256, request, request_with, service_from, FakeLedger};
 
 /// Everything ever granted, and every `jti` used: the model the book must agree with.
 #[derive(Default)]
@@ -183,33 +180,6 @@ fn records_expire() {
     assert_eq!(book.next_expiry(), None);
 }
 
-/// Per-subject books in memory, with a clock the test sets; `down` makes every call fail.
-#[derive(Default)]
-struct FakeLedger {
-    books: RefCell<HashMap<String, Book>>,
-    now: Cell<u64>,
-    down: Cell<bool>,
-    calls: Cell<u32>,
-}
-
-impl Ledger for FakeLedger {
-    async fn call(&self, subject: &str, call: &Call) -> Result<Reply, LedgerUnavailable> {
-        self.calls.set(self.calls.get() + 1);
-        if self.down.get() {
-            return Err(LedgerUnavailable);
-        }
-        // Through JSON, as between the worker and its Durable Object.
-        let call: Call =
-            serde_json::from_str(&serde_json::to_string(call).map_err(|_| LedgerUnavailable)?)
-                .map_err(|_| LedgerUnavailable)?;
-        let mut books = self.books.borrow_mut();
-        Ok(books
-            .entry(subject.to_owned())
-            .or_default()
-            .answer(&call, self.now.get()))
-    }
-}
-
 const SECRET: &str = "ledger-test-secret-0123456789-abcdefghij";
 const NOW: u64 = 1_767_225_600;
 
@@ -231,29 +201,22 @@ fn service(extra: &[(&str, &str)]) -> Service {
 fn send_to(
     svc: &Service,
     ledger: Option<&FakeLedger>,
-    (method, path): (&str, &str),
+    route: (&str, &str),
     claims: &Value,
     body: &Value,
 ) -> (Response, Value) {
     let auth = format!("Bearer {}", hs256(SECRET, claims));
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+    ];
     let body = body.to_string();
-    let lookup = |name: &str| match name {
-        "authorization" => Some(auth.clone()),
-        "content-type" => Some("application/json".to_owned()),
-        _ => None,
-    };
-    let req = Request {
-        method,
-        path,
-        header: &lookup,
-        body: Body::Bytes(body.as_bytes()),
-    };
     let resp = match ledger {
         Some(l) => {
             l.now.set(NOW);
-            svc.handle_with(&req, NOW * 1000, &mut TestPlatform(0), l)
+            request_with(svc, l, route, &headers, body.as_bytes(), NOW * 1000)
         }
-        None => svc.handle(&req, NOW * 1000, &mut TestPlatform(0)),
+        None => request(svc, route.0, route.1, &headers, body.as_bytes(), NOW * 1000),
     };
     let json = serde_json::from_str(&resp.body).unwrap_or(Value::Null);
     (resp, json)
