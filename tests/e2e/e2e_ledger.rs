@@ -68,10 +68,11 @@ fn concurrent_grants_never_exceed_the_budget() {
         .filter(|(_, status, _)| *status == 200)
         .map(|(size, _, _)| *size)
         .collect();
+    let statuses: Vec<u16> = answers.iter().map(|(_, status, _)| *status).collect();
     assert_eq!(
         granted.len() as u64,
         BUDGET,
-        "{answers:?}\n{}",
+        "{statuses:?}\n{}",
         env.worker.logs()
     );
     for (_, status, body) in answers.iter().filter(|(_, status, _)| *status != 200) {
