@@ -1,7 +1,10 @@
 //! The upload ledger under `wrangler dev`: the `Ledger` Durable Object (SQLite storage) counts
 //! each subject's grants, however many requests arrive at once, and remembers used single-use
 //! tokens across a restart on the same state directory.
+use std::path::Path;
+use std::process::Command;
 use std::thread;
+use std::time::{Duration, Instant};
 
 use crate::support::{http, now_secs, post_json, random_hex, S3Store, TempDir, TestEnv, Worker};
 use serde_json::{json, Value};
@@ -102,13 +105,25 @@ fn concurrent_grants_never_exceed_the_budget() {
     assert_eq!(usage(&env.worker, &alice)["used"]["grants_hour"], BUDGET);
 }
 
-#[test]
-#[ignore = "end-to-end: needs s3s-fs and wrangler; run by make test"]
-fn single_use_tokens_stay_used_across_a_restart() {
+/// A store, a JWT secret and the variables of a worker with `SINGLE_USE_TOKENS=true` and
+/// `extra`, for workers started on a state directory of the test's own.
+fn single_use_vars(extra: &[(&str, &str)]) -> (S3Store, String, Vec<(String, String)>) {
     let store = S3Store::start_default();
     let secret = random_hex(32);
     let mut vars = TestEnv::base_vars(&store, &secret);
     vars.push(("SINGLE_USE_TOKENS".to_owned(), "true".to_owned()));
+    vars.extend(
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    (store, secret, vars)
+}
+
+#[test]
+#[ignore = "end-to-end: needs s3s-fs and wrangler; run by make test"]
+fn single_use_tokens_stay_used_across_a_restart() {
+    let (_store, secret, vars) = single_use_vars(&[]);
     let refs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let state = TempDir::new("ledger-state");
     let once = token(
@@ -142,4 +157,68 @@ fn single_use_tokens_stay_used_across_a_restart() {
     );
     let (status, body) = upload(&second, &fresh, 10);
     assert_eq!(status, 200, "{body}");
+}
+
+/// The `json` of every ledger book stored under `state` (the SQLite files of the `Ledger`
+/// objects), read with Python's `sqlite3` while `wrangler dev` may still run (WAL readers).
+fn stored_books(state: &Path) -> String {
+    let script = r#"
+import glob, sqlite3, sys
+for f in sorted(glob.glob(sys.argv[1] + "/**/*Ledger*/*.sqlite", recursive=True)):
+    if f.endswith("metadata.sqlite"):
+        continue
+    db = sqlite3.connect("file:" + f + "?mode=ro", uri=True)
+    try:
+        for (j,) in db.execute("SELECT json FROM book"):
+            print(j)
+    except sqlite3.OperationalError:
+        pass
+"#;
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(state)
+        .output()
+        .expect("python3 (for its sqlite3 module) runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+#[ignore = "end-to-end: needs s3s-fs and wrangler; run by make test"]
+fn a_used_jti_is_removed_from_storage_after_its_expiry() {
+    let (_store, secret, vars) = single_use_vars(&[("JWT_LEEWAY", "0")]);
+    let refs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let state = TempDir::new("ledger-expiry");
+    let worker = Worker::start_persisting(&refs, state.path());
+    let jti = random_hex(8);
+    let exp = now_secs() + 3;
+    let once = token(&secret, &json!({ "sub": "alice", "exp": exp, "jti": jti }));
+    let (status, body) = upload(&worker, &once, 10);
+    assert_eq!(status, 200, "{body}\n{}", worker.logs());
+    // Stored while the token lives (so the check below can see it)...
+    assert!(
+        stored_books(state.path()).contains(&jti),
+        "the jti is not stored"
+    );
+    // ...and removed by the object's alarm once `exp` (plus no leeway) has passed, with no
+    // request to the object in between.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let books = stored_books(state.path());
+        if !books.contains(&jti) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the jti is still stored 20 s after its expiry: {books}\n{}",
+            worker.logs()
+        );
+        thread::sleep(Duration::from_millis(500));
+    }
+    assert!(now_secs() > exp, "removed before its expiry");
 }
