@@ -211,7 +211,8 @@ impl Service {
         }
     }
 
-    /// `GET /v1/usage`: the token's subject, budgets and usage in the current windows.
+    /// `GET /v1/usage`: the token's subject, budgets and usage in the current windows (and its
+    /// CORS preflight).
     pub(super) async fn usage<R: crate::jwks::Remote, L: Ledger>(
         &self,
         req: &Request<'_>,
@@ -219,8 +220,15 @@ impl Service {
         remote: &R,
         ledger: &L,
     ) -> Result<Response, ApiError> {
-        if req.method != "GET" && req.method != "HEAD" {
-            return Err(ApiError::MethodNotAllowed { allow: "GET, HEAD" });
+        match req.method {
+            "GET" | "HEAD" => {}
+            // A browser asks before sending `Authorization` cross-origin (GET needs no listing).
+            "OPTIONS" => return self.preflight(req),
+            _ => {
+                return Err(ApiError::MethodNotAllowed {
+                    allow: "GET, HEAD, OPTIONS",
+                })
+            }
         }
         let claims = self.authenticate(req, now_ms / 1000, remote).await?;
         let account = self.account(&claims)?;

@@ -440,3 +440,36 @@ fn usage_shows_the_subject_its_own() {
     let (resp, _) = send(&svc, &ledger, "POST", "/v1/usage", &alice, &json!({}));
     assert_eq!(resp.status, 405);
 }
+
+#[test]
+fn usage_answers_a_cors_preflight() {
+    let svc = service(&[("CORS_ALLOWED_ORIGINS", "https://app.example.com")]);
+    let ledger = FakeLedger::default();
+    let preflight = |origin: &str| {
+        let headers = [
+            ("origin", origin),
+            ("access-control-request-method", "GET"),
+            ("access-control-request-headers", "authorization"),
+        ];
+        request_with(
+            &svc,
+            &ledger,
+            ("OPTIONS", "/v1/usage"),
+            &headers,
+            b"",
+            NOW * 1000,
+        )
+    };
+    let r = preflight("https://app.example.com");
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(
+        header(&r, "access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
+    assert_eq!(
+        header(&r, "access-control-allow-headers"),
+        Some("authorization, content-type")
+    );
+    assert_eq!(preflight("https://evil.example").status, 403);
+    assert_eq!(ledger.calls.get(), 0);
+}
