@@ -101,10 +101,15 @@ export class Ledger {
     return [reply, next];
   }
 
+  // `this.alarmAt` caches the alarm's time (the object is its only writer); `undefined` until
+  // read, reset when the alarm runs.
   async schedule(next) {
     if (next === null) return;
-    const current = await this.storage.getAlarm();
-    if (current === null || current > next) await this.storage.setAlarm(next);
+    if (this.alarmAt === undefined) this.alarmAt = await this.storage.getAlarm();
+    if (this.alarmAt === null || this.alarmAt > next) {
+      await this.storage.setAlarm(next);
+      this.alarmAt = next;
+    }
   }
 
   // A failure answers 500 (`failed`): the worker then refuses the grant (ledger_unavailable).
@@ -120,6 +125,7 @@ export class Ledger {
 
   // A failure is thrown again, so that the runtime retries the alarm.
   async alarm() {
+    this.alarmAt = null;
     try {
       const [, next] = this.step(null);
       await this.schedule(next);
