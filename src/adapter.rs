@@ -228,12 +228,12 @@ async fn imported(alg: Algorithm, key: &PublicKey) -> std::result::Result<Import
     Ok(entry)
 }
 
-fn warn(event: &str, problem: &str) {
+pub(crate) fn warn(event: &str, problem: &str) {
     let line = serde_json::json!({ "level": "warn", "event": event, "problem": problem });
     console_warn!("{line}");
 }
 
-fn js_problem(e: &JsValue) -> String {
+pub(crate) fn js_problem(e: &JsValue) -> String {
     match e.dyn_ref::<js_sys::Error>() {
         Some(err) => String::from(err.message()),
         None => e.as_string().unwrap_or_else(|| "unknown error".to_owned()),
@@ -252,7 +252,7 @@ impl Drop for Timer {
 /// `Some` output of `fut`, or `None` when `limit` passes first. The timer is a promise, so
 /// that it wakes whichever task polled last (see [`respond`]); it is cleared when this ends or
 /// is dropped.
-async fn within<F: Future>(fut: F, limit: Duration) -> Option<F::Output> {
+pub(crate) async fn within<F: Future>(fut: F, limit: Duration) -> Option<F::Output> {
     let mut timer = Timer(JsValue::UNDEFINED);
     let ms = i32::try_from(limit.as_millis()).unwrap_or(i32::MAX);
     let elapsed = js_sys::Promise::new(&mut |resolve, _reject| {
@@ -511,8 +511,15 @@ async fn handle_request(
                 header: &lookup,
                 body: body.as_ref().map_or(Body::TooLarge, |b| Body::Bytes(b)),
             };
+            let ledger = crate::durable::JsLedger { env: &env };
             let resp = svc
-                .serve(&api_req, started as u64, &mut JsPlatform, &JsRemote)
+                .serve_with(
+                    &api_req,
+                    started as u64,
+                    &mut JsPlatform,
+                    &JsRemote,
+                    &ledger,
+                )
                 .await;
             if svc.refresh_due() {
                 // Stale JWKS keys served this token: refresh them after the answer.

@@ -7,6 +7,7 @@
 //! - [`jwt`]: JWT verification (HMAC, RSA, ECDSA, EdDSA) with a `Validation` allow-list.
 //! - [`jwks`]: identity providers' keys from JWK sets (fetch rules, cache, rotation).
 //! - [`store`]: the worker's own multipart control requests to the store, sans IO.
+//! - [`ledger`]: per-subject budgets and single-use token ids (kept in a Durable Object).
 //!
 //! The core never reads the clock or randomness: time and random bytes are arguments.
 #![forbid(unsafe_code)]
@@ -20,9 +21,13 @@ pub mod api;
 pub mod config;
 pub mod jwks;
 pub mod jwt;
+pub mod ledger;
 pub mod policy;
 pub mod sigv4;
 pub mod store;
 
 #[cfg(target_arch = "wasm32")]
 mod adapter;
+/// The upload ledger's Durable Object side (exports to `src/shim.js`).
+#[cfg(target_arch = "wasm32")]
+pub mod durable;

@@ -93,3 +93,61 @@ export default {
     );
   },
 };
+
+// The upload ledger's Durable Object class, bound as LEDGER in wrangler.toml: one object per
+// subject. Its rules and storage format are Rust (`ledger_step`, src/durable.rs); this class
+// reads the stored book, steps it and writes it back without awaiting in between, so calls
+// never interleave, then sets the alarm that removes what expired.
+export class Ledger {
+  constructor(ctx) {
+    this.storage = ctx.storage;
+    this.storage.sql.exec("CREATE TABLE IF NOT EXISTS book (id INTEGER PRIMARY KEY, json TEXT NOT NULL)");
+  }
+
+  // One call (a JSON ledger call, or null for the alarm): the reply and the next alarm time.
+  step(call) {
+    const sql = this.storage.sql;
+    const row = sql.exec("SELECT json FROM book WHERE id = 1").toArray()[0];
+    const [reply, book, next] = imports.ledger_step(row ? row.json : null, call, Date.now());
+    if (book === null) {
+      sql.exec("DELETE FROM book WHERE id = 1");
+    } else if (book !== undefined) {
+      sql.exec("INSERT OR REPLACE INTO book (id, json) VALUES (1, ?)", book);
+    }
+    return [reply, next];
+  }
+
+  // `this.alarmAt` caches the alarm's time (the object is its only writer); `undefined` until
+  // read, reset when the alarm runs.
+  async schedule(next) {
+    if (next === null) return;
+    if (this.alarmAt === undefined) this.alarmAt = await this.storage.getAlarm();
+    if (this.alarmAt === null || this.alarmAt > next) {
+      await this.storage.setAlarm(next);
+      this.alarmAt = next;
+    }
+  }
+
+  // A failure answers 500 (`failed`): the worker then refuses the grant (ledger_unavailable).
+  async fetch(request) {
+    try {
+      const [reply, next] = this.step(await request.text());
+      await this.schedule(next);
+      return new Response(reply, { headers: { "content-type": "application/json" } });
+    } catch (e) {
+      return failed(e);
+    }
+  }
+
+  // A failure is thrown again, so that the runtime retries the alarm.
+  async alarm() {
+    this.alarmAt = null;
+    try {
+      const [, next] = this.step(null);
+      await this.schedule(next);
+    } catch (e) {
+      failed(e);
+      throw e;
+    }
+  }
+}

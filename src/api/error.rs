@@ -16,11 +16,14 @@
 //! | 413 | [`ApiError::BodyTooLarge`] | `body_too_large` |
 //! | 415 | [`ApiError::UnsupportedMediaType`] | `unsupported_media_type` |
 //! | 422 | [`ApiError::Sign`] | the signer's code |
+//! | 429 | [`ApiError::QuotaExceeded`] | `quota_exceeded`, with the budget as `reason`, a `quota` member (`limit`, `used`, `remaining`, `retry_after`) and `Retry-After` |
 //! | 500 | [`ApiError::ConfigInvalid`] | `config_invalid` |
 //! | 503 | [`ApiError::JwksUnavailable`] | `jwks_unavailable` (with `Retry-After`) |
+//! | 503 | [`ApiError::LedgerUnavailable`] | `ledger_unavailable` (with `Retry-After`) |
 
 use std::fmt;
 
+use super::quota::{Exceeded, LEDGER_RETRY_AFTER};
 use super::Response;
 use crate::jwt;
 use crate::policy::{PolicyError, Refusal};
@@ -58,6 +61,10 @@ pub(crate) enum ApiError {
     Sign(SignError),
     /// The configuration is invalid (the details were logged; the client learns nothing).
     ConfigInvalid,
+    /// The subject's budget does not allow this grant (nothing was reserved).
+    QuotaExceeded(Exceeded),
+    /// The subject's ledger could not be reached: nothing is granted (fail closed).
+    LedgerUnavailable,
     /// An identity provider's keys were never fetched successfully.
     JwksUnavailable {
         /// Seconds until a new fetch may be tried (`JWKS_REFETCH_INTERVAL`).
@@ -80,8 +87,9 @@ impl ApiError {
             Self::BodyTooLarge { .. } => 413,
             Self::UnsupportedMediaType => 415,
             Self::Sign(_) => 422,
+            Self::QuotaExceeded(_) => 429,
             Self::ConfigInvalid => 500,
-            Self::JwksUnavailable { .. } => 503,
+            Self::JwksUnavailable { .. } | Self::LedgerUnavailable => 503,
         }
     }
 
@@ -97,8 +105,10 @@ impl ApiError {
             Self::BodyTooLarge { .. } => "body_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::Sign(e) => e.code(),
+            Self::QuotaExceeded(_) => "quota_exceeded",
             Self::ConfigInvalid => "config_invalid",
             Self::JwksUnavailable { .. } => "jwks_unavailable",
+            Self::LedgerUnavailable => "ledger_unavailable",
         }
     }
 }
@@ -123,6 +133,21 @@ impl fmt::Display for ApiError {
             }
             Self::JwksUnavailable { .. } => {
                 f.write_str("the identity provider's keys could not be fetched; try again later")
+            }
+            Self::QuotaExceeded(e) => {
+                let d = e.detail();
+                match e.retry_after {
+                    Some(_) => write!(f, "over the {} budget; try again later", e.reason()),
+                    None => write!(
+                        f,
+                        "larger than the whole {} budget of {}",
+                        e.reason(),
+                        d.limit()
+                    ),
+                }
+            }
+            Self::LedgerUnavailable => {
+                f.write_str("the usage ledger could not be reached; try again later")
             }
         }
     }
@@ -150,9 +175,14 @@ impl From<ApiError> for Response {
     fn from(e: ApiError) -> Self {
         let reason = match &e {
             ApiError::Token(t) => Some(t.code()),
+            ApiError::QuotaExceeded(q) => Some(q.reason()),
             _ => None,
         };
-        let resp = Response::error(e.status(), e.code(), reason, &e.to_string());
+        let quota = match &e {
+            ApiError::QuotaExceeded(q) => Some(q.detail()),
+            _ => None,
+        };
+        let resp = Response::error(e.status(), e.code(), reason, &e.to_string(), quota);
         match e {
             ApiError::MissingToken(_) => resp.header("www-authenticate", REALM),
             ApiError::Token(t) => resp.header(
@@ -165,6 +195,13 @@ impl From<ApiError> for Response {
             ApiError::MethodNotAllowed { allow } => resp.header("allow", allow),
             ApiError::JwksUnavailable { retry_after_secs } => {
                 resp.header("retry-after", retry_after_secs.to_string())
+            }
+            ApiError::QuotaExceeded(Exceeded {
+                retry_after: Some(secs),
+                ..
+            }) => resp.header("retry-after", secs.max(1).to_string()),
+            ApiError::LedgerUnavailable => {
+                resp.header("retry-after", LEDGER_RETRY_AFTER.to_string())
             }
             _ => resp,
         }

@@ -8,6 +8,7 @@
 //! | `/v1/uploads` | POST | JWT | a presigned PUT: `{"method","url","headers","key","bucket","target","expires_at","expires_in"}` |
 //! | `/v1/sign` | POST | JWT | any single S3 request of an upload, in the shape of Uppy's `signRequest` (see `sign.rs`): `{"method","url","headers","key",…}`, or a POST policy form (`fields`) |
 //! | `/v1/downloads` | POST | JWT | a presigned GET: `{"method","url","key","bucket","target","expires_at","expires_in"}` |
+//! | `/v1/usage` | GET, HEAD | JWT | the subject's budgets and usage (`quota.rs`) |
 //!
 //! Every JSON route also answers CORS preflights (`OPTIONS`). Handlers return
 //! `Result<Response, ApiError>`; refusals become answers in one place, `error.rs`, whose table
@@ -27,6 +28,7 @@ mod auth;
 mod body;
 mod download;
 mod error;
+mod quota;
 mod sign;
 #[cfg(test)]
 mod tests;
@@ -34,6 +36,7 @@ mod upload;
 
 use body::FromBody;
 pub(crate) use error::ApiError;
+pub use quota::{Ledger, LedgerUnavailable, NoLedger};
 
 use crate::sigv4::{AmzDate, Bucket, Signer};
 
@@ -92,6 +95,9 @@ struct ErrorDetail<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<&'a str>,
     message: &'a str,
+    /// The budget of a `quota_exceeded` answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quota: Option<quota::QuotaDetail>,
 }
 
 /// Name/value pairs written as a JSON object, in their order.
@@ -190,12 +196,20 @@ impl Response {
 
     /// The JSON error answer `{"error":{"code","reason"?,"message"}}`; only [`ApiError`]'s
     /// conversion calls it.
-    fn error(status: u16, code: &'static str, reason: Option<&str>, message: &str) -> Self {
+    /// `quota` is the budget of a `quota_exceeded` answer.
+    fn error(
+        status: u16,
+        code: &'static str,
+        reason: Option<&str>,
+        message: &str,
+        quota: Option<quota::QuotaDetail>,
+    ) -> Self {
         let body = ErrorBody {
             error: ErrorDetail {
                 code,
                 reason,
                 message,
+                quota,
             },
         };
         let mut r = Self::json(status, &body);
@@ -253,7 +267,8 @@ pub fn config_invalid_response() -> Response {
 }
 
 /// A JSON route's handler: the token's issuer scope and claims, parsed body, time in seconds →
-/// the answer (or a refusal).
+/// the answer (or a refusal). A successful answer leaves only after the ledger reserved what
+/// it grants (`quota.rs`).
 type Handler<T> =
     fn(&Service, &Scope, &Claims, &T, u64, &mut dyn Platform) -> Result<Response, ApiError>;
 
@@ -452,12 +467,26 @@ impl Service {
     /// [`serve`](Self::serve). `now_ms` is the current time in milliseconds since the Unix epoch.
     #[cfg(not(target_arch = "wasm32"))]
     pub fn handle(&self, req: &Request<'_>, now_ms: u64, platform: &mut dyn Platform) -> Response {
-        let fut = std::pin::pin!(self.serve(req, now_ms, platform, &Offline));
+        self.handle_with(req, now_ms, platform, &NoLedger)
+    }
+
+    /// [`handle`](Self::handle) with a ledger whose calls complete at once (a fake in tests).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn handle_with<L: Ledger>(
+        &self,
+        req: &Request<'_>,
+        now_ms: u64,
+        platform: &mut dyn Platform,
+        ledger: &L,
+    ) -> Response {
+        let fut = std::pin::pin!(self.serve_with(req, now_ms, platform, &Offline, ledger));
         // `Offline` never waits and one request never waits for itself: one poll completes.
         let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
         match std::future::Future::poll(fut, &mut cx) {
             std::task::Poll::Ready(resp) => resp,
-            std::task::Poll::Pending => Response::error(503, "unavailable", None, "try again"),
+            std::task::Poll::Pending => {
+                Response::error(503, "unavailable", None, "try again", None)
+            }
         }
     }
 
@@ -476,13 +505,28 @@ impl Service {
     }
 
     /// Answers one request. `now_ms` is the current time in milliseconds since the Unix epoch;
-    /// `remote` fetches JWKS and checks public-key signatures.
+    /// `remote` fetches JWKS and checks public-key signatures. Without a ledger: a request that
+    /// needs one (budgets, single-use tokens) gets `503 ledger_unavailable`.
     pub async fn serve<R: Remote>(
         &self,
         req: &Request<'_>,
         now_ms: u64,
         platform: &mut dyn Platform,
         remote: &R,
+    ) -> Response {
+        self.serve_with(req, now_ms, platform, remote, &NoLedger)
+            .await
+    }
+
+    /// [`serve`](Self::serve) with the subjects' `ledger` (budgets and single-use tokens;
+    /// called only when they apply).
+    pub async fn serve_with<R: Remote, L: Ledger>(
+        &self,
+        req: &Request<'_>,
+        now_ms: u64,
+        platform: &mut dyn Platform,
+        remote: &R,
+        ledger: &L,
     ) -> Response {
         let (route, mut resp) = match req.path {
             "/healthz" => (
@@ -496,18 +540,24 @@ impl Service {
             ),
             "/v1/uploads" => (
                 "/v1/uploads",
-                self.api_route(req, now_ms, platform, remote, Self::sign_upload)
+                self.api_route(req, now_ms, platform, remote, ledger, Self::sign_upload)
                     .await,
             ),
             "/v1/sign" => (
                 "/v1/sign",
-                self.api_route(req, now_ms, platform, remote, Self::sign_operation)
+                self.api_route(req, now_ms, platform, remote, ledger, Self::sign_operation)
                     .await,
             ),
             "/v1/downloads" => (
                 "/v1/downloads",
-                self.api_route(req, now_ms, platform, remote, Self::sign_download)
+                self.api_route(req, now_ms, platform, remote, ledger, Self::sign_download)
                     .await,
+            ),
+            "/v1/usage" => (
+                "/v1/usage",
+                self.usage(req, now_ms, remote, ledger)
+                    .await
+                    .unwrap_or_else(Response::from),
             ),
             _ => ("other", ApiError::NotFound.into()),
         };
@@ -566,20 +616,29 @@ impl Service {
 
     /// A JSON route: POST (or a CORS preflight), authenticated, JSON body within the limit,
     /// parsed into `T` and handed to `handler`.
-    async fn api_route<T: FromBody, R: Remote>(
+    async fn api_route<T: FromBody + quota::Charged, R: Remote, L: Ledger>(
         &self,
         req: &Request<'_>,
         now_ms: u64,
         platform: &mut dyn Platform,
         remote: &R,
+        ledger: &L,
         handler: Handler<T>,
     ) -> Response {
         let result = match req.method {
             "OPTIONS" => self.preflight(req),
             _ => match self.admit(req, now_ms, remote).await {
-                Ok((scope, claims, body, now)) => body::parse(body)
-                    .map_err(ApiError::InvalidRequest)
-                    .and_then(|parsed: T| handler(self, scope, &claims, &parsed, now, platform)),
+                Ok((scope, claims, body, now)) => match body::parse(body) {
+                    Ok(parsed) => match handler(self, scope, &claims, &parsed, now, platform) {
+                        // Checked and signed, but sent only once the ledger reserved it.
+                        Ok(resp) => self
+                            .reserve(scope, &claims, &parsed, ledger)
+                            .await
+                            .map(|()| resp),
+                        Err(e) => Err(e),
+                    },
+                    Err(e) => Err(ApiError::InvalidRequest(e)),
+                },
                 Err(e) => Err(e),
             },
         };

@@ -213,3 +213,16 @@ impl Service {
         )
     }
 }
+
+impl super::quota::Charged for SignBody {
+    /// PutObject and CreateMultipartUpload are new uploads (of `size`, else the maximum); the
+    /// other operations belong to an upload already granted, or grant no bytes.
+    fn upload_bytes(&self, max: u64) -> Option<u64> {
+        match operation(self) {
+            Ok(Operation::PutObject | Operation::CreateMultipartUpload) => {
+                Some(self.size.unwrap_or(max))
+            }
+            _ => None,
+        }
+    }
+}

@@ -69,10 +69,14 @@
 //! | `CORS_ALLOWED_ORIGINS` | unset (no CORS) | Comma list of exact origins `scheme://host[:port]` (`*` and `null` are refused). |
 //! | `CORS_MAX_AGE` | `600` | `Access-Control-Max-Age` of preflight answers, 0 to 86400 seconds. |
 //! | `MAX_BODY_BYTES` | `16384` | Largest accepted JSON request body in bytes, 256 to 1048576. |
+//! | `QUOTA_BYTES_PER_DAY` | unset (no budget) | Bytes a subject (issuer + `sub`) may be granted per rolling day, 1 to 2^53, kept in the `LEDGER` Durable Object. A token's `quota_bytes_per_day` claim may lower it. |
+//! | `QUOTA_GRANTS_PER_HOUR` | unset (no budget) | Upload grants a subject may get per rolling hour, 1 to 2^53; a token's `quota_grants_per_hour` claim may lower it. |
+//! | `SINGLE_USE_TOKENS` | `false` | `true`: every token must carry `jti` and `exp` and grants once (a token's `single_use: true` claim asks the same when the ledger is on). |
 
 mod issuers;
 mod limits;
 mod policy;
+mod quota;
 mod targets;
 mod tokens;
 
@@ -84,6 +88,7 @@ use crate::sigv4::{Endpoint, EndpointError};
 pub use issuers::{IssuerConfig, JwksSource};
 pub use limits::CorsConfig;
 pub use policy::{ContentTypeRule, PolicyConfig};
+pub use quota::QuotaConfig;
 pub use targets::{Access, S3Credentials, TargetConfig, TargetKind};
 pub use tokens::JwtConfig;
 
@@ -148,6 +153,8 @@ pub struct Config {
     pub cors: CorsConfig,
     /// Largest accepted request body in bytes (`MAX_BODY_BYTES`).
     pub max_body_bytes: u64,
+    /// The upload ledger's budgets and single-use tokens (off unless set).
+    pub quota: QuotaConfig,
 }
 
 /// Why the configuration was rejected: the variable and the problem, never a secret value.
@@ -188,6 +195,7 @@ impl Config {
             policy: policy::parse_policy(&vars)?,
             cors: limits::parse_cors(&vars)?,
             max_body_bytes: limits::parse_max_body_bytes(&vars)?,
+            quota: quota::parse_quota(&vars)?,
         };
         check_targets(&config)?;
         Ok(config)

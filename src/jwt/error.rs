@@ -55,6 +55,9 @@ pub enum ErrorKind {
     /// asynchronously (WebCrypto) with [`decode_unverified`](crate::jwt::decode_unverified) and
     /// [`Unverified::into_claims`](crate::jwt::Unverified::into_claims). Never returned natively.
     AsyncVerificationRequired,
+    /// The token is single-use and its `jti` was already used (the upload ledger remembers it
+    /// until `exp` plus the leeway).
+    Replayed,
 }
 
 impl ErrorKind {
@@ -78,6 +81,7 @@ impl ErrorKind {
             ErrorKind::WrongIssuer => "wrong_issuer",
             ErrorKind::WrongAudience => "wrong_audience",
             ErrorKind::AsyncVerificationRequired => "async_verification_required",
+            ErrorKind::Replayed => "replayed",
         }
     }
 }

@@ -13,6 +13,7 @@ mod doctor_cli;
 mod e2e_browser;
 mod e2e_demo;
 mod e2e_jwks;
+mod e2e_ledger;
 mod e2e_multipart;
 mod e2e_schemathesis;
 mod e2e_worker;

@@ -4,7 +4,12 @@
 
 use std::collections::HashMap;
 
-use presign_worker::api::{Body, Platform, Request, Response, Service};
+use std::cell::{Cell, RefCell};
+
+use presign_worker::api::{
+    Body, Ledger, LedgerUnavailable, NoLedger, Platform, Request, Response, Service,
+};
+use presign_worker::ledger::{Book, Call, Reply};
 use serde_json::Value;
 use unicode_normalization::UnicodeNormalization;
 
@@ -57,6 +62,18 @@ pub fn request(
     body: &[u8],
     now_ms: u64,
 ) -> Response {
+    request_with(svc, &NoLedger, (method, path), headers, body, now_ms)
+}
+
+/// [`request`] through [`Service::handle_with`] and `ledger`.
+pub fn request_with<L: Ledger>(
+    svc: &Service,
+    ledger: &L,
+    (method, path): (&str, &str),
+    headers: &[(&str, &str)],
+    body: &[u8],
+    now_ms: u64,
+) -> Response {
     let h: HashMap<String, String> = headers
         .iter()
         .map(|(k, v)| (k.to_ascii_lowercase(), (*v).to_owned()))
@@ -68,5 +85,30 @@ pub fn request(
         header: &lookup,
         body: Body::Bytes(body),
     };
-    svc.handle(&req, now_ms, &mut TestPlatform(0))
+    svc.handle_with(&req, now_ms, &mut TestPlatform(0), ledger)
+}
+
+/// Per-subject ledgers in memory (the real rules of `Book`), with a clock the test sets;
+/// `down` makes every call fail, `calls` counts them.
+#[derive(Default)]
+pub struct FakeLedger {
+    pub books: RefCell<HashMap<String, Book>>,
+    pub now: Cell<u64>,
+    pub down: Cell<bool>,
+    pub calls: Cell<u32>,
+}
+
+impl Ledger for FakeLedger {
+    async fn call(&self, subject: &str, call: &Call) -> Result<Reply, LedgerUnavailable> {
+        self.calls.set(self.calls.get() + 1);
+        if self.down.get() {
+            return Err(LedgerUnavailable);
+        }
+        // Through JSON, as between the worker and its Durable Object.
+        let json = serde_json::to_string(call).map_err(|_| LedgerUnavailable)?;
+        let call: Call = serde_json::from_str(&json).map_err(|_| LedgerUnavailable)?;
+        let mut books = self.books.borrow_mut();
+        let book = books.entry(subject.to_owned()).or_default();
+        Ok(book.answer(&call, self.now.get()))
+    }
 }

@@ -18,6 +18,7 @@ mod jwt_differential;
 mod jwt_fuzz;
 mod jwt_jwk;
 mod jwt_vectors;
+mod ledger;
 mod openapi;
 mod sigv4_aws_docs;
 mod sigv4_differential;

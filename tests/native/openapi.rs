@@ -4,7 +4,7 @@
 //! documented for its route. A small validator covers the JSON Schema keywords the file uses.
 use std::collections::BTreeSet;
 
-use crate::api_support::{hs256, request, service_from};
+use crate::api_support::{hs256, request, request_with, service_from, FakeLedger};
 use presign_worker::api::{config_invalid_response, Response, Service};
 use serde_json::{json, Value};
 
@@ -87,6 +87,7 @@ fn validate(spec: &Value, schema: &Value, v: &Value, at: &str) -> Result<(), Str
             "integer" => v.is_u64() || v.is_i64(),
             "boolean" => v.is_boolean(),
             "array" => v.is_array(),
+            "null" => v.is_null(),
             other => return fail(format!("unknown type {other} in the schema")),
         };
         if !ok {
@@ -282,7 +283,7 @@ fn post_raw(svc: &Service, path: &str, auth: Option<&str>, body: &[u8], ctype: &
 }
 
 #[test]
-fn the_document_is_openapi_3_1_with_the_four_routes() {
+fn the_document_is_openapi_3_1_with_the_five_routes() {
     let spec = spec();
     assert!(spec["openapi"].as_str().unwrap().starts_with("3.1"));
     let paths: BTreeSet<&str> = spec["paths"]
@@ -293,7 +294,17 @@ fn the_document_is_openapi_3_1_with_the_four_routes() {
         .collect();
     assert_eq!(
         paths,
-        BTreeSet::from(["/healthz", "/v1/downloads", "/v1/sign", "/v1/uploads"])
+        BTreeSet::from([
+            "/healthz",
+            "/v1/downloads",
+            "/v1/sign",
+            "/v1/uploads",
+            "/v1/usage"
+        ])
+    );
+    assert_eq!(
+        spec["paths"]["/v1/usage"]["get"]["security"],
+        json!([{ "bearer": [] }])
     );
     for path in ["/v1/uploads", "/v1/downloads", "/v1/sign"] {
         assert_eq!(
@@ -706,4 +717,101 @@ proptest::proptest! {
             proptest::prop_assert!(policy::metadata_headers(&map).is_ok(), "metadata {}", member);
         }
     }
+}
+
+/// The ledger's answers (budgets, single-use tokens, `/v1/usage`) are documented, with a fake
+/// ledger (the real rules in memory).
+#[test]
+fn ledger_answers_match_the_document() {
+    let spec = spec();
+    let svc = service(&[
+        ("QUOTA_BYTES_PER_DAY", "100"),
+        ("SINGLE_USE_TOKENS", "true"),
+    ]);
+    let ledger = FakeLedger::default();
+    ledger.now.set(NOW);
+    let mut seen = BTreeSet::new();
+    let send = |method: &str, path: &str, claims: Value, body: &Value| {
+        let auth = format!("Bearer {}", token(claims));
+        let headers = [
+            ("authorization", auth.as_str()),
+            ("content-type", "application/json"),
+        ];
+        let body = body.to_string();
+        request_with(
+            &svc,
+            &ledger,
+            (method, path),
+            &headers,
+            body.as_bytes(),
+            NOW * 1000,
+        )
+    };
+    let once = |jti: &str| json!({ "sub": "alice", "exp": NOW + 600, "jti": jti });
+    let up = |size: u64| json!({ "filename": "a.png", "content_type": "image/png", "size": size });
+    let r = send("POST", "/v1/uploads", once("1"), &up(60));
+    assert_eq!(r.status, 200, "{}", r.body);
+    // Over the budget, and larger than the whole budget (no retry_after).
+    for (jti, size) in [("2", 60), ("3", 101)] {
+        let r = send("POST", "/v1/uploads", once(jti), &up(size));
+        assert_eq!(r.status, 429, "{}", r.body);
+        check_answer(&spec, "/v1/uploads", "POST", &r, &mut seen);
+    }
+    let sign = json!({ "method": "PUT", "key": "b.png", "contentType": "image/png", "size": 60 });
+    let r = send("POST", "/v1/sign", once("4"), &sign);
+    assert_eq!(r.status, 429, "{}", r.body);
+    check_answer(&spec, "/v1/sign", "POST", &r, &mut seen);
+    // A replay.
+    for path in ["/v1/uploads", "/v1/downloads"] {
+        let body = match path {
+            "/v1/uploads" => up(1),
+            _ => json!({ "key": "alice/a.png" }),
+        };
+        let r = send("POST", path, once("1"), &body);
+        assert_eq!(r.status, 401, "{}", r.body);
+        check_answer(&spec, path, "POST", &r, &mut seen);
+    }
+    // Usage: the subject's own, a wrong method, a token the ledger cannot serve.
+    let r = send("GET", "/v1/usage", once("5"), &Value::Null);
+    assert_eq!(r.status, 200, "{}", r.body);
+    check_answer(&spec, "/v1/usage", "GET", &r, &mut seen);
+    let unlimited = service(&[]);
+    let auth = format!(
+        "Bearer {}",
+        token(json!({ "sub": "bob", "exp": NOW + 600 }))
+    );
+    let r = request(
+        &unlimited,
+        "GET",
+        "/v1/usage",
+        &[("authorization", &auth)],
+        b"",
+        NOW * 1000,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    check_answer(&spec, "/v1/usage", "GET", &r, &mut seen);
+    check_wrong_method(
+        &spec,
+        "/v1/usage",
+        &send("POST", "/v1/usage", once("6"), &json!({})),
+        &mut seen,
+    );
+    let r = send(
+        "GET",
+        "/v1/usage",
+        json!({ "sub": "alice", "exp": NOW + 600 }),
+        &Value::Null,
+    );
+    assert_eq!(r.status, 401, "{}", r.body);
+    check_answer(&spec, "/v1/usage", "GET", &r, &mut seen);
+    ledger.down.set(true);
+    for (method, path, body) in [
+        ("POST", "/v1/uploads", up(1)),
+        ("GET", "/v1/usage", Value::Null),
+    ] {
+        let r = send(method, path, once("7"), &body);
+        assert_eq!(r.status, 503, "{}", r.body);
+        check_answer(&spec, path, method, &r, &mut seen);
+    }
+    assert_eq!(seen.len(), 9, "{seen:?}");
 }

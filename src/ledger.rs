@@ -1,0 +1,275 @@
+//! The upload ledger's rules: per-subject budgets over rolling windows and single-use token ids,
+//! as pure functions of a [`Book`] and the time passed in. The worker keeps one book per subject
+//! (issuer + `sub`) in a Durable Object (`src/adapter.rs`), which runs one request at a time, so
+//! [`Book::reserve`] is never interleaved with itself; natively the rules are tested against a
+//! simple model (`tests/native/ledger.rs`).
+//!
+//! Windows are kept in one-minute buckets: a grant counts against the day's bytes for the 1440
+//! buckets starting with its own (between 23 h 59 min and 24 h), and against the hour's grants
+//! for 60. So a book holds at most 1440 buckets, plus the used `jti`s of unexpired tokens.
+
+use std::collections::BTreeMap;
+
+/// Seconds per bucket.
+pub const BUCKET_SECS: u64 = 60;
+/// Buckets of the bytes-per-day window.
+pub const DAY_BUCKETS: u64 = 24 * 60;
+/// Buckets of the grants-per-hour window.
+pub const HOUR_BUCKETS: u64 = 60;
+
+/// The budgets of one subject; `None` is unlimited.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Limits {
+    /// Bytes granted per rolling day.
+    pub bytes_per_day: Option<u64>,
+    /// Grants per rolling hour.
+    pub grants_per_hour: Option<u64>,
+}
+
+/// One reservation asked of the ledger.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Ask {
+    /// Bytes to reserve against the day's budget.
+    pub bytes: u64,
+    /// Whether this counts as a grant against the hour's budget.
+    pub grant: bool,
+    /// A single-use token's id, with the time (Unix seconds) until which it must be remembered
+    /// (its `exp` plus the leeway).
+    pub jti: Option<(String, u64)>,
+    /// The subject's budgets for this request.
+    pub limits: Limits,
+}
+
+/// What a subject has used in the current windows, with its budgets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Usage {
+    /// Bytes granted in the rolling day.
+    pub bytes_day: u64,
+    /// Grants in the rolling hour.
+    pub grants_hour: u64,
+}
+
+/// Which budget a refused reservation would break.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Budget {
+    /// `QUOTA_BYTES_PER_DAY`.
+    BytesPerDay,
+    /// `QUOTA_GRANTS_PER_HOUR`.
+    GrantsPerHour,
+}
+
+/// The ledger's answer to an [`Ask`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Reserved; `usage` includes this reservation.
+    Granted {
+        /// Usage after the reservation.
+        usage: Usage,
+    },
+    /// Over a budget: nothing was reserved.
+    Exceeded {
+        /// The budget it would break.
+        budget: Budget,
+        /// Seconds until the same ask would fit (every budget it breaks), or `None` when it
+        /// never can (it is larger than a whole budget).
+        retry_after: Option<u64>,
+        /// Usage now.
+        usage: Usage,
+    },
+    /// The token's `jti` was already used: nothing was reserved.
+    Replayed,
+}
+
+/// One bucket's totals.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct Bucket {
+    bytes: u64,
+    grants: u64,
+}
+
+/// A subject's ledger: usage per minute and the used `jti`s, pruned as time passes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Book {
+    /// Minute (Unix seconds / 60) → what was granted in it.
+    buckets: BTreeMap<u64, Bucket>,
+    /// Used token ids → until when (Unix seconds) they are remembered.
+    jtis: BTreeMap<String, u64>,
+}
+
+impl Book {
+    /// Forgets buckets that no window at `now` covers and `jti`s remembered until before `now`.
+    pub fn prune(&mut self, now: u64) {
+        let first = (now / BUCKET_SECS).saturating_sub(DAY_BUCKETS - 1);
+        self.buckets = self.buckets.split_off(&first);
+        self.jtis.retain(|_, until| *until >= now);
+    }
+
+    /// Usage in the windows ending at `now`.
+    pub fn usage(&self, now: u64) -> Usage {
+        let minute = now / BUCKET_SECS;
+        let day_first = minute.saturating_sub(DAY_BUCKETS - 1);
+        let hour_first = minute.saturating_sub(HOUR_BUCKETS - 1);
+        let mut usage = Usage::default();
+        for (m, b) in self.buckets.range(day_first..) {
+            usage.bytes_day = usage.bytes_day.saturating_add(b.bytes);
+            if *m >= hour_first {
+                usage.grants_hour = usage.grants_hour.saturating_add(b.grants);
+            }
+        }
+        usage
+    }
+
+    /// Seconds from `now` until `amount` more of a budget of `limit` over `window` buckets
+    /// fits, given `used` in the window; `field` picks the bucket's counter.
+    fn retry_after(
+        &self,
+        now: u64,
+        window: u64,
+        used: u64,
+        amount: u64,
+        limit: u64,
+        field: fn(&Bucket) -> u64,
+    ) -> Option<u64> {
+        if amount > limit {
+            return None;
+        }
+        let minute = now / BUCKET_SECS;
+        let first = minute.saturating_sub(window - 1);
+        let mut left = used;
+        for (m, b) in self.buckets.range(first..) {
+            left = left.saturating_sub(field(b));
+            if left.saturating_add(amount) <= limit {
+                // Bucket `m` leaves the window at the start of minute `m + window`.
+                return Some(((m + window) * BUCKET_SECS).saturating_sub(now));
+            }
+        }
+        // Unreachable when `used` is this window's sum; the whole window is the safe answer.
+        Some(window * BUCKET_SECS)
+    }
+
+    /// Reserves `ask` at `now` if it breaks no budget and its `jti` is unused; prunes first.
+    pub fn reserve(&mut self, ask: &Ask, now: u64) -> Outcome {
+        self.prune(now);
+        if let Some((jti, _)) = &ask.jti {
+            if self.jtis.contains_key(jti) {
+                return Outcome::Replayed;
+            }
+        }
+        let usage = self.usage(now);
+        let grants = u64::from(ask.grant);
+        // Every budget the ask breaks, with its wait; the answer names the one that takes
+        // longest, since the ask fits only once all of them do (`None`: never).
+        let mut worst: Option<(Budget, Option<u64>)> = None;
+        let checks = [
+            (
+                Budget::BytesPerDay,
+                ask.limits.bytes_per_day,
+                DAY_BUCKETS,
+                usage.bytes_day,
+                ask.bytes,
+                (|b: &Bucket| b.bytes) as fn(&Bucket) -> u64,
+            ),
+            (
+                Budget::GrantsPerHour,
+                ask.limits.grants_per_hour,
+                HOUR_BUCKETS,
+                usage.grants_hour,
+                grants,
+                |b: &Bucket| b.grants,
+            ),
+        ];
+        for (budget, limit, window, used, amount, field) in checks {
+            let Some(limit) = limit else { continue };
+            if used.saturating_add(amount) <= limit {
+                continue;
+            }
+            let wait = self.retry_after(now, window, used, amount, limit, field);
+            let longer = match worst {
+                None => true,
+                Some((_, None)) => false,
+                Some((_, Some(w))) => wait.is_none_or(|x| x > w),
+            };
+            if longer {
+                worst = Some((budget, wait));
+            }
+        }
+        if let Some((budget, retry_after)) = worst {
+            return Outcome::Exceeded {
+                budget,
+                retry_after,
+                usage,
+            };
+        }
+        if ask.bytes > 0 || ask.grant {
+            let b = self.buckets.entry(now / BUCKET_SECS).or_default();
+            b.bytes = b.bytes.saturating_add(ask.bytes);
+            b.grants = b.grants.saturating_add(grants);
+        }
+        if let Some((jti, until)) = &ask.jti {
+            self.jtis.insert(jti.clone(), *until);
+        }
+        Outcome::Granted {
+            usage: Usage {
+                bytes_day: usage.bytes_day.saturating_add(ask.bytes),
+                grants_hour: usage.grants_hour.saturating_add(grants),
+            },
+        }
+    }
+
+    /// When (Unix seconds) the book next has something to forget: the earliest `jti` expiry or
+    /// the time the oldest bucket leaves the day's window. `None` when it is empty.
+    pub fn next_expiry(&self) -> Option<u64> {
+        let jti = self.jtis.values().min().map(|u| u + 1);
+        let bucket = self
+            .buckets
+            .keys()
+            .next()
+            .map(|m| (m + DAY_BUCKETS) * BUCKET_SECS);
+        match (jti, bucket) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Whether `jti` is remembered as used.
+    pub fn has_jti(&self, jti: &str) -> bool {
+        self.jtis.contains_key(jti)
+    }
+
+    /// Whether the book holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.buckets.is_empty() && self.jtis.is_empty()
+    }
+}
+
+/// A request to a subject's ledger, as the worker sends it to the Durable Object (JSON).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Call {
+    /// Reserve a grant.
+    Reserve(Ask),
+    /// Read the usage.
+    Usage,
+}
+
+/// The ledger's answer to a [`Call`] (JSON).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reply {
+    /// The outcome of [`Call::Reserve`].
+    Reserved(Outcome),
+    /// The answer of [`Call::Usage`].
+    Usage(Usage),
+}
+
+impl Book {
+    /// Answers `call` at `now` (a reservation changes the book).
+    pub fn answer(&mut self, call: &Call, now: u64) -> Reply {
+        match call {
+            Call::Reserve(ask) => Reply::Reserved(self.reserve(ask, now)),
+            Call::Usage => Reply::Usage(self.usage(now)),
+        }
+    }
+}

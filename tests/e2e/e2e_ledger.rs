@@ -1,0 +1,224 @@
+//! The upload ledger under `wrangler dev`: the `Ledger` Durable Object (SQLite storage) counts
+//! each subject's grants, however many requests arrive at once, and remembers used single-use
+//! tokens across a restart on the same state directory.
+use std::path::Path;
+use std::process::Command;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::support::{http, now_secs, post_json, random_hex, S3Store, TempDir, TestEnv, Worker};
+use serde_json::{json, Value};
+
+fn token(secret: &str, claims: &Value) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
+}
+
+/// `POST /v1/uploads` of `size` bytes with `token`: the status and the JSON body.
+fn upload(worker: &Worker, token: &str, size: u64) -> (u16, Value) {
+    let auth = format!("Bearer {token}");
+    let body = json!({ "filename": "a.txt", "content_type": "text/plain", "size": size });
+    let r = post_json(
+        &worker.url("/v1/uploads"),
+        &[("authorization", &auth)],
+        &body,
+    );
+    (r.status, r.json())
+}
+
+fn usage(worker: &Worker, token: &str) -> Value {
+    let auth = format!("Bearer {token}");
+    let r = http(
+        "GET",
+        &worker.url("/v1/usage"),
+        &[("authorization", &auth)],
+        b"",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()
+}
+
+/// Grants of the budget: 64 requests at once, exactly this many get a URL.
+const BUDGET: u64 = 20;
+
+#[test]
+#[ignore = "end-to-end: needs s3s-fs and wrangler; run by make test"]
+fn concurrent_grants_never_exceed_the_budget() {
+    let budget = BUDGET.to_string();
+    let env = TestEnv::start(&[("QUOTA_GRANTS_PER_HOUR", &budget)]);
+    let alice = token(
+        &env.jwt_secret,
+        &json!({ "sub": "alice", "exp": now_secs() + 600 }),
+    );
+    let answers: Vec<(u64, u16, Value)> = thread::scope(|s| {
+        let handles: Vec<_> = (1..=64u64)
+            .map(|i| {
+                let (worker, alice) = (&env.worker, &alice);
+                s.spawn(move || {
+                    let (status, body) = upload(worker, alice, i * 100);
+                    (i * 100, status, body)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let granted: Vec<u64> = answers
+        .iter()
+        .filter(|(_, status, _)| *status == 200)
+        .map(|(size, _, _)| *size)
+        .collect();
+    let statuses: Vec<u16> = answers.iter().map(|(_, status, _)| *status).collect();
+    assert_eq!(
+        granted.len() as u64,
+        BUDGET,
+        "{statuses:?}\n{}",
+        env.worker.logs()
+    );
+    for (_, status, body) in answers.iter().filter(|(_, status, _)| *status != 200) {
+        assert_eq!(*status, 429, "{body}");
+        assert_eq!(body["error"]["code"], "quota_exceeded");
+        assert_eq!(body["error"]["quota"]["remaining"], 0);
+    }
+    // The ledger counted exactly what was granted.
+    let used = usage(&env.worker, &alice);
+    assert_eq!(used["used"]["grants_hour"], BUDGET, "{used}");
+    assert_eq!(
+        used["used"]["bytes_day"],
+        granted.iter().sum::<u64>(),
+        "{used}"
+    );
+    let refused = upload(&env.worker, &alice, 1);
+    assert_eq!(refused.0, 429, "{}", refused.1);
+
+    // Another subject has a budget of its own.
+    let bob = token(
+        &env.jwt_secret,
+        &json!({ "sub": "bob", "exp": now_secs() + 600 }),
+    );
+    let (status, body) = upload(&env.worker, &bob, 1);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(usage(&env.worker, &bob)["used"]["grants_hour"], 1);
+    assert_eq!(usage(&env.worker, &alice)["used"]["grants_hour"], BUDGET);
+}
+
+/// A store, a JWT secret and the variables of a worker with `SINGLE_USE_TOKENS=true` and
+/// `extra`, for workers started on a state directory of the test's own.
+fn single_use_vars(extra: &[(&str, &str)]) -> (S3Store, String, Vec<(String, String)>) {
+    let store = S3Store::start_default();
+    let secret = random_hex(32);
+    let mut vars = TestEnv::base_vars(&store, &secret);
+    vars.push(("SINGLE_USE_TOKENS".to_owned(), "true".to_owned()));
+    vars.extend(
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    (store, secret, vars)
+}
+
+#[test]
+#[ignore = "end-to-end: needs s3s-fs and wrangler; run by make test"]
+fn single_use_tokens_stay_used_across_a_restart() {
+    let (_store, secret, vars) = single_use_vars(&[]);
+    let refs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let state = TempDir::new("ledger-state");
+    let once = token(
+        &secret,
+        &json!({ "sub": "alice", "exp": now_secs() + 600, "jti": random_hex(8) }),
+    );
+
+    let first = Worker::start_persisting(&refs, state.path());
+    let (status, body) = upload(&first, &once, 10);
+    assert_eq!(status, 200, "{body}\n{}", first.logs());
+    let (status, body) = upload(&first, &once, 10);
+    assert_eq!(
+        (status, &body["error"]["reason"]),
+        (401, &json!("replayed")),
+        "{body}"
+    );
+    drop(first);
+
+    // A new `wrangler dev` on the same state: the object's SQLite storage remembers.
+    let second = Worker::start_persisting(&refs, state.path());
+    let (status, body) = upload(&second, &once, 10);
+    assert_eq!(
+        (status, &body["error"]["reason"]),
+        (401, &json!("replayed")),
+        "{body}\n{}",
+        second.logs()
+    );
+    let fresh = token(
+        &secret,
+        &json!({ "sub": "alice", "exp": now_secs() + 600, "jti": random_hex(8) }),
+    );
+    let (status, body) = upload(&second, &fresh, 10);
+    assert_eq!(status, 200, "{body}");
+}
+
+/// The `json` of every ledger book stored under `state` (the SQLite files of the `Ledger`
+/// objects), read with Python's `sqlite3` while `wrangler dev` may still run (WAL readers).
+fn stored_books(state: &Path) -> String {
+    let script = r#"
+import glob, sqlite3, sys
+for f in sorted(glob.glob(sys.argv[1] + "/**/*Ledger*/*.sqlite", recursive=True)):
+    if f.endswith("metadata.sqlite"):
+        continue
+    db = sqlite3.connect("file:" + f + "?mode=ro", uri=True)
+    try:
+        for (j,) in db.execute("SELECT json FROM book"):
+            print(j)
+    except sqlite3.OperationalError:
+        pass
+"#;
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(state)
+        .output()
+        .expect("python3 (for its sqlite3 module) runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+#[ignore = "end-to-end: needs s3s-fs and wrangler; run by make test"]
+fn a_used_jti_is_removed_from_storage_after_its_expiry() {
+    let (_store, secret, vars) = single_use_vars(&[("JWT_LEEWAY", "0")]);
+    let refs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let state = TempDir::new("ledger-expiry");
+    let worker = Worker::start_persisting(&refs, state.path());
+    let jti = random_hex(8);
+    let exp = now_secs() + 3;
+    let once = token(&secret, &json!({ "sub": "alice", "exp": exp, "jti": jti }));
+    let (status, body) = upload(&worker, &once, 10);
+    assert_eq!(status, 200, "{body}\n{}", worker.logs());
+    // Stored while the token lives (so the check below can see it)...
+    assert!(
+        stored_books(state.path()).contains(&jti),
+        "the jti is not stored"
+    );
+    // ...and removed by the object's alarm once `exp` (plus no leeway) has passed, with no
+    // request to the object in between.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let books = stored_books(state.path());
+        if !books.contains(&jti) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the jti is still stored 20 s after its expiry: {books}\n{}",
+            worker.logs()
+        );
+        thread::sleep(Duration::from_millis(500));
+    }
+    assert!(now_secs() > exp, "removed before its expiry");
+}

@@ -1,0 +1,475 @@
+//! The upload ledger: its rules (`presign_worker::ledger`) property-tested against a plain model
+//! (a list of every grant and used `jti`, summed afresh for each question), and the API's use of
+//! it through `Service::handle_with` with a fake ledger that keeps real books in memory.
+use presign_worker::api::{Response, Service};
+use presign_worker::ledger::{Ask, Book, Budget, Limits, Outcome, Usage};
+use proptest::prelude::*;
+use serde_json::{json, Value};
+
+use crate::api_support::{hs256, request, request_with, service_from, FakeLedger};
+
+/// Everything ever granted, and every `jti` used: the model the book must agree with.
+#[derive(Default)]
+struct Model {
+    grants: Vec<(u64, u64, bool)>,
+    jtis: Vec<(String, u64)>,
+}
+
+impl Model {
+    /// Bytes and grants of the windows at `now`: a grant at `t` counts while
+    /// `t / 60 > now / 60 - 1440` (day) or `- 60` (hour).
+    fn usage(&self, now: u64) -> Usage {
+        let minute = now / 60;
+        let mut u = Usage::default();
+        for &(t, bytes, grant) in &self.grants {
+            if t / 60 + 1440 > minute {
+                u.bytes_day += bytes;
+            }
+            if grant && t / 60 + 60 > minute {
+                u.grants_hour += 1;
+            }
+        }
+        u
+    }
+
+    fn fits(&self, ask: &Ask, now: u64) -> Option<Budget> {
+        let u = self.usage(now);
+        if ask
+            .limits
+            .bytes_per_day
+            .is_some_and(|l| u.bytes_day + ask.bytes > l)
+        {
+            return Some(Budget::BytesPerDay);
+        }
+        let g = u64::from(ask.grant);
+        if ask
+            .limits
+            .grants_per_hour
+            .is_some_and(|l| u.grants_hour + g > l)
+        {
+            return Some(Budget::GrantsPerHour);
+        }
+        None
+    }
+}
+
+fn usage_of(u: &Usage, budget: Budget) -> u64 {
+    match budget {
+        Budget::BytesPerDay => u.bytes_day,
+        Budget::GrantsPerHour => u.grants_hour,
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Step {
+    advance: u64,
+    bytes: u64,
+    grant: bool,
+    jti: Option<(u8, u64)>,
+    bytes_limit: Option<u64>,
+    grants_limit: Option<u64>,
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    (
+        prop_oneof![0..5u64, 0..120u64, 0..7200u64, 80_000..90_000u64],
+        0..60u64,
+        any::<bool>(),
+        proptest::option::of((0..6u8, 0..4000u64)),
+        proptest::option::of(1..200u64),
+        proptest::option::of(1..8u64),
+    )
+        .prop_map(
+            |(advance, bytes, grant, jti, bytes_limit, grants_limit)| Step {
+                advance,
+                bytes,
+                grant,
+                jti,
+                bytes_limit,
+                grants_limit,
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    /// Every answer of the book is the model's: granted exactly when no budget breaks and the
+    /// `jti` is unused, the usage it reports, and a `retry_after` that is the shortest wait
+    /// after which the same ask fits.
+    #[test]
+    fn book_agrees_with_the_model(steps in proptest::collection::vec(step(), 1..60)) {
+        let mut book = Book::default();
+        let mut model = Model::default();
+        let mut now = 1_767_225_600u64;
+        for s in steps {
+            now += s.advance;
+            let ask = Ask {
+                bytes: s.bytes,
+                grant: s.grant,
+                jti: s.jti.map(|(j, life)| (format!("jti-{j}"), now + life)),
+                limits: Limits { bytes_per_day: s.bytes_limit, grants_per_hour: s.grants_limit },
+            };
+            let replayed = ask
+                .jti
+                .as_ref()
+                .is_some_and(|(j, _)| model.jtis.iter().any(|(m, until)| m == j && *until >= now));
+            let out = book.reserve(&ask, now);
+            if replayed {
+                prop_assert_eq!(out, Outcome::Replayed);
+            } else if model.fits(&ask, now).is_some() {
+                let Outcome::Exceeded { budget, retry_after, usage } = out else {
+                    return Err(TestCaseError::fail(format!("{out:?}, expected a refusal")));
+                };
+                prop_assert_eq!(usage, model.usage(now));
+                let (limit, amount) = match budget {
+                    Budget::BytesPerDay => (s.bytes_limit, s.bytes),
+                    Budget::GrantsPerHour => (s.grants_limit, u64::from(s.grant)),
+                };
+                // The budget named is one the ask breaks.
+                prop_assert!(limit.is_some_and(|l| usage_of(&model.usage(now), budget) + amount > l));
+                match retry_after {
+                    None => prop_assert!(limit.is_some_and(|l| amount > l)),
+                    Some(r) => {
+                        // The model has no later grants: the same ask, asked r seconds later.
+                        prop_assert!(model.fits(&ask, now + r).is_none(), "still over after {r}s");
+                        prop_assert!(r == 0 || model.fits(&ask, now + r - 1).is_some(), "{r}s is not the shortest wait");
+                    }
+                }
+            } else {
+                model.grants.push((now, s.bytes, s.grant));
+                if let Some(j) = &ask.jti {
+                    model.jtis.push(j.clone());
+                }
+                prop_assert_eq!(out, Outcome::Granted { usage: model.usage(now) });
+            }
+            prop_assert_eq!(book.usage(now), model.usage(now));
+            // What the book forgets is what the model no longer counts.
+            let later = now + s.advance;
+            let mut pruned = book.clone();
+            pruned.prune(later);
+            prop_assert_eq!(pruned.usage(later), model.usage(later));
+            for (j, _) in &model.jtis {
+                let kept = model.jtis.iter().any(|(m, until)| m == j && *until >= later);
+                prop_assert_eq!(pruned.has_jti(j), kept);
+            }
+        }
+    }
+}
+
+/// A book stays bounded: a day of one grant a minute holds at most a day of buckets, and
+/// expired `jti`s are forgot; `next_expiry` names when the first record goes.
+#[test]
+fn records_expire() {
+    let mut book = Book::default();
+    let t0 = 1_767_225_600u64;
+    let ask = Ask {
+        bytes: 1,
+        grant: true,
+        jti: Some(("a".into(), t0 + 600)),
+        limits: Limits::default(),
+    };
+    assert!(matches!(book.reserve(&ask, t0), Outcome::Granted { .. }));
+    assert_eq!(book.next_expiry(), Some(t0 + 601));
+    assert_eq!(book.reserve(&ask, t0 + 600), Outcome::Replayed);
+    book.prune(t0 + 601);
+    assert!(!book.has_jti("a"));
+    assert_eq!(book.next_expiry(), Some(t0 + 86_400));
+    book.prune(t0 + 86_400);
+    assert!(book.is_empty());
+    assert_eq!(book.next_expiry(), None);
+}
+
+const SECRET: &str = "ledger-test-secret-0123456789-abcdefghij";
+const NOW: u64 = 1_767_225_600;
+
+fn service(extra: &[(&str, &str)]) -> Service {
+    let base: &[(&str, &str)] = &[
+        ("TARGET_UPLOADS_KIND", "custom"),
+        ("TARGET_UPLOADS_ENDPOINT", "http://127.0.0.1:9000"),
+        ("TARGET_UPLOADS_BUCKET", "uploads"),
+        ("S3_ACCESS_KEY_ID", "AKIDTEST"),
+        ("S3_SECRET_ACCESS_KEY", "s3-secret-0123456789"),
+        ("JWT_SECRET", SECRET),
+        ("ALLOWED_CONTENT_TYPES", "*/*"),
+    ];
+    service_from(&[base, extra].concat())
+}
+
+/// `method path` with a JSON `body` and a token of `claims`, answered by `svc` at `NOW`
+/// with `ledger` (`None`: `Service::handle`, which has none).
+fn send_to(
+    svc: &Service,
+    ledger: Option<&FakeLedger>,
+    route: (&str, &str),
+    claims: &Value,
+    body: &Value,
+) -> (Response, Value) {
+    let auth = format!("Bearer {}", hs256(SECRET, claims));
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let body = body.to_string();
+    let resp = match ledger {
+        Some(l) => {
+            l.now.set(NOW);
+            request_with(svc, l, route, &headers, body.as_bytes(), NOW * 1000)
+        }
+        None => request(svc, route.0, route.1, &headers, body.as_bytes(), NOW * 1000),
+    };
+    let json = serde_json::from_str(&resp.body).unwrap_or(Value::Null);
+    (resp, json)
+}
+
+fn send(
+    svc: &Service,
+    ledger: &FakeLedger,
+    method: &str,
+    path: &str,
+    claims: &Value,
+    body: &Value,
+) -> (Response, Value) {
+    send_to(svc, Some(ledger), (method, path), claims, body)
+}
+
+fn upload(svc: &Service, ledger: &FakeLedger, claims: &Value, size: u64) -> (Response, Value) {
+    let body = json!({ "filename": "a.txt", "content_type": "text/plain", "size": size });
+    send(svc, ledger, "POST", "/v1/uploads", claims, &body)
+}
+
+fn header<'a>(resp: &'a Response, name: &str) -> Option<&'a str> {
+    resp.headers
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+#[test]
+fn off_unless_configured_or_asked() {
+    let svc = service(&[]);
+    let ledger = FakeLedger::default();
+    let alice = json!({ "sub": "alice", "exp": NOW + 600 });
+    for _ in 0..3 {
+        assert_eq!(upload(&svc, &ledger, &alice, 100).0.status, 200);
+    }
+    assert_eq!(ledger.calls.get(), 0, "no ledger call without budgets");
+    // A token that narrows a budget the operator left open is held to it.
+    let narrowed = json!({ "sub": "alice", "exp": NOW + 600, "quota_bytes_per_day": 150 });
+    assert_eq!(upload(&svc, &ledger, &narrowed, 100).0.status, 200);
+    assert_eq!(upload(&svc, &ledger, &narrowed, 100).0.status, 429);
+}
+
+#[test]
+fn bytes_budget_with_retry_after_and_what_is_left() {
+    let svc = service(&[("QUOTA_BYTES_PER_DAY", "1000")]);
+    let ledger = FakeLedger::default();
+    let alice = json!({ "sub": "alice", "exp": NOW + 600 });
+    assert_eq!(upload(&svc, &ledger, &alice, 600).0.status, 200);
+    let (resp, body) = upload(&svc, &ledger, &alice, 600);
+    assert_eq!(resp.status, 429, "{body}");
+    assert_eq!(body["error"]["code"], "quota_exceeded");
+    assert_eq!(body["error"]["reason"], "bytes_per_day");
+    assert_eq!(
+        body["error"]["quota"],
+        json!({ "budget": "bytes_per_day", "limit": 1000, "used": 600, "remaining": 400, "retry_after": 86_400 })
+    );
+    assert_eq!(header(&resp, "retry-after"), Some("86400"));
+    // What is left still fits; another subject has its own budget.
+    assert_eq!(upload(&svc, &ledger, &alice, 400).0.status, 200);
+    let bob = json!({ "sub": "bob", "exp": NOW + 600 });
+    assert_eq!(upload(&svc, &ledger, &bob, 1000).0.status, 200);
+    // A claim narrows, never widens.
+    let wider = json!({ "sub": "carol", "exp": NOW + 600, "quota_bytes_per_day": 5000 });
+    assert_eq!(upload(&svc, &ledger, &wider, 1001).0.status, 429);
+    // Larger than the whole budget: no Retry-After, it never fits.
+    let (resp, body) = upload(
+        &svc,
+        &ledger,
+        &json!({ "sub": "dave", "exp": NOW + 600 }),
+        1001,
+    );
+    assert_eq!(resp.status, 429);
+    assert_eq!(header(&resp, "retry-after"), None, "{body}");
+    // A refused request reserves nothing: the policy refuses before the ledger is asked.
+    let calls = ledger.calls.get();
+    let (resp, _) = send(
+        &svc,
+        &ledger,
+        "POST",
+        "/v1/uploads",
+        &alice,
+        &json!({ "filename": "../", "content_type": "text/plain", "size": 1 }),
+    );
+    assert_eq!(resp.status, 422);
+    assert_eq!(ledger.calls.get(), calls);
+}
+
+#[test]
+fn grants_budget_counts_new_uploads_of_every_route() {
+    let svc = service(&[("QUOTA_GRANTS_PER_HOUR", "2")]);
+    let ledger = FakeLedger::default();
+    let alice = json!({ "sub": "alice", "exp": NOW + 600 });
+    assert_eq!(upload(&svc, &ledger, &alice, 1).0.status, 200);
+    let (resp, body) = send(
+        &svc,
+        &ledger,
+        "POST",
+        "/v1/sign",
+        &alice,
+        &json!({ "method": "POST", "key": "big.bin" }),
+    );
+    assert_eq!(resp.status, 200, "{body}");
+    let (resp, body) = send(
+        &svc,
+        &ledger,
+        "POST",
+        "/v1/sign",
+        &alice,
+        &json!({ "method": "PUT", "key": "c.txt", "size": 1 }),
+    );
+    assert_eq!(resp.status, 429, "{body}");
+    assert_eq!(body["error"]["reason"], "grants_per_hour");
+    assert_eq!(header(&resp, "retry-after"), Some("3600"));
+    // Parts of a granted upload are no new grant.
+    let key = "alice/00000000-0000-4000-8000-000000000000/big.bin";
+    let part = json!({ "method": "PUT", "key": key, "uploadId": "abc", "partNumber": 1 });
+    let (resp, body) = send(&svc, &ledger, "POST", "/v1/sign", &alice, &part);
+    assert_eq!(resp.status, 200, "{body}");
+}
+
+#[test]
+fn single_use_tokens_grant_once() {
+    let svc = service(&[("SINGLE_USE_TOKENS", "true")]);
+    let ledger = FakeLedger::default();
+    let once = json!({ "sub": "alice", "exp": NOW + 600, "jti": "t-1" });
+    assert_eq!(upload(&svc, &ledger, &once, 1).0.status, 200);
+    let (resp, body) = upload(&svc, &ledger, &once, 1);
+    assert_eq!(resp.status, 401, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_token");
+    assert_eq!(body["error"]["reason"], "replayed");
+    // A download with it is a replay too; another jti is not.
+    let (resp, _) = send(
+        &svc,
+        &ledger,
+        "POST",
+        "/v1/downloads",
+        &once,
+        &json!({ "key": "alice/x" }),
+    );
+    assert_eq!(resp.status, 401);
+    let other = json!({ "sub": "alice", "exp": NOW + 600, "jti": "t-2" });
+    assert_eq!(upload(&svc, &ledger, &other, 1).0.status, 200);
+    // Without jti (or exp) a single-use token cannot be honoured.
+    let (resp, body) = upload(
+        &svc,
+        &ledger,
+        &json!({ "sub": "alice", "exp": NOW + 600 }),
+        1,
+    );
+    assert_eq!(
+        (resp.status, body["error"]["reason"].as_str()),
+        (401, Some("missing_claim"))
+    );
+    // The claim turns it on for one token when the operator did not.
+    let svc = service(&[]);
+    let claimed = json!({ "sub": "bob", "exp": NOW + 600, "jti": "t-3", "single_use": true });
+    assert_eq!(upload(&svc, &ledger, &claimed, 1).0.status, 200);
+    assert_eq!(upload(&svc, &ledger, &claimed, 1).0.status, 401);
+    let (resp, body) = upload(
+        &svc,
+        &ledger,
+        &json!({ "sub": "bob", "exp": NOW + 600, "single_use": "yes" }),
+        1,
+    );
+    assert_eq!(
+        (resp.status, body["error"]["reason"].as_str()),
+        (401, Some("invalid_claim"))
+    );
+}
+
+#[test]
+fn unreachable_ledger_fails_closed() {
+    let svc = service(&[("QUOTA_BYTES_PER_DAY", "1000")]);
+    let ledger = FakeLedger::default();
+    ledger.down.set(true);
+    let alice = json!({ "sub": "alice", "exp": NOW + 600 });
+    let (resp, body) = upload(&svc, &ledger, &alice, 1);
+    assert_eq!(resp.status, 503);
+    assert_eq!(body["error"]["code"], "ledger_unavailable");
+    assert_eq!(header(&resp, "retry-after"), Some("5"));
+    assert!(
+        !resp.body.contains("X-Amz-Signature"),
+        "no URL leaves: {body}"
+    );
+    // `handle` has no ledger at all: the same refusal.
+    let body = json!({ "filename": "a.txt", "content_type": "text/plain", "size": 1 });
+    let (resp, _) = send_to(&svc, None, ("POST", "/v1/uploads"), &alice, &body);
+    assert_eq!(resp.status, 503);
+}
+
+#[test]
+fn usage_shows_the_subject_its_own() {
+    let svc = service(&[
+        ("QUOTA_BYTES_PER_DAY", "1000"),
+        ("QUOTA_GRANTS_PER_HOUR", "10"),
+    ]);
+    let ledger = FakeLedger::default();
+    let alice = json!({ "sub": "alice", "exp": NOW + 600 });
+    assert_eq!(upload(&svc, &ledger, &alice, 300).0.status, 200);
+    let (resp, body) = send(&svc, &ledger, "GET", "/v1/usage", &alice, &json!(null));
+    assert_eq!(resp.status, 200, "{body}");
+    assert_eq!(
+        body["limits"],
+        json!({ "bytes_per_day": 1000, "grants_per_hour": 10 })
+    );
+    assert_eq!(body["used"], json!({ "bytes_day": 300, "grants_hour": 1 }));
+    assert_eq!(
+        body["remaining"],
+        json!({ "bytes_per_day": 700, "grants_per_hour": 9 })
+    );
+    let (_, body) = send(
+        &svc,
+        &ledger,
+        "GET",
+        "/v1/usage",
+        &json!({ "sub": "bob", "exp": NOW + 600 }),
+        &json!(null),
+    );
+    assert_eq!(body["used"], json!({ "bytes_day": 0, "grants_hour": 0 }));
+    let (resp, _) = send(&svc, &ledger, "POST", "/v1/usage", &alice, &json!({}));
+    assert_eq!(resp.status, 405);
+}
+
+#[test]
+fn usage_answers_a_cors_preflight() {
+    let svc = service(&[("CORS_ALLOWED_ORIGINS", "https://app.example.com")]);
+    let ledger = FakeLedger::default();
+    let preflight = |origin: &str| {
+        let headers = [
+            ("origin", origin),
+            ("access-control-request-method", "GET"),
+            ("access-control-request-headers", "authorization"),
+        ];
+        request_with(
+            &svc,
+            &ledger,
+            ("OPTIONS", "/v1/usage"),
+            &headers,
+            b"",
+            NOW * 1000,
+        )
+    };
+    let r = preflight("https://app.example.com");
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(
+        header(&r, "access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
+    assert_eq!(
+        header(&r, "access-control-allow-headers"),
+        Some("authorization, content-type")
+    );
+    assert_eq!(preflight("https://evil.example").status, 403);
+    assert_eq!(ledger.calls.get(), 0);
+}
