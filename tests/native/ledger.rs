@@ -473,3 +473,17 @@ fn usage_answers_a_cors_preflight() {
     assert_eq!(preflight("https://evil.example").status, 403);
     assert_eq!(ledger.calls.get(), 0);
 }
+
+#[test]
+fn the_budget_belongs_to_the_verifying_issuer_not_to_an_iss_claim() {
+    // An HMAC token's `iss` is whatever its holder wrote (no JWT_ISSUER here): a new `iss` per
+    // token must not open a new budget. The ledger is named by the issuer that verified the
+    // token (its scope), and the subject.
+    let svc = service(&[("QUOTA_GRANTS_PER_HOUR", "2")]);
+    let ledger = FakeLedger::default();
+    for (i, status) in [200, 200, 429, 429].into_iter().enumerate() {
+        let claims = json!({ "sub": "alice", "exp": NOW + 600, "iss": format!("made-up-{i}") });
+        let (resp, body) = upload(&svc, &ledger, &claims, 10);
+        assert_eq!(resp.status, status, "token {i}: {body}");
+    }
+}
