@@ -627,22 +627,30 @@ impl Service {
     ) -> Response {
         let result = match req.method {
             "OPTIONS" => self.preflight(req),
-            _ => match self.admit(req, now_ms, remote).await {
-                Ok((scope, claims, body, now)) => match body::parse(body) {
-                    Ok(parsed) => match handler(self, scope, &claims, &parsed, now, platform) {
-                        // Checked and signed, but sent only once the ledger reserved it.
-                        Ok(resp) => self
-                            .reserve(scope, &claims, &parsed, ledger)
-                            .await
-                            .map(|()| resp),
-                        Err(e) => Err(e),
-                    },
-                    Err(e) => Err(ApiError::InvalidRequest(e)),
-                },
-                Err(e) => Err(e),
-            },
+            _ => {
+                self.api_call(req, now_ms, platform, remote, ledger, handler)
+                    .await
+            }
         };
         result.unwrap_or_else(Response::from)
+    }
+
+    /// [`api_route`](Self::api_route) past the preflight: admitted, parsed, handled, and sent
+    /// only once the ledger reserved what it grants.
+    async fn api_call<T: FromBody + quota::Charged, R: Remote, L: Ledger>(
+        &self,
+        req: &Request<'_>,
+        now_ms: u64,
+        platform: &mut dyn Platform,
+        remote: &R,
+        ledger: &L,
+        handler: Handler<T>,
+    ) -> Result<Response, ApiError> {
+        let (scope, claims, body, now) = self.admit(req, now_ms, remote).await?;
+        let parsed: T = body::parse(body).map_err(ApiError::InvalidRequest)?;
+        let resp = handler(self, scope, &claims, &parsed, now, platform)?;
+        self.reserve(scope, &claims, &parsed, ledger).await?;
+        Ok(resp)
     }
 
     /// Everything a JSON route checks before its body: method, token, media type, size.
