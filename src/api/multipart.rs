@@ -12,7 +12,8 @@
 //!   type, then answers the store's `InitiateMultipartUploadResult` with the upload id replaced
 //!   by the *ticketed* one ([`Ticket`]): the store's id, the declared size, the part size and
 //!   the upload's expiry (`MULTIPART_LIFETIME`), under a MAC. Every later request of the upload
-//!   carries it. When the token has a ledger, a pass creates at most one upload.
+//!   carries it. When the token has a ledger, a pass creates at most one upload: it is spent
+//!   once the store created the upload, and a replay's upload is aborted again.
 //! - **Complete** lists the parts at the store (ListParts, every page), builds the
 //!   CompleteMultipartUpload body from that list (the client's body is never read), and
 //!   completes only when the parts are what the ticket grants: at most
@@ -306,20 +307,6 @@ impl Service {
         else {
             return Err(ApiError::Ticket(TicketError::Forged));
         };
-        if let Some(subject) = &pass.subject {
-            // The pass is spent in the token's ledger: its grant was counted once.
-            let ask = Ask {
-                bytes: 0,
-                grant: false,
-                jti: Some((format!("create:{nonce}"), pass.expires)),
-                limits: Limits::default(),
-            };
-            match ledger.call(subject, &Call::Reserve(ask)).await {
-                Ok(Reply::Reserved(Outcome::Granted { .. })) => {}
-                Ok(Reply::Reserved(Outcome::Replayed)) => return Err(ApiError::TicketUsed),
-                _ => return Err(ApiError::LedgerUnavailable),
-            }
-        }
         let request = create::request(&target.write, &target.bucket, &pass.key, content_type, now)?;
         let (status, body) = store.send(&request, b"").await?;
         let store_id = create::parse(
@@ -329,6 +316,31 @@ impl Service {
             },
             &pass.key,
         )?;
+        if let Some(subject) = &pass.subject {
+            // The pass is spent in the token's ledger once the store created the upload (so a
+            // store failure leaves it usable for a retry); a replay's upload is aborted again.
+            let ask = Ask {
+                bytes: 0,
+                grant: false,
+                jti: Some((format!("create:{nonce}"), pass.expires)),
+                limits: Limits::default(),
+            };
+            let refusal = match ledger.call(subject, &Call::Reserve(ask)).await {
+                Ok(Reply::Reserved(Outcome::Granted { .. })) => None,
+                Ok(Reply::Reserved(Outcome::Replayed)) => Some(ApiError::TicketUsed),
+                _ => Some(ApiError::LedgerUnavailable),
+            };
+            if let Some(refusal) = refusal {
+                let request =
+                    abort::request(&target.write, &target.bucket, &pass.key, &store_id, now)?;
+                let (status, body) = store.send(&request, b"").await?;
+                abort::parse(&Answer {
+                    status,
+                    body: &body,
+                })?;
+                return Err(refusal);
+            }
+        }
         let ticket = Ticket {
             key: pass.key.clone(),
             upload_id: store_id,

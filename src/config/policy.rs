@@ -102,7 +102,7 @@ pub(super) fn parse_policy(vars: &Vars<'_>) -> Result<PolicyConfig> {
         multipart_lifetime_secs: vars.number(
             "MULTIPART_LIFETIME",
             DEFAULT_MULTIPART_LIFETIME,
-            60,
+            1,
             MAX_MULTIPART_LIFETIME,
         )?,
     })

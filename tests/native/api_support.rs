@@ -116,7 +116,13 @@ pub fn request_io<L: Ledger, T: Transport>(
         header: &lookup,
         body: Body::Bytes(body),
     };
-    svc.handle_io(&req, now_ms, &mut TestPlatform(0), ledger, transport)
+    // Each request its own random stream (nonces, uuids), the same in every run.
+    thread_local!(static SEED: Cell<u8> = const { Cell::new(0) });
+    let seed = SEED.with(|s| {
+        s.set(s.get().wrapping_add(1));
+        s.get()
+    });
+    svc.handle_io(&req, now_ms, &mut TestPlatform(seed), ledger, transport)
 }
 
 /// Per-subject ledgers in memory (the real rules of `Book`), with a clock the test sets;

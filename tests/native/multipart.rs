@@ -592,7 +592,7 @@ fn with_a_ledger_a_create_url_creates_one_upload() {
     let usage = books.values().next().unwrap().usage(NOW);
     assert_eq!(usage.bytes_day, 10 * MIB);
     drop(books);
-    // The ledger down: refused before the store is asked.
+    // The ledger down: refused, and the upload the store just created is aborted again.
     let v = w.signed(
         &alice(),
         json!({ "method": "POST", "key": "b.mp4", "size": MIB }),
@@ -601,6 +601,20 @@ fn with_a_ledger_a_create_url_creates_one_upload() {
     let r = w.post(v["url"].as_str().unwrap(), b"");
     assert_eq!((r.status, code(&r)), (503, "ledger_unavailable".to_owned()));
     assert_eq!(w.open_uploads(), 1);
+    assert_eq!(w.store.requests.borrow().last().unwrap().0, "DELETE");
+    // A store failure does not spend the pass: the client's retry creates the upload.
+    w.ledger.down.set(false);
+    let v = w.signed(
+        &alice(),
+        json!({ "method": "POST", "key": "c.mp4", "size": MIB }),
+    );
+    let url = v["url"].as_str().unwrap();
+    *w.store.fail.borrow_mut() = Some(StoreError::Unreachable);
+    assert_eq!(w.post(url, b"").status, 503);
+    *w.store.fail.borrow_mut() = None;
+    assert_eq!(w.post(url, b"").status, 200);
+    assert_eq!(w.post(url, b"").status, 409);
+    assert_eq!(w.open_uploads(), 2);
 }
 
 #[test]
