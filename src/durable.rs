@@ -62,7 +62,10 @@ pub fn ledger_step(
                 serde_json::from_str(&c).map_err(|_| JsValue::from_str("not a ledger call"))?;
             let reply = book.answer(&call, now);
             let text = serde_json::to_string(&reply).unwrap_or_default();
-            (JsValue::from_str(&text), matches!(call, Call::Reserve(_)))
+            (
+                JsValue::from_str(&text),
+                matches!(call, Call::Reserve(_) | Call::Close(_)),
+            )
         }
     };
     let stored = match (changed, book.is_empty()) {

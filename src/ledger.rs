@@ -24,6 +24,9 @@ pub struct Limits {
     pub bytes_per_day: Option<u64>,
     /// Grants per rolling hour.
     pub grants_per_hour: Option<u64>,
+    /// Multipart uploads open at once.
+    #[serde(default)]
+    pub open_multipart: Option<u64>,
 }
 
 /// One reservation asked of the ledger.
@@ -36,6 +39,10 @@ pub struct Ask {
     /// A single-use token's id, with the time (Unix seconds) until which it must be remembered
     /// (its `exp` plus the leeway).
     pub jti: Option<(String, u64)>,
+    /// A multipart upload to count as open (the store's upload id), with the time (Unix
+    /// seconds) after which it can no longer be completed (its ticket's expiry).
+    #[serde(default)]
+    pub open: Option<(String, u64)>,
     /// The subject's budgets for this request.
     pub limits: Limits,
 }
@@ -47,6 +54,9 @@ pub struct Usage {
     pub bytes_day: u64,
     /// Grants in the rolling hour.
     pub grants_hour: u64,
+    /// Multipart uploads open now.
+    #[serde(default)]
+    pub open_multipart: u64,
 }
 
 /// Which budget a refused reservation would break.
@@ -57,6 +67,8 @@ pub enum Budget {
     BytesPerDay,
     /// `QUOTA_GRANTS_PER_HOUR`.
     GrantsPerHour,
+    /// `QUOTA_OPEN_MULTIPART`.
+    OpenMultipart,
 }
 
 /// The ledger's answer to an [`Ask`].
@@ -96,6 +108,9 @@ pub struct Book {
     buckets: BTreeMap<u64, Bucket>,
     /// Used token ids → until when (Unix seconds) they are remembered.
     jtis: BTreeMap<String, u64>,
+    /// Open multipart uploads: the store's id → until when it may be completed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    open: BTreeMap<String, u64>,
 }
 
 impl Book {
@@ -104,6 +119,7 @@ impl Book {
         let first = (now / BUCKET_SECS).saturating_sub(DAY_BUCKETS - 1);
         self.buckets = self.buckets.split_off(&first);
         self.jtis.retain(|_, until| *until >= now);
+        self.open.retain(|_, until| *until >= now);
     }
 
     /// Usage in the windows ending at `now`.
@@ -118,6 +134,7 @@ impl Book {
                 usage.grants_hour = usage.grants_hour.saturating_add(b.grants);
             }
         }
+        usage.open_multipart = self.open.values().filter(|u| **u >= now).count() as u64;
         usage
     }
 
@@ -195,6 +212,30 @@ impl Book {
                 worst = Some((budget, wait));
             }
         }
+        if let (Some(limit), Some((id, _))) = (ask.limits.open_multipart, &ask.open) {
+            if !self.open.contains_key(id) && usage.open_multipart >= limit {
+                // Fits once enough open uploads end (completed, aborted or expired): the
+                // `used - limit + 1` that expire first, at the latest.
+                let mut until: Vec<u64> =
+                    self.open.values().copied().filter(|u| *u >= now).collect();
+                until.sort_unstable();
+                let must_end = usage.open_multipart - limit + 1;
+                let wait = match limit {
+                    0 => None,
+                    _ => until
+                        .get(usize::try_from(must_end).unwrap_or(usize::MAX) - 1)
+                        .map(|u| u + 1 - now),
+                };
+                let longer = match worst {
+                    None => true,
+                    Some((_, None)) => false,
+                    Some((_, Some(w))) => wait.is_none_or(|x| x > w),
+                };
+                if longer {
+                    worst = Some((Budget::OpenMultipart, wait));
+                }
+            }
+        }
         if let Some((budget, retry_after)) = worst {
             return Outcome::Exceeded {
                 budget,
@@ -210,10 +251,14 @@ impl Book {
         if let Some((jti, until)) = &ask.jti {
             self.jtis.insert(jti.clone(), *until);
         }
+        if let Some((id, until)) = &ask.open {
+            self.open.insert(id.clone(), *until);
+        }
         Outcome::Granted {
             usage: Usage {
                 bytes_day: usage.bytes_day.saturating_add(ask.bytes),
                 grants_hour: usage.grants_hour.saturating_add(grants),
+                open_multipart: self.open.len() as u64,
             },
         }
     }
@@ -221,7 +266,12 @@ impl Book {
     /// When (Unix seconds) the book next has something to forget: the earliest `jti` expiry or
     /// the time the oldest bucket leaves the day's window. `None` when it is empty.
     pub fn next_expiry(&self) -> Option<u64> {
-        let jti = self.jtis.values().min().map(|u| u + 1);
+        let jti = self
+            .jtis
+            .values()
+            .chain(self.open.values())
+            .min()
+            .map(|u| u + 1);
         let bucket = self
             .buckets
             .keys()
@@ -240,7 +290,7 @@ impl Book {
 
     /// Whether the book holds nothing.
     pub fn is_empty(&self) -> bool {
-        self.buckets.is_empty() && self.jtis.is_empty()
+        self.buckets.is_empty() && self.jtis.is_empty() && self.open.is_empty()
     }
 }
 
@@ -252,6 +302,9 @@ pub enum Call {
     Reserve(Ask),
     /// Read the usage.
     Usage,
+    /// A multipart upload (the store's id) is no longer open: completed or aborted. Answered
+    /// with the usage.
+    Close(String),
 }
 
 /// The ledger's answer to a [`Call`] (JSON).
@@ -270,6 +323,10 @@ impl Book {
         match call {
             Call::Reserve(ask) => Reply::Reserved(self.reserve(ask, now)),
             Call::Usage => Reply::Usage(self.usage(now)),
+            Call::Close(id) => {
+                self.open.remove(id);
+                Reply::Usage(self.usage(now))
+            }
         }
     }
 }

@@ -11,6 +11,7 @@
 //! | `/v1/usage` | GET, HEAD | JWT | the subject's budgets and usage (`quota.rs`) |
 //! | `/v1/multipart/create` | POST | the URL's pass | the store's `InitiateMultipartUploadResult`, with the ticketed upload id (`multipart.rs`) |
 //! | `/v1/multipart/complete` | POST | the URL's pass | the store's `CompleteMultipartUploadResult` with `Location`, once the parts keep the grant |
+//! | `/v1/multipart/abort` | DELETE | the URL's pass | `204` once the store aborted the upload |
 //!
 //! Every JSON route also answers CORS preflights (`OPTIONS`). Handlers return
 //! `Result<Response, ApiError>`; refusals become answers in one place, `error.rs`, whose table
@@ -648,6 +649,12 @@ impl Service {
             multipart::COMPLETE_PATH => (
                 multipart::COMPLETE_PATH,
                 self.multipart(req, now_ms, ledger, transport, multipart::Op::Complete)
+                    .await
+                    .unwrap_or_else(Response::from),
+            ),
+            multipart::ABORT_PATH => (
+                multipart::ABORT_PATH,
+                self.multipart(req, now_ms, ledger, transport, multipart::Op::Abort)
                     .await
                     .unwrap_or_else(Response::from),
             ),

@@ -40,6 +40,8 @@ use crate::store::{abort, complete, create, Answer, StoreError, Transport};
 pub(super) const CREATE_PATH: &str = "/v1/multipart/create";
 /// The route of the worker-run CompleteMultipartUpload.
 pub(super) const COMPLETE_PATH: &str = "/v1/multipart/complete";
+/// The route of the worker-run AbortMultipartUpload.
+pub(super) const ABORT_PATH: &str = "/v1/multipart/abort";
 
 /// S3's smallest part (all but the last).
 pub(super) const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
@@ -55,6 +57,8 @@ pub(super) enum Op {
     Create,
     /// `/v1/multipart/complete`.
     Complete,
+    /// `/v1/multipart/abort`.
+    Abort,
 }
 
 impl Op {
@@ -62,6 +66,7 @@ impl Op {
         match self {
             Self::Create => "create",
             Self::Complete => "complete",
+            Self::Abort => "abort",
         }
     }
 
@@ -69,6 +74,15 @@ impl Op {
         match self {
             Self::Create => CREATE_PATH,
             Self::Complete => COMPLETE_PATH,
+            Self::Abort => ABORT_PATH,
+        }
+    }
+
+    /// The HTTP method of the route (Uppy sends AbortMultipartUpload's own, `DELETE`).
+    fn method(self) -> &'static str {
+        match self {
+            Self::Create | Self::Complete => "POST",
+            Self::Abort => "DELETE",
         }
     }
 }
@@ -96,10 +110,14 @@ pub(super) struct Pass {
     /// Create: a random id; with a ledger, the pass is used once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     nonce: Option<String>,
-    /// Create: the ledger's subject of the token that asked, when it has one.
+    /// The ledger's subject of the token that asked: create, when the token has a ledger;
+    /// complete and abort, when it has an open-multipart budget (the upload is closed there).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     subject: Option<String>,
-    /// Complete: the ticketed upload id.
+    /// Create: the token's open-multipart budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    open_limit: Option<u64>,
+    /// Complete, abort: the ticketed upload id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     upload_id: Option<String>,
 }
@@ -204,10 +222,11 @@ impl Service {
         content_type: &str,
         size: u64,
         part_size: u64,
-        subject: Option<String>,
+        account: Option<(String, Option<u64>)>,
         expires: u64,
         nonce: [u8; 16],
     ) -> String {
+        let (subject, open_limit) = account.map_or((None, None), |(s, l)| (Some(s), l));
         let pass = Pass {
             op: Op::Create.name().to_owned(),
             target: target.name.clone(),
@@ -218,6 +237,7 @@ impl Service {
             part_size: Some(part_size),
             nonce: Some(URL_SAFE_NO_PAD.encode(nonce)),
             subject,
+            open_limit,
             upload_id: None,
         };
         format!(
@@ -226,17 +246,22 @@ impl Service {
         )
     }
 
-    /// The worker URL of a CompleteMultipartUpload of `/v1/sign`.
-    pub(super) fn complete_url(
+    /// The worker URL of a CompleteMultipartUpload (`op` [`Op::Complete`]) or an
+    /// AbortMultipartUpload ([`Op::Abort`]) of `/v1/sign`; `subject` closes the upload in that
+    /// ledger.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn control_url(
         &self,
+        op: Op,
         origin: &str,
         target: &Target,
         key: &str,
         upload_id: &str,
+        subject: Option<String>,
         expires: u64,
     ) -> String {
         let pass = Pass {
-            op: Op::Complete.name().to_owned(),
+            op: op.name().to_owned(),
             target: target.name.clone(),
             key: key.to_owned(),
             expires,
@@ -244,11 +269,13 @@ impl Service {
             size: None,
             part_size: None,
             nonce: None,
-            subject: None,
+            subject,
+            open_limit: None,
             upload_id: Some(upload_id.to_owned()),
         };
         format!(
-            "{origin}{COMPLETE_PATH}?pass={}",
+            "{origin}{}?pass={}",
+            op.path(),
             pass.seal(&target.ticket_key)
         )
     }
@@ -265,7 +292,8 @@ impl Service {
         Ticket::open(&target.ticket_key, key, upload_id, now).map_err(ApiError::Ticket)
     }
 
-    /// `/v1/multipart/create` and `/v1/multipart/complete` (and their CORS preflights).
+    /// `/v1/multipart/create`, `/v1/multipart/complete` and `/v1/multipart/abort` (and their
+    /// CORS preflights).
     pub(super) async fn multipart<L: Ledger, T: Transport>(
         &self,
         req: &Request<'_>,
@@ -275,11 +303,14 @@ impl Service {
         op: Op,
     ) -> Result<Response, ApiError> {
         match req.method {
-            "POST" => {}
+            m if m == op.method() => {}
             "OPTIONS" => return self.preflight(req),
             _ => {
                 return Err(ApiError::MethodNotAllowed {
-                    allow: "POST, OPTIONS",
+                    allow: match op {
+                        Op::Abort => "DELETE, OPTIONS",
+                        _ => "POST, OPTIONS",
+                    },
                 })
             }
         }
@@ -289,7 +320,8 @@ impl Service {
         debug_assert_eq!(op.path(), req.path);
         match op {
             Op::Create => self.run_create(target, &pass, now, ledger, store).await,
-            Op::Complete => self.run_complete(target, &pass, now, store).await,
+            Op::Complete => self.run_complete(target, &pass, now, ledger, store).await,
+            Op::Abort => self.run_abort(target, &pass, ledger, store, now).await,
         }
     }
 
@@ -307,6 +339,7 @@ impl Service {
         else {
             return Err(ApiError::Ticket(TicketError::Forged));
         };
+        let expires = now + self.config.policy.multipart_lifetime_secs;
         let request = create::request(&target.write, &target.bucket, &pass.key, content_type, now)?;
         let (status, body) = store.send(&request, b"").await?;
         let store_id = create::parse(
@@ -319,15 +352,31 @@ impl Service {
         if let Some(subject) = &pass.subject {
             // The pass is spent in the token's ledger once the store created the upload (so a
             // store failure leaves it usable for a retry); a replay's upload is aborted again.
+            let limits = Limits {
+                open_multipart: pass.open_limit,
+                ..Limits::default()
+            };
             let ask = Ask {
                 bytes: 0,
                 grant: false,
                 jti: Some((format!("create:{nonce}"), pass.expires)),
-                limits: Limits::default(),
+                // Open until its ticket expires, unless completed or aborted before.
+                open: pass.open_limit.map(|_| (store_id.clone(), expires)),
+                limits,
             };
             let refusal = match ledger.call(subject, &Call::Reserve(ask)).await {
                 Ok(Reply::Reserved(Outcome::Granted { .. })) => None,
                 Ok(Reply::Reserved(Outcome::Replayed)) => Some(ApiError::TicketUsed),
+                Ok(Reply::Reserved(Outcome::Exceeded {
+                    budget,
+                    retry_after,
+                    usage,
+                })) => Some(ApiError::QuotaExceeded(super::quota::Exceeded {
+                    budget,
+                    retry_after,
+                    usage,
+                    limits,
+                })),
                 _ => Some(ApiError::LedgerUnavailable),
             };
             if let Some(refusal) = refusal {
@@ -346,7 +395,7 @@ impl Service {
             upload_id: store_id,
             size,
             part_size: Some(part_size),
-            expires: now + self.config.policy.multipart_lifetime_secs,
+            expires,
         };
         let upload_id = ticket.client_upload_id(&target.ticket_key);
         Ok(Response::xml(
@@ -393,11 +442,12 @@ impl Service {
 
     /// CompleteMultipartUpload at the store for a complete pass, when the listed parts keep
     /// the ticket's grant; else the upload is aborted.
-    async fn run_complete<T: Transport>(
+    async fn run_complete<L: Ledger, T: Transport>(
         &self,
         target: &Target,
         pass: &Pass,
         now: u64,
+        ledger: &L,
         store: &T,
     ) -> Result<Response, ApiError> {
         let upload_id = pass
@@ -422,6 +472,7 @@ impl Service {
                         status,
                         body: &body,
                     })?;
+                    self.close(pass, &ticket, ledger).await;
                 }
                 return Err(ApiError::Breach(breach));
             }
@@ -441,6 +492,7 @@ impl Service {
             status,
             body: &answer,
         })?;
+        self.close(pass, &ticket, ledger).await;
         let bucket = &target.bucket;
         let location = format!(
             "{}{}{}",
@@ -452,6 +504,49 @@ impl Service {
             200,
             complete::answer(&location, bucket.name(), &ticket.key, &etag),
         ))
+    }
+}
+
+impl Service {
+    /// Closes the upload in the ledger of the pass's subject (an open-multipart budget). A
+    /// failure is not the client's: the upload then stays counted until its ticket expires.
+    async fn close<L: Ledger>(&self, pass: &Pass, ticket: &Ticket, ledger: &L) {
+        if let Some(subject) = &pass.subject {
+            let _ = ledger
+                .call(subject, &Call::Close(ticket.upload_id.clone()))
+                .await;
+        }
+    }
+
+    /// AbortMultipartUpload at the store for an abort pass (an expired upload too), then the
+    /// upload is closed in the ledger. `204` also when the store no longer knows it.
+    async fn run_abort<L: Ledger, T: Transport>(
+        &self,
+        target: &Target,
+        pass: &Pass,
+        ledger: &L,
+        store: &T,
+        now: u64,
+    ) -> Result<Response, ApiError> {
+        let upload_id = pass
+            .upload_id
+            .as_deref()
+            .ok_or(ApiError::Ticket(TicketError::Forged))?;
+        let ticket = self.open_ticket(target, &pass.key, upload_id, 0)?;
+        let request = abort::request(
+            &target.write,
+            &target.bucket,
+            &ticket.key,
+            &ticket.upload_id,
+            now,
+        )?;
+        let (status, body) = store.send(&request, b"").await?;
+        abort::parse(&Answer {
+            status,
+            body: &body,
+        })?;
+        self.close(pass, &ticket, ledger).await;
+        Ok(Response::empty(204))
     }
 }
 

@@ -5,7 +5,10 @@
 //!
 //! The ledger is consulted only when the configuration sets a budget or single-use tokens, or
 //! the token itself asks for them (`quota_bytes_per_day`, `quota_grants_per_hour`,
-//! `single_use`): otherwise nothing here runs.
+//! `quota_open_multipart`, `single_use`): otherwise nothing here runs. The open-multipart
+//! budget is counted by the worker-run multipart requests (`multipart.rs`): an upload opens
+//! when the store created it and closes when the worker completes or aborts it, or its ticket
+//! expires.
 
 use serde_json::Value;
 
@@ -92,7 +95,7 @@ fn narrowest(config: Option<u64>, claim: Option<u64>) -> Option<u64> {
 pub(super) struct Account {
     /// The Durable Object's name: `["<iss>","<sub>"]` as JSON.
     pub(super) subject: String,
-    limits: Limits,
+    pub(super) limits: Limits,
     /// The `jti` and until when it must be remembered, for a single-use token.
     jti: Option<(String, u64)>,
 }
@@ -113,6 +116,10 @@ impl Service {
             grants_per_hour: narrowest(
                 cfg.limits.grants_per_hour,
                 limit_claim(claims, "quota_grants_per_hour")?,
+            ),
+            open_multipart: narrowest(
+                cfg.limits.open_multipart,
+                limit_claim(claims, "quota_open_multipart")?,
             ),
         };
         let single_use = match claims.extra.get("single_use") {
@@ -190,6 +197,7 @@ impl Service {
             bytes: bytes.unwrap_or(0),
             grant: bytes.is_some(),
             jti: account.jti,
+            open: None,
             limits: account.limits,
         };
         let reply = ledger
@@ -259,6 +267,9 @@ impl Service {
             grants_per_hour: limits
                 .grants_per_hour
                 .map(|l| l.saturating_sub(u.grants_hour)),
+            open_multipart: limits
+                .open_multipart
+                .map(|l| l.saturating_sub(u.open_multipart)),
         });
         let body = Body {
             subject: claims.sub.as_deref(),
@@ -306,6 +317,7 @@ impl Exceeded {
         match self.budget {
             Budget::BytesPerDay => "bytes_per_day",
             Budget::GrantsPerHour => "grants_per_hour",
+            Budget::OpenMultipart => "open_multipart",
         }
     }
 
@@ -314,6 +326,7 @@ impl Exceeded {
         let (limit, used) = match self.budget {
             Budget::BytesPerDay => (self.limits.bytes_per_day, self.usage.bytes_day),
             Budget::GrantsPerHour => (self.limits.grants_per_hour, self.usage.grants_hour),
+            Budget::OpenMultipart => (self.limits.open_multipart, self.usage.open_multipart),
         };
         let limit = limit.unwrap_or(u64::MAX);
         QuotaDetail {

@@ -6,11 +6,11 @@
 //! | request | S3 operation | key |
 //! | --- | --- | --- |
 //! | `PUT`, no `uploadId` | PutObject | made by the server from the file name in `key` |
-//! | `POST`, no `uploadId` | CreateMultipartUpload (`?uploads`) | made by the server |
+//! | `POST`, no `uploadId` | CreateMultipartUpload: a worker URL (`multipart.rs`) | made by the server |
 //! | `PUT` + `uploadId` + `partNumber` | UploadPart | must be granted |
 //! | `GET` + `uploadId` | ListParts | must be granted |
-//! | `POST` + `uploadId` | CompleteMultipartUpload | must be granted |
-//! | `DELETE` + `uploadId` | AbortMultipartUpload | must be granted |
+//! | `POST` + `uploadId` | CompleteMultipartUpload: a worker URL (`multipart.rs`) | must be granted |
+//! | `DELETE` + `uploadId` | AbortMultipartUpload: a worker URL | must be granted |
 //! | `GET`, no `uploadId` | GetObject | must be granted |
 //! | `DELETE`, no `uploadId` | DeleteObject, only with `ALLOW_DELETE=true` | must be granted |
 //!
@@ -151,7 +151,9 @@ impl Service {
                 }
                 if let (true, Some(size)) = (creates, plan.size) {
                     let part_size = multipart::part_size(req.part_size, size)?;
-                    let subject = self.account(scope, claims)?.map(|a| a.subject);
+                    let account = self
+                        .account(scope, claims)?
+                        .map(|a| (a.subject, a.limits.open_multipart));
                     let mut nonce = [0u8; 16];
                     platform.fill_random(&mut nonce);
                     let url = self.create_url(
@@ -161,7 +163,7 @@ impl Service {
                         &plan.content_type,
                         size,
                         part_size,
-                        subject,
+                        account,
                         now + u64::from(ttl),
                         nonce,
                     );
@@ -210,14 +212,21 @@ impl Service {
                     Operation::ListParts => {
                         Some(self.open_ticket(target, &key, id, now)?.upload_id)
                     }
-                    // An expired upload may still be aborted (its parts freed).
-                    Operation::AbortMultipartUpload => {
-                        Some(self.open_ticket(target, &key, id, 0)?.upload_id)
-                    }
-                    Operation::CompleteMultipartUpload => {
-                        self.open_ticket(target, &key, id, now)?;
-                        let url = self.complete_url(origin, target, &key, id, now + u64::from(ttl));
-                        return Ok(Signed::new(target, "POST", &url, &key, ttl, now)
+                    // The worker runs both itself; an expired upload may still be aborted.
+                    Operation::CompleteMultipartUpload | Operation::AbortMultipartUpload => {
+                        let (run, method, at) = match op {
+                            Operation::AbortMultipartUpload => (multipart::Op::Abort, "DELETE", 0),
+                            _ => (multipart::Op::Complete, "POST", now),
+                        };
+                        self.open_ticket(target, &key, id, at)?;
+                        // The ledger to close the upload in, with an open-multipart budget.
+                        let subject = self
+                            .account(scope, claims)?
+                            .filter(|a| a.limits.open_multipart.is_some())
+                            .map(|a| a.subject);
+                        let expires = now + u64::from(ttl);
+                        let url = self.control_url(run, origin, target, &key, id, subject, expires);
+                        return Ok(Signed::new(target, method, &url, &key, ttl, now)
                             .headers(&[])
                             .answer());
                     }

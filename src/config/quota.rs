@@ -1,8 +1,8 @@
 //! The upload ledger (`src/ledger.rs`): per-subject budgets (`QUOTA_BYTES_PER_DAY`,
-//! `QUOTA_GRANTS_PER_HOUR`) and single-use tokens (`SINGLE_USE_TOKENS`). With none of them set
+//! `QUOTA_GRANTS_PER_HOUR`, `QUOTA_OPEN_MULTIPART`) and single-use tokens (`SINGLE_USE_TOKENS`). With none of them set
 //! the ledger is off: no Durable Object is called.
 
-use super::{ConfigError, Result, Vars};
+use super::{Result, Vars};
 use crate::ledger::Limits;
 
 /// Largest budget value accepted (bytes or grants): 2^53, exact in JavaScript numbers.
@@ -31,22 +31,17 @@ fn optional(vars: &Vars<'_>, name: &str) -> Result<Option<u64>> {
     }
 }
 
-/// `QUOTA_BYTES_PER_DAY`, `QUOTA_GRANTS_PER_HOUR` (whole numbers from 1) and
-/// `SINGLE_USE_TOKENS`.
+/// `QUOTA_BYTES_PER_DAY`, `QUOTA_GRANTS_PER_HOUR`, `QUOTA_OPEN_MULTIPART` (whole numbers
+/// from 1) and `SINGLE_USE_TOKENS`.
 pub(super) fn parse_quota(vars: &Vars<'_>) -> Result<QuotaConfig> {
     let cfg = QuotaConfig {
         limits: Limits {
             bytes_per_day: optional(vars, "QUOTA_BYTES_PER_DAY")?,
             grants_per_hour: optional(vars, "QUOTA_GRANTS_PER_HOUR")?,
+            open_multipart: optional(vars, "QUOTA_OPEN_MULTIPART")?,
         },
         single_use_tokens: vars.boolean("SINGLE_USE_TOKENS", false)?,
     };
-    if vars.get("QUOTA_OPEN_MULTIPART").is_some() {
-        return Err(ConfigError::new(
-            "QUOTA_OPEN_MULTIPART",
-            "is not supported yet (see issue #15)",
-        ));
-    }
     Ok(cfg)
 }
 
@@ -62,7 +57,7 @@ mod tests {
             ("QUOTA_GRANTS_PER_HOUR", "ten"),
             ("QUOTA_GRANTS_PER_HOUR", "9007199254740993"),
             ("SINGLE_USE_TOKENS", "yes please"),
-            ("QUOTA_OPEN_MULTIPART", "3"),
+            ("QUOTA_OPEN_MULTIPART", "0"),
         ] {
             rejects(with(&[(var, bad)]), var, "");
         }
@@ -77,6 +72,7 @@ mod tests {
             limits: crate::ledger::Limits {
                 bytes_per_day: Some(1000),
                 grants_per_hour: None,
+                open_multipart: None,
             },
             single_use_tokens: true,
         };

@@ -13,6 +13,8 @@ use crate::api_support::{created_upload, hs256, request, request_with, service_f
 struct Model {
     grants: Vec<(u64, u64, bool)>,
     jtis: Vec<(String, u64)>,
+    /// Open multipart uploads: (id, open until); closed ones are removed.
+    opens: Vec<(String, u64)>,
 }
 
 impl Model {
@@ -29,6 +31,7 @@ impl Model {
                 u.grants_hour += 1;
             }
         }
+        u.open_multipart = self.opens.iter().filter(|(_, until)| *until >= now).count() as u64;
         u
     }
 
@@ -49,6 +52,13 @@ impl Model {
         {
             return Some(Budget::GrantsPerHour);
         }
+        if let (Some(l), Some((id, _))) = (ask.limits.open_multipart, &ask.open) {
+            let open = self.opens.iter().filter(|(_, u)| *u >= now).count() as u64;
+            let again = self.opens.iter().any(|(o, _)| o == id);
+            if !again && open >= l {
+                return Some(Budget::OpenMultipart);
+            }
+        }
         None
     }
 }
@@ -57,6 +67,7 @@ fn usage_of(u: &Usage, budget: Budget) -> u64 {
     match budget {
         Budget::BytesPerDay => u.bytes_day,
         Budget::GrantsPerHour => u.grants_hour,
+        Budget::OpenMultipart => u.open_multipart,
     }
 }
 
@@ -68,6 +79,11 @@ struct Step {
     jti: Option<(u8, u64)>,
     bytes_limit: Option<u64>,
     grants_limit: Option<u64>,
+    /// An upload to open (its id, its lifetime), with the budget.
+    open: Option<(u8, u64)>,
+    open_limit: Option<u64>,
+    /// An upload to close first.
+    close: Option<u8>,
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -78,15 +94,25 @@ fn step() -> impl Strategy<Value = Step> {
         proptest::option::of((0..6u8, 0..4000u64)),
         proptest::option::of(1..200u64),
         proptest::option::of(1..8u64),
+        (
+            proptest::option::of((0..8u8, 0..4000u64)),
+            proptest::option::of(1..4u64),
+            proptest::option::of(0..8u8),
+        ),
     )
         .prop_map(
-            |(advance, bytes, grant, jti, bytes_limit, grants_limit)| Step {
-                advance,
-                bytes,
-                grant,
-                jti,
-                bytes_limit,
-                grants_limit,
+            |(advance, bytes, grant, jti, bytes_limit, grants_limit, (open, open_limit, close))| {
+                Step {
+                    advance,
+                    bytes,
+                    grant,
+                    jti,
+                    bytes_limit,
+                    grants_limit,
+                    open,
+                    open_limit,
+                    close,
+                }
             },
         )
 }
@@ -104,11 +130,22 @@ proptest! {
         let mut now = 1_767_225_600u64;
         for s in steps {
             now += s.advance;
+            if let Some(c) = s.close {
+                let id = format!("upload-{c}");
+                book.answer(&presign_worker::ledger::Call::Close(id.clone()), now);
+                model.opens.retain(|(o, _)| *o != id);
+            }
+            model.opens.retain(|(_, u)| *u >= now);
             let ask = Ask {
                 bytes: s.bytes,
                 grant: s.grant,
                 jti: s.jti.map(|(j, life)| (format!("jti-{j}"), now + life)),
-                limits: Limits { bytes_per_day: s.bytes_limit, grants_per_hour: s.grants_limit },
+                open: s.open.map(|(o, life)| (format!("upload-{o}"), now + life)),
+                limits: Limits {
+                    bytes_per_day: s.bytes_limit,
+                    grants_per_hour: s.grants_limit,
+                    open_multipart: s.open_limit,
+                },
             };
             let replayed = ask
                 .jti
@@ -125,6 +162,7 @@ proptest! {
                 let (limit, amount) = match budget {
                     Budget::BytesPerDay => (s.bytes_limit, s.bytes),
                     Budget::GrantsPerHour => (s.grants_limit, u64::from(s.grant)),
+                    Budget::OpenMultipart => (s.open_limit, 1),
                 };
                 // The budget named is one the ask breaks.
                 prop_assert!(limit.is_some_and(|l| usage_of(&model.usage(now), budget) + amount > l));
@@ -140,6 +178,10 @@ proptest! {
                 model.grants.push((now, s.bytes, s.grant));
                 if let Some(j) = &ask.jti {
                     model.jtis.push(j.clone());
+                }
+                if let Some((id, until)) = &ask.open {
+                    model.opens.retain(|(o, _)| o != id);
+                    model.opens.push((id.clone(), *until));
                 }
                 prop_assert_eq!(out, Outcome::Granted { usage: model.usage(now) });
             }
@@ -167,6 +209,7 @@ fn records_expire() {
         bytes: 1,
         grant: true,
         jti: Some(("a".into(), t0 + 600)),
+        open: None,
         limits: Limits::default(),
     };
     assert!(matches!(book.reserve(&ask, t0), Outcome::Granted { .. }));
@@ -423,12 +466,15 @@ fn usage_shows_the_subject_its_own() {
     assert_eq!(resp.status, 200, "{body}");
     assert_eq!(
         body["limits"],
-        json!({ "bytes_per_day": 1000, "grants_per_hour": 10 })
+        json!({ "bytes_per_day": 1000, "grants_per_hour": 10, "open_multipart": null })
     );
-    assert_eq!(body["used"], json!({ "bytes_day": 300, "grants_hour": 1 }));
+    assert_eq!(
+        body["used"],
+        json!({ "bytes_day": 300, "grants_hour": 1, "open_multipart": 0 })
+    );
     assert_eq!(
         body["remaining"],
-        json!({ "bytes_per_day": 700, "grants_per_hour": 9 })
+        json!({ "bytes_per_day": 700, "grants_per_hour": 9, "open_multipart": null })
     );
     let (_, body) = send(
         &svc,
@@ -438,7 +484,10 @@ fn usage_shows_the_subject_its_own() {
         &json!({ "sub": "bob", "exp": NOW + 600 }),
         &json!(null),
     );
-    assert_eq!(body["used"], json!({ "bytes_day": 0, "grants_hour": 0 }));
+    assert_eq!(
+        body["used"],
+        json!({ "bytes_day": 0, "grants_hour": 0, "open_multipart": 0 })
+    );
     let (resp, _) = send(&svc, &ledger, "POST", "/v1/usage", &alice, &json!({}));
     assert_eq!(resp.status, 405);
 }

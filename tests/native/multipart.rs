@@ -272,17 +272,27 @@ fn a_multipart_upload_runs_through_the_worker() {
         (422, Some("too_many_parts")),
         "{v}"
     );
-    // ListParts and AbortMultipartUpload are presigned on the store's id.
-    for method in ["GET", "DELETE"] {
-        let v = w.signed(
-            &alice(),
-            json!({ "method": method, "key": key, "uploadId": id }),
-        );
-        assert_eq!(
-            query(v["url"].as_str().unwrap(), "uploadId").as_deref(),
-            Some("upload-1")
-        );
-    }
+    // ListParts is presigned on the store's id; AbortMultipartUpload is a worker URL.
+    let v = w.signed(
+        &alice(),
+        json!({ "method": "GET", "key": key, "uploadId": id }),
+    );
+    assert_eq!(
+        query(v["url"].as_str().unwrap(), "uploadId").as_deref(),
+        Some("upload-1")
+    );
+    let v = w.signed(
+        &alice(),
+        json!({ "method": "DELETE", "key": key, "uploadId": id }),
+    );
+    assert_eq!(v["method"], "DELETE");
+    assert!(
+        v["url"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{ORIGIN}/v1/multipart/abort?pass=")),
+        "{v}"
+    );
 
     // Complete: a worker URL; the client's body (here: forged, with a part that does not
     // exist) is never read; the worker lists the parts and completes with those.
@@ -718,7 +728,7 @@ fn every_multipart_request_is_signed_with_the_write_credentials() {
         ("TARGET_UPLOADS_READ_SECRET_ACCESS_KEY", "read-only-secret"),
     ]);
     let (key, id) = w.create("a.mp4", MIB, None);
-    for (method, part) in [("PUT", Some(1)), ("GET", None), ("DELETE", None)] {
+    for (method, part) in [("PUT", Some(1)), ("GET", None)] {
         let v = w.signed(
             &alice(),
             json!({ "method": method, "key": key, "uploadId": id, "partNumber": part }),
@@ -764,4 +774,168 @@ fn tickets_of_another_worker_are_refused() {
     let url = w.complete_url(&key, &id);
     let r = other.post(&url, b"");
     assert_eq!((r.status, code(&r)), (403, "ticket_invalid".to_owned()));
+}
+
+#[test]
+fn the_worker_aborts_an_upload_even_an_expired_one() {
+    let w = World::new(&[("MULTIPART_LIFETIME", "60")]);
+    let (key, id) = w.create("a.mp4", 12 * MIB, None);
+    w.store.put_part(&FakeStore::store_id(&id), 1, 5 * MIB);
+    let later = NOW + 61;
+    let fresh = hs256(JWT_SECRET, &json!({ "sub": "alice", "exp": later + 3600 }));
+    let (status, v) = w.sign_at(
+        &fresh,
+        json!({ "method": "DELETE", "key": key, "uploadId": id }),
+        later,
+    );
+    assert_eq!(status, 200, "{v}");
+    let url = v["url"].as_str().unwrap();
+    // Only DELETE (Uppy's method) and the preflight.
+    let r = w.post_at(url, b"", later);
+    assert_eq!((r.status, code(&r)), (405, "method_not_allowed".to_owned()));
+    let del = |at| {
+        call(
+            &w.svc,
+            &w.ledger,
+            &w.store,
+            "DELETE",
+            url,
+            &[("origin", APP)],
+            b"",
+            at,
+        )
+    };
+    let r = del(later);
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert!(r
+        .headers
+        .contains(&("access-control-allow-origin", APP.to_owned())));
+    assert_eq!(w.open_uploads(), 0);
+    // Again: the store no longer knows it, which is aborted too.
+    assert_eq!(del(later).status, 204);
+    // Another key's ticket is refused.
+    let (other, _) = w.create("b.mp4", MIB, None);
+    let (status, v) = w.sign(
+        &alice(),
+        json!({ "method": "DELETE", "key": other, "uploadId": id }),
+    );
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (403, Some("ticket_invalid"))
+    );
+}
+
+#[test]
+fn open_multipart_uploads_are_bounded_per_subject() {
+    let w = World::new(&[("QUOTA_OPEN_MULTIPART", "2"), ("MULTIPART_LIFETIME", "600")]);
+    let create = |file: &str| {
+        let v = w.signed(
+            &alice(),
+            json!({ "method": "POST", "key": file, "size": MIB }),
+        );
+        let r = w.post(v["url"].as_str().unwrap(), b"");
+        let id = (r.status == 200).then(|| xml(&r.body, "UploadId"));
+        (r, v["key"].as_str().unwrap().to_owned(), id)
+    };
+    let (_, k1, id1) = create("1.mp4");
+    let (_, k2, id2) = create("2.mp4");
+    let (r, _, _) = create("3.mp4");
+    assert_eq!(
+        (r.status, code(&r)),
+        (429, "quota_exceeded".to_owned()),
+        "{}",
+        r.body
+    );
+    let body: Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(body["error"]["reason"], "open_multipart");
+    assert_eq!(body["error"]["quota"]["limit"], 2);
+    assert_eq!(body["error"]["quota"]["used"], 2);
+    // Retry once the first open upload's ticket expires.
+    assert_eq!(
+        r.headers
+            .iter()
+            .find(|(n, _)| *n == "retry-after")
+            .map(|(_, v)| v.as_str()),
+        Some("601")
+    );
+    // The refused upload was aborted at the store: only two are open.
+    assert_eq!(w.open_uploads(), 2);
+    // Completing one frees its place; aborting another too.
+    let (id1, id2) = (id1.unwrap(), id2.unwrap());
+    w.store.put_part(&FakeStore::store_id(&id1), 1, MIB);
+    assert_eq!(w.post(&w.complete_url(&k1, &id1), b"").status, 200);
+    let (r, _, id3) = create("3.mp4");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let (r, _, _) = create("4.mp4");
+    assert_eq!(r.status, 429);
+    let v = w.signed(
+        &alice(),
+        json!({ "method": "DELETE", "key": k2, "uploadId": id2 }),
+    );
+    let url = v["url"].as_str().unwrap();
+    assert_eq!(
+        call(&w.svc, &w.ledger, &w.store, "DELETE", url, &[], b"", NOW).status,
+        204
+    );
+    let (r, _, _) = create("4.mp4");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(id3.is_some());
+    // Another subject has its own budget; the usage shows the count.
+    let bob = hs256(JWT_SECRET, &json!({ "sub": "bob", "exp": NOW + 3600 }));
+    let v = w.signed(
+        &bob,
+        json!({ "method": "POST", "key": "b.mp4", "size": MIB }),
+    );
+    assert_eq!(w.post(v["url"].as_str().unwrap(), b"").status, 200);
+    let auth = format!("Bearer {}", alice());
+    let r = call(
+        &w.svc,
+        &w.ledger,
+        &w.store,
+        "GET",
+        "/v1/usage",
+        &[("authorization", &auth)],
+        b"",
+        NOW,
+    );
+    let usage: Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(usage["used"]["open_multipart"], 2, "{usage}");
+    assert_eq!(usage["limits"]["open_multipart"], 2);
+    assert_eq!(usage["remaining"]["open_multipart"], 0);
+    // Past their lifetime they no longer count.
+    let later = NOW + 601;
+    let fresh = hs256(JWT_SECRET, &json!({ "sub": "alice", "exp": later + 3600 }));
+    let v = w
+        .sign_at(
+            &fresh,
+            json!({ "method": "POST", "key": "5.mp4", "size": MIB }),
+            later,
+        )
+        .1;
+    assert_eq!(
+        w.post_at(v["url"].as_str().unwrap(), b"", later).status,
+        200
+    );
+    // A token's claim narrows the budget, never widens it.
+    let one = hs256(
+        JWT_SECRET,
+        &json!({ "sub": "carol", "exp": NOW + 3600, "quota_open_multipart": 1 }),
+    );
+    let wide = hs256(
+        JWT_SECRET,
+        &json!({ "sub": "dave", "exp": NOW + 3600, "quota_open_multipart": 10 }),
+    );
+    for (t, allowed) in [(&one, 1), (&wide, 2)] {
+        let mut created = 0;
+        for i in 0..4 {
+            let v = w.signed(
+                t,
+                json!({ "method": "POST", "key": format!("{i}.mp4"), "size": MIB }),
+            );
+            if w.post(v["url"].as_str().unwrap(), b"").status == 200 {
+                created += 1;
+            }
+        }
+        assert_eq!(created, allowed);
+    }
 }
