@@ -716,7 +716,10 @@ function report(dir) {
     "Extra cost of a public-key token: the difference of the workerd CPU µs/req figures of that target and of the HS256 full job " +
       "(the same worker code but the signature check). Cross-check: 1/rps − 1/rps(HS256) per round, the median of the rounds shown; " +
       "it matches when workerd's event-loop thread is the bottleneck" +
-      (busyRange ? ` (the machine was busy ${busyRange} of the time during the measured runs, so not saturated)` : "") +
+      (busyRange
+        ? ` (the machine was busy ${busyRange} of the time during the measured runs, ` +
+          (Math.max(...busy) < 0.9 ? "so not saturated)" : "so at times saturated: then the CPU figures are the better guide)")
+        : "") +
       " and is noisier.",
   );
   if (budget) {
