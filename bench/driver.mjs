@@ -613,6 +613,20 @@ function report(dir) {
       "and LEDGER: class Ledger, enableSql, localDisk storage in a fresh temporary directory); checked: 200 with a signed URL, " +
       "then GET /v1/usage with the token shows the grant counted",
   );
+  // The same two targets' differences within each round (p50 latency; CPU when measured): the
+  // rounds' own pairs, since the median rounds of the two may differ.
+  const perRound = (w, base) => {
+    const pairs = w.runs
+      .map((x) => [x, base.runs.find((o) => o.round === x.round)])
+      .filter(([, o]) => o)
+      .sort(([a], [b]) => a.round - b.round);
+    if (pairs.length < 2) return "";
+    const each = pairs.map(([x, o]) => {
+      const cpu = x.cpu_us !== undefined && o.cpu_us !== undefined ? ` / ${sign(x.cpu_us - o.cpu_us)}` : "";
+      return `${sign(x.p50_us - o.p50_us)}${cpu}`;
+    });
+    return ` (per round, p50 / CPU µs: ${each.join(", ")})`;
+  };
   // One connection: each request alone, so the p50 difference is the ledger's round trip.
   const alone = (a, b) => {
     if (!a || !b) return "not measured";
@@ -625,7 +639,8 @@ function report(dir) {
     alone(ours1, budget1),
     ours1 && budget1
       ? `the ledger's round trip: **${sign(budget1.p50_us - ours1.p50_us)} µs of latency**` +
-        (ours1.cpu_us !== undefined && budget1.cpu_us !== undefined ? `, ${sign(budget1.cpu_us - ours1.cpu_us)} µs of CPU per request` : "")
+        (ours1.cpu_us !== undefined && budget1.cpu_us !== undefined ? `, ${sign(budget1.cpu_us - ours1.cpu_us)} µs of CPU per request` : "") +
+        perRound(budget1, ours1)
       : "",
     `\`wrk -t1 -c1 -d${meta.duration}s --latency\`, in the same rounds; the two targets above (their workerd processes) with one request at a time`,
   );
