@@ -34,6 +34,8 @@ use worker::{console_error, console_warn, js_sys, web_sys, worker_sys, Env};
 use crate::api::{self, Body, Platform, Service};
 use crate::jwks::Remote;
 use crate::jwt::{Algorithm, PublicKey};
+use crate::sigv4::SignedRequest;
+use crate::store::{StoreError, Transport};
 
 /// talc: smaller and faster than the default dlmalloc, and needs no `unsafe` here.
 #[global_allocator]
@@ -396,6 +398,66 @@ impl Remote for JsRemote {
     }
 }
 
+/// Longest wait for the store's answer to one of the worker's own requests (multipart create,
+/// list, complete, abort); past it the fetch is aborted and the client gets `504 store_timeout`.
+const STORE_TIMEOUT: Duration = Duration::from_secs(8);
+/// Largest store answer read: a ListParts page of 1000 parts is about 250 KB.
+const MAX_STORE_ANSWER: usize = 1 << 20;
+
+/// The worker's own header-signed requests to the store, through the global `fetch`.
+struct JsStore;
+
+impl Transport for JsStore {
+    async fn send(
+        &self,
+        req: &SignedRequest,
+        body: &[u8],
+    ) -> std::result::Result<(u16, String), StoreError> {
+        let controller = web_sys::AbortController::new().map_err(|_| StoreError::Unreachable)?;
+        let sent = within(
+            async {
+                let init = js_sys::Object::new();
+                js_sys::Reflect::set(&init, &"method".into(), &req.method.as_str().into())?;
+                let headers = web_sys::Headers::new()?;
+                for (name, value) in &req.headers {
+                    headers.set(name, value)?;
+                }
+                js_sys::Reflect::set(&init, &"headers".into(), &headers)?;
+                if !body.is_empty() {
+                    js_sys::Reflect::set(&init, &"body".into(), &js_sys::Uint8Array::from(body))?;
+                }
+                js_sys::Reflect::set(&init, &"signal".into(), &controller.signal())?;
+                let resp: web_sys::Response = JsFuture::from(js_fetch(&req.url, &init)?)
+                    .await?
+                    .unchecked_into();
+                let answer = read_limited(&resp, MAX_STORE_ANSWER).await?;
+                Ok::<_, JsValue>((resp.status(), answer))
+            },
+            STORE_TIMEOUT,
+        )
+        .await;
+        // Logged without the URL's query or any header: the key and status are enough.
+        let Some(sent) = sent else {
+            controller.abort();
+            warn(
+                "store_timeout",
+                &format!("no answer within {} s", STORE_TIMEOUT.as_secs()),
+            );
+            return Err(StoreError::Timeout);
+        };
+        match sent {
+            Err(e) => {
+                warn("store_unreachable", &js_problem(&e));
+                Err(StoreError::Unreachable)
+            }
+            Ok((_, None)) => Err(StoreError::Malformed("an answer over 1 MiB")),
+            Ok((status, Some(bytes))) => String::from_utf8(bytes)
+                .map(|text| (status, text))
+                .map_err(|_| StoreError::Malformed("an answer that is not UTF-8")),
+        }
+    }
+}
+
 fn service(env: &Env) -> Option<&'static Service> {
     SERVICE.with(|cell| {
         *cell.get_or_init(|| {
@@ -508,17 +570,20 @@ async fn handle_request(
             let api_req = api::Request {
                 method: &method,
                 path,
+                query: api::url_query(&url),
+                origin: api::url_origin(&url),
                 header: &lookup,
                 body: body.as_ref().map_or(Body::TooLarge, |b| Body::Bytes(b)),
             };
             let ledger = crate::durable::JsLedger { env: &env };
             let resp = svc
-                .serve_with(
+                .serve_io(
                     &api_req,
                     started as u64,
                     &mut JsPlatform,
                     &JsRemote,
                     &ledger,
+                    &JsStore,
                 )
                 .await;
             if svc.refresh_due() {

@@ -20,6 +20,10 @@
 //! | 500 | [`ApiError::ConfigInvalid`] | `config_invalid` |
 //! | 503 | [`ApiError::JwksUnavailable`] | `jwks_unavailable` (with `Retry-After`) |
 //! | 503 | [`ApiError::LedgerUnavailable`] | `ledger_unavailable` (with `Retry-After`) |
+//! | 403 / 422 | [`ApiError::Ticket`] | `ticket_invalid`, `ticket_expired` (403), `invalid_upload_id` (422): a multipart upload's ticket or a worker URL's pass |
+//! | 409 | [`ApiError::TicketUsed`] | `ticket_used`: a create URL already created its upload |
+//! | 422 | [`ApiError::Breach`] | `size_exceeded`, `size_mismatch`: the parts break the grant (the upload was aborted) |
+//! | 404 / 412 / 502 / 503 / 504 | [`ApiError::Store`] | `upload_not_found`, `object_exists`, `store_error`, `store_answer_malformed`, `store_unavailable`, `store_timeout` (5xx with `Retry-After`) |
 
 use std::fmt;
 
@@ -28,6 +32,9 @@ use super::Response;
 use crate::jwt;
 use crate::policy::{PolicyError, Refusal};
 use crate::sigv4::SignError;
+use crate::store::complete::Breach;
+use crate::store::ticket::TicketError;
+use crate::store::{StoreError, RETRY_AFTER_SECS};
 
 /// The `WWW-Authenticate` challenge of every 401 answer.
 const REALM: &str = "Bearer realm=\"presign-worker\"";
@@ -65,6 +72,14 @@ pub(crate) enum ApiError {
     QuotaExceeded(Exceeded),
     /// The subject's ledger could not be reached: nothing is granted (fail closed).
     LedgerUnavailable,
+    /// A multipart upload's ticket, or a worker URL's pass, is malformed, forged or expired.
+    Ticket(TicketError),
+    /// A create URL whose upload was already created (with a ledger, each is used once).
+    TicketUsed,
+    /// The store's parts break the upload's grant; it was aborted unless it had no part.
+    Breach(Breach),
+    /// The store failed or refused the worker's own request.
+    Store(StoreError),
     /// An identity provider's keys were never fetched successfully.
     JwksUnavailable {
         /// Seconds until a new fetch may be tried (`JWKS_REFETCH_INTERVAL`).
@@ -90,6 +105,11 @@ impl ApiError {
             Self::QuotaExceeded(_) => 429,
             Self::ConfigInvalid => 500,
             Self::JwksUnavailable { .. } | Self::LedgerUnavailable => 503,
+            Self::Ticket(TicketError::Malformed) => 422,
+            Self::Ticket(_) => 403,
+            Self::TicketUsed => 409,
+            Self::Breach(_) => 422,
+            Self::Store(e) => e.status(),
         }
     }
 
@@ -109,6 +129,10 @@ impl ApiError {
             Self::ConfigInvalid => "config_invalid",
             Self::JwksUnavailable { .. } => "jwks_unavailable",
             Self::LedgerUnavailable => "ledger_unavailable",
+            Self::Ticket(t) => t.code(),
+            Self::TicketUsed => "ticket_used",
+            Self::Breach(b) => b.code(),
+            Self::Store(e) => e.code(),
         }
     }
 }
@@ -149,6 +173,22 @@ impl fmt::Display for ApiError {
             Self::LedgerUnavailable => {
                 f.write_str("the usage ledger could not be reached; try again later")
             }
+            Self::Ticket(TicketError::Malformed) => {
+                f.write_str("uploadId is not one this service's create request gave")
+            }
+            Self::Ticket(TicketError::Forged) => f.write_str(
+                "the upload's ticket (or the URL's pass) is not valid for this key and upload",
+            ),
+            Self::Ticket(TicketError::Expired) => {
+                f.write_str("the upload's ticket (or the URL's pass) has expired")
+            }
+            Self::TicketUsed => f.write_str(
+                "this create URL already created its upload; ask /v1/sign for a new one",
+            ),
+            Self::Breach(b) if b.aborts() => write!(f, "{b}; the upload was aborted at the store"),
+            Self::Breach(b) => write!(f, "{b}"),
+            Self::Store(e) if e.retryable() => write!(f, "{e}; try again later"),
+            Self::Store(e) => write!(f, "{e}"),
         }
     }
 }
@@ -202,6 +242,9 @@ impl From<ApiError> for Response {
             }) => resp.header("retry-after", secs.max(1).to_string()),
             ApiError::LedgerUnavailable => {
                 resp.header("retry-after", LEDGER_RETRY_AFTER.to_string())
+            }
+            ApiError::Store(e) if e.retryable() => {
+                resp.header("retry-after", RETRY_AFTER_SECS.to_string())
             }
             _ => resp,
         }

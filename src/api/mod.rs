@@ -9,6 +9,8 @@
 //! | `/v1/sign` | POST | JWT | any single S3 request of an upload, in the shape of Uppy's `signRequest` (see `sign.rs`): `{"method","url","headers","key",…}`, or a POST policy form (`fields`) |
 //! | `/v1/downloads` | POST | JWT | a presigned GET: `{"method","url","key","bucket","target","expires_at","expires_in"}` |
 //! | `/v1/usage` | GET, HEAD | JWT | the subject's budgets and usage (`quota.rs`) |
+//! | `/v1/multipart/create` | POST | the URL's pass | the store's `InitiateMultipartUploadResult`, with the ticketed upload id (`multipart.rs`) |
+//! | `/v1/multipart/complete` | POST | the URL's pass | the store's `CompleteMultipartUploadResult` with `Location`, once the parts keep the grant |
 //!
 //! Every JSON route also answers CORS preflights (`OPTIONS`). Handlers return
 //! `Result<Response, ApiError>`; refusals become answers in one place, `error.rs`, whose table
@@ -28,6 +30,7 @@ mod auth;
 mod body;
 mod download;
 mod error;
+mod multipart;
 mod quota;
 mod sign;
 #[cfg(test)]
@@ -39,6 +42,7 @@ pub(crate) use error::ApiError;
 pub use quota::{Ledger, LedgerUnavailable, NoLedger};
 
 use crate::sigv4::{AmzDate, Bucket, Signer};
+use crate::store::{NoTransport, Transport};
 
 /// What the core needs from the platform besides the request: randomness and Unicode NFC.
 pub trait Platform {
@@ -63,6 +67,11 @@ pub struct Request<'a> {
     pub method: &'a str,
     /// The URL path (no query), still percent-encoded.
     pub path: &'a str,
+    /// The URL query, without `?` (`""` when there is none), still percent-encoded.
+    pub query: &'a str,
+    /// The worker's own origin as the client reached it (`https://host[:port]`): the base of
+    /// the worker URLs that `/v1/sign` hands out for multipart uploads.
+    pub origin: &'a str,
     /// Header lookup by lower-case name.
     pub header: &'a dyn Fn(&str) -> Option<String>,
     /// The body as read by the adapter, within `MAX_BODY_BYTES` or marked too large.
@@ -183,6 +192,17 @@ impl Response {
         }
     }
 
+    /// An S3 XML answer (the worker-run multipart requests).
+    fn xml(status: u16, body: String) -> Self {
+        Self {
+            status,
+            headers: vec![("content-type", "application/xml".to_owned())],
+            body,
+            route: "other",
+            error_code: None,
+        }
+    }
+
     /// An empty answer (CORS preflights).
     fn empty(status: u16) -> Self {
         Self {
@@ -261,16 +281,36 @@ pub fn url_path(url: &str) -> &str {
     }
 }
 
+/// The query of an absolute URL (after `?`, before `#`), `""` when there is none.
+pub fn url_query(url: &str) -> &str {
+    let Some(start) = url.find('?') else {
+        return "";
+    };
+    let query = &url[start + 1..];
+    query.find('#').map_or(query, |end| &query[..end])
+}
+
+/// The origin of an absolute URL (`scheme://host[:port]`), `""` when it has none.
+pub fn url_origin(url: &str) -> &str {
+    let Some(after_scheme) = url.find("://").map(|i| i + 3) else {
+        return "";
+    };
+    let end = url[after_scheme..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| after_scheme + i);
+    &url[..end]
+}
+
 /// The answer of a worker whose configuration is invalid (details go to the log only).
 pub fn config_invalid_response() -> Response {
     ApiError::ConfigInvalid.into()
 }
 
-/// A JSON route's handler: the token's issuer scope and claims, parsed body, time in seconds →
-/// the answer (or a refusal). A successful answer leaves only after the ledger reserved what
-/// it grants (`quota.rs`).
+/// A JSON route's handler: the token's issuer scope and claims, parsed body, time in seconds,
+/// randomness, and the worker's origin → the answer (or a refusal). A successful answer leaves
+/// only after the ledger reserved what it grants (`quota.rs`).
 type Handler<T> =
-    fn(&Service, &Scope, &Claims, &T, u64, &mut dyn Platform) -> Result<Response, ApiError>;
+    fn(&Service, &Scope, &Claims, &T, u64, &mut dyn Platform, &str) -> Result<Response, ApiError>;
 
 /// One storage target, ready to sign.
 struct Target {
@@ -282,6 +322,9 @@ struct Target {
     write: Signer,
     /// Signs downloads.
     read: Signer,
+    /// Seals multipart tickets and the passes of worker URLs: derived from the write secret
+    /// key, so only who may write to the store can make one.
+    ticket_key: [u8; 32],
 }
 
 impl Target {
@@ -322,7 +365,14 @@ impl std::fmt::Debug for Service {
 
 /// The target's signers; the bucket and endpoint come parsed from the configuration.
 fn target_from_config(t: &TargetConfig) -> Result<Target, ConfigError> {
+    let secret = &t.credentials_for(Access::Write).secret_access_key;
+    let mut mac =
+        <hmac::Hmac<sha2::Sha256> as hmac::digest::KeyInit>::new_from_slice(secret.as_bytes())
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+    hmac::Mac::update(&mut mac, b"presign-worker ticket key v1");
+    let ticket_key = hmac::Mac::finalize(mac).into_bytes().into();
     Ok(Target {
+        ticket_key,
         name: t.name.clone(),
         post_policy: t.post_policy,
         bucket: t.bucket.clone(),
@@ -479,7 +529,21 @@ impl Service {
         platform: &mut dyn Platform,
         ledger: &L,
     ) -> Response {
-        let fut = std::pin::pin!(self.serve_with(req, now_ms, platform, &Offline, ledger));
+        self.handle_io(req, now_ms, platform, ledger, &NoTransport)
+    }
+
+    /// [`handle_with`](Self::handle_with) with a store `transport` whose sends complete at
+    /// once (a fake in tests).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn handle_io<L: Ledger, T: Transport>(
+        &self,
+        req: &Request<'_>,
+        now_ms: u64,
+        platform: &mut dyn Platform,
+        ledger: &L,
+        transport: &T,
+    ) -> Response {
+        let fut = std::pin::pin!(self.serve_io(req, now_ms, platform, &Offline, ledger, transport));
         // `Offline` never waits and one request never waits for itself: one poll completes.
         let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
         match std::future::Future::poll(fut, &mut cx) {
@@ -519,7 +583,8 @@ impl Service {
     }
 
     /// [`serve`](Self::serve) with the subjects' `ledger` (budgets and single-use tokens;
-    /// called only when they apply).
+    /// called only when they apply). Without a store transport: the multipart control routes
+    /// answer `503 store_unavailable`.
     pub async fn serve_with<R: Remote, L: Ledger>(
         &self,
         req: &Request<'_>,
@@ -527,6 +592,21 @@ impl Service {
         platform: &mut dyn Platform,
         remote: &R,
         ledger: &L,
+    ) -> Response {
+        self.serve_io(req, now_ms, platform, remote, ledger, &NoTransport)
+            .await
+    }
+
+    /// [`serve_with`](Self::serve_with) with the `transport` of the worker's own requests to
+    /// the store (the multipart control routes).
+    pub async fn serve_io<R: Remote, L: Ledger, T: Transport>(
+        &self,
+        req: &Request<'_>,
+        now_ms: u64,
+        platform: &mut dyn Platform,
+        remote: &R,
+        ledger: &L,
+        transport: &T,
     ) -> Response {
         let (route, mut resp) = match req.path {
             "/healthz" => (
@@ -556,6 +636,18 @@ impl Service {
             "/v1/usage" => (
                 "/v1/usage",
                 self.usage(req, now_ms, remote, ledger)
+                    .await
+                    .unwrap_or_else(Response::from),
+            ),
+            multipart::CREATE_PATH => (
+                multipart::CREATE_PATH,
+                self.multipart(req, now_ms, ledger, transport, multipart::Op::Create)
+                    .await
+                    .unwrap_or_else(Response::from),
+            ),
+            multipart::COMPLETE_PATH => (
+                multipart::COMPLETE_PATH,
+                self.multipart(req, now_ms, ledger, transport, multipart::Op::Complete)
                     .await
                     .unwrap_or_else(Response::from),
             ),
@@ -648,7 +740,7 @@ impl Service {
     ) -> Result<Response, ApiError> {
         let (scope, claims, body, now) = self.admit(req, now_ms, remote).await?;
         let parsed: T = body::parse(body).map_err(ApiError::InvalidRequest)?;
-        let resp = handler(self, scope, &claims, &parsed, now, platform)?;
+        let resp = handler(self, scope, &claims, &parsed, now, platform, req.origin)?;
         self.reserve(scope, &claims, &parsed, ledger).await?;
         Ok(resp)
     }

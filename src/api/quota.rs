@@ -91,7 +91,7 @@ fn narrowest(config: Option<u64>, claim: Option<u64>) -> Option<u64> {
 /// The ledger's view of one token: its subject, budgets and single-use id.
 pub(super) struct Account {
     /// The Durable Object's name: `["<iss>","<sub>"]` as JSON.
-    subject: String,
+    pub(super) subject: String,
     limits: Limits,
     /// The `jti` and until when it must be remembered, for a single-use token.
     jti: Option<(String, u64)>,

@@ -24,6 +24,7 @@
 //! `If-None-Match: *`, returned in `headers` ([`policy::no_overwrite_header`]).
 
 use super::body::{Fields, FromBody};
+use super::multipart;
 use super::upload::{header_refs, AskedType, UploadAsk};
 use super::{ApiError, Platform, Response, Service, Signed};
 use crate::config::Access;
@@ -40,6 +41,7 @@ pub(super) struct SignBody {
     content_type: Option<String>,
     expires_in: Option<u64>,
     size: Option<u64>,
+    part_size: Option<u64>,
     target: Option<String>,
 }
 
@@ -55,6 +57,7 @@ impl FromBody for SignBody {
             content_type: f.opt_str("contentType")?,
             expires_in: f.opt_u64("expiresIn")?,
             size: f.opt_u64("size")?,
+            part_size: f.opt_u64("partSize")?,
             target: f.opt_str("target")?,
         })
     }
@@ -105,6 +108,7 @@ impl Service {
         req: &SignBody,
         now: u64,
         platform: &mut dyn Platform,
+        origin: &str,
     ) -> Result<Response, ApiError> {
         let cfg = &self.config.policy;
         let op = operation(req)?;
@@ -115,7 +119,7 @@ impl Service {
             ttl = ttl.min(u32::try_from(asked).unwrap_or(u32::MAX));
         }
 
-        let (key, headers) = match op {
+        let (key, headers, store_id) = match op {
             Operation::PutObject | Operation::CreateMultipartUpload => {
                 let ask = UploadAsk {
                     filename: &req.key,
@@ -131,11 +135,42 @@ impl Service {
                     metadata: None,
                     key: None,
                 };
+                let creates = op == Operation::CreateMultipartUpload;
+                if creates && req.size.is_none() {
+                    // The worker completes the upload only at exactly this size.
+                    return Err(PolicyError::invalid(
+                        "size_required",
+                        "give the file's size in bytes (`size`): a multipart upload is completed \
+                         only at exactly that size",
+                    )
+                    .into());
+                }
                 let plan = self.plan_upload(scope, claims, &grant, &ask, now, platform)?;
                 if op == Operation::PutObject && target.post_policy {
                     return self.post_policy_form(target, claims, &plan, ttl, now);
                 }
-                (plan.key, plan.headers)
+                if let (true, Some(size)) = (creates, plan.size) {
+                    let part_size = multipart::part_size(req.part_size, size)?;
+                    let subject = self.account(scope, claims)?.map(|a| a.subject);
+                    let mut nonce = [0u8; 16];
+                    platform.fill_random(&mut nonce);
+                    let url = self.create_url(
+                        origin,
+                        target,
+                        &plan.key,
+                        &plan.content_type,
+                        size,
+                        part_size,
+                        subject,
+                        now + u64::from(ttl),
+                        nonce,
+                    );
+                    let headers = [("content-type".to_owned(), plan.content_type)];
+                    return Ok(Signed::new(target, "POST", &url, &plan.key, ttl, now)
+                        .headers(&headers)
+                        .answer());
+                }
+                (plan.key, plan.headers, None)
             }
             _ => {
                 if op == Operation::DeleteObject && !cfg.allow_delete {
@@ -148,27 +183,52 @@ impl Service {
                 let key = platform.nfc(&req.key);
                 grant.check_key(&key)?;
                 let mut headers = Vec::new();
-                if let (Operation::UploadPart(_), Some(size)) = (op, req.size) {
-                    if size > policy::MAX_PUT_SIZE {
-                        return Err(PolicyError::invalid(
-                            "size_too_large",
-                            "a part is at most 5 GiB",
-                        )
-                        .into());
+                let id = req.upload_id.as_deref().unwrap_or_default();
+                let store_id = match op {
+                    Operation::UploadPart(n) => {
+                        let ticket = self.open_ticket(target, &key, id, now)?;
+                        let max = ticket.max_parts();
+                        if n > max {
+                            return Err(PolicyError::invalid(
+                                "too_many_parts",
+                                format!("this upload has at most {max} parts"),
+                            )
+                            .into());
+                        }
+                        if let Some(length) = ticket.part_length(n) {
+                            if req.size.is_some_and(|s| s != length) {
+                                return Err(PolicyError::invalid(
+                                    "part_size_mismatch",
+                                    format!("part {n} of this upload is {length} bytes"),
+                                )
+                                .into());
+                            }
+                            headers.push(("content-length".to_owned(), length.to_string()));
+                        }
+                        Some(ticket.upload_id)
                     }
-                    headers.push(("content-length".to_owned(), size.to_string()));
-                }
-                if op == Operation::CompleteMultipartUpload {
-                    // The upload's key came from the template at creation: it may exist when
-                    // the template has no {uuid}.
-                    headers.extend(policy::no_overwrite_header(cfg, false));
-                }
-                (key, headers)
+                    Operation::ListParts => {
+                        Some(self.open_ticket(target, &key, id, now)?.upload_id)
+                    }
+                    // An expired upload may still be aborted (its parts freed).
+                    Operation::AbortMultipartUpload => {
+                        Some(self.open_ticket(target, &key, id, 0)?.upload_id)
+                    }
+                    Operation::CompleteMultipartUpload => {
+                        self.open_ticket(target, &key, id, now)?;
+                        let url = self.complete_url(origin, target, &key, id, now + u64::from(ttl));
+                        return Ok(Signed::new(target, "POST", &url, &key, ttl, now)
+                            .headers(&[])
+                            .answer());
+                    }
+                    _ => None,
+                };
+                (key, headers, store_id)
             }
         };
 
         let part;
-        let upload_id = req.upload_id.as_deref().unwrap_or_default();
+        let upload_id = store_id.as_deref().unwrap_or_default();
         let query: Vec<(&str, &str)> = match op {
             Operation::CreateMultipartUpload => vec![("uploads", "")],
             Operation::UploadPart(n) => {

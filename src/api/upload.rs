@@ -168,6 +168,7 @@ impl Service {
         req: &UploadBody,
         now: u64,
         platform: &mut dyn Platform,
+        _origin: &str,
     ) -> Result<Response, ApiError> {
         let target = self.target(scope, claims, req.target.as_deref())?;
         let grant = scope.grant(claims)?;

@@ -114,6 +114,10 @@ pub(crate) const MAX_MAX_UPLOAD_SIZE: u64 = 5 * 1024 * 1024 * 1024;
 pub(crate) const DEFAULT_URL_TTL: u64 = 300;
 /// Upper bound of `URL_TTL`: 7 days, the SigV4 presigning limit.
 pub(crate) const MAX_URL_TTL: u64 = 604_800;
+/// Default of `MULTIPART_LIFETIME`, in seconds: a day.
+pub(crate) const DEFAULT_MULTIPART_LIFETIME: u64 = 86_400;
+/// Upper bound of `MULTIPART_LIFETIME`: 7 days.
+pub(crate) const MAX_MULTIPART_LIFETIME: u64 = 604_800;
 /// Default of `ALLOW_URL_PAST_TOKEN_EXPIRY`.
 pub(crate) const DEFAULT_ALLOW_URL_PAST_TOKEN_EXPIRY: bool = false;
 /// Default of `ALLOW_DELETE`.

@@ -1,13 +1,15 @@
 //! What may be signed: the key template, the allowed media types, the size and lifetime
 //! limits, and the optional permissions (`KEY_TEMPLATE`, `ALLOWED_CONTENT_TYPES`,
-//! `MAX_UPLOAD_SIZE`, `URL_TTL`, `ALLOW_URL_PAST_TOKEN_EXPIRY`, `ALLOW_DELETE`, `ALLOW_OVERWRITE`). The
+//! `MAX_UPLOAD_SIZE`, `URL_TTL`, `ALLOW_URL_PAST_TOKEN_EXPIRY`, `ALLOW_DELETE`, `ALLOW_OVERWRITE`,
+//! `MULTIPART_LIFETIME`). The
 //! [`policy`](crate::policy) module applies them to each request.
 
 use super::{parse_list, show, ConfigError, Result, Vars};
 use super::{
     DEFAULT_ALLOWED_CONTENT_TYPES, DEFAULT_ALLOW_DELETE, DEFAULT_ALLOW_OVERWRITE,
     DEFAULT_ALLOW_URL_PAST_TOKEN_EXPIRY, DEFAULT_KEY_TEMPLATE, DEFAULT_MAX_UPLOAD_SIZE,
-    DEFAULT_URL_TTL, MAX_MAX_UPLOAD_SIZE, MAX_URL_TTL,
+    DEFAULT_MULTIPART_LIFETIME, DEFAULT_URL_TTL, MAX_MAX_UPLOAD_SIZE, MAX_MULTIPART_LIFETIME,
+    MAX_URL_TTL,
 };
 use crate::policy::KeyTemplate;
 
@@ -29,6 +31,9 @@ pub struct PolicyConfig {
     /// Whether a write may replace an object (`ALLOW_OVERWRITE`); else `If-None-Match: *` is
     /// signed on writes to keys that may exist.
     pub allow_overwrite: bool,
+    /// Seconds a multipart upload may take from its creation (`MULTIPART_LIFETIME`): its
+    /// ticket, and so its part, list and complete requests, are refused after that.
+    pub multipart_lifetime_secs: u64,
 }
 
 impl PolicyConfig {
@@ -94,6 +99,12 @@ pub(super) fn parse_policy(vars: &Vars<'_>) -> Result<PolicyConfig> {
         )?,
         allow_delete: vars.boolean("ALLOW_DELETE", DEFAULT_ALLOW_DELETE)?,
         allow_overwrite: vars.boolean("ALLOW_OVERWRITE", DEFAULT_ALLOW_OVERWRITE)?,
+        multipart_lifetime_secs: vars.number(
+            "MULTIPART_LIFETIME",
+            DEFAULT_MULTIPART_LIFETIME,
+            1,
+            MAX_MULTIPART_LIFETIME,
+        )?,
     })
 }
 

@@ -59,6 +59,33 @@ impl Breach {
     }
 }
 
+impl std::fmt::Display for Breach {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Empty => f.write_str("the upload has no part yet"),
+            Self::TooManyParts { parts, max } => {
+                write!(
+                    f,
+                    "the upload has {parts} parts, at most {max} were granted"
+                )
+            }
+            Self::PartLength {
+                number,
+                size,
+                expected,
+            } => write!(
+                f,
+                "part {number} is {size} bytes, the grant's part size makes it {expected}"
+            ),
+            Self::Overflow => f.write_str("the parts add up to more than any size"),
+            Self::Total { total, declared } => write!(
+                f,
+                "the parts add up to {total} bytes, the upload was granted {declared}"
+            ),
+        }
+    }
+}
+
 /// The body of CompleteMultipartUpload for `parts` (all of them, as listed), when they keep
 /// `ticket`'s grant: at most `max_parts`, each of its exact length when a part size is declared,
 /// adding up to exactly the declared size.
@@ -261,7 +288,7 @@ mod tests {
             body: "<Error><Code>PreconditionFailed</Code></Error>",
         })
         .unwrap_err();
-        assert_eq!((e.status(), e.code()), (502, "store_error"));
+        assert_eq!((e.status(), e.code()), (412, "object_exists"));
         assert!(matches!(
             parse(&Answer {
                 status: 200,

@@ -17,9 +17,38 @@ pub mod complete;
 pub mod create;
 pub mod list_parts;
 pub mod ticket;
-mod xml;
+pub(crate) mod xml;
 
 use std::fmt;
+use std::future::Future;
+
+use crate::sigv4::SignedRequest;
+
+/// Seconds a client is told to wait after the store failed (`Retry-After`).
+pub const RETRY_AFTER_SECS: u64 = 5;
+
+/// How the worker's own requests reach the store: the adapter's `fetch` with a timeout (and a
+/// bounded answer), a scripted fake in tests.
+///
+/// The future is not `Send`: the worker runs on one thread.
+pub trait Transport {
+    /// Sends `req` with `body` and returns the store's status and body, or why none came.
+    fn send(
+        &self,
+        req: &SignedRequest,
+        body: &[u8],
+    ) -> impl Future<Output = Result<(u16, String), StoreError>>;
+}
+
+/// No store at all (the native [`crate::api::Service::handle`]): every request is unreachable.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoTransport;
+
+impl Transport for NoTransport {
+    async fn send(&self, _req: &SignedRequest, _body: &[u8]) -> Result<(u16, String), StoreError> {
+        Err(StoreError::Unreachable)
+    }
+}
 
 /// The store's answer as the adapter received it.
 #[derive(Debug, Clone, Copy)]
@@ -50,21 +79,30 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// The HTTP status the worker answers with: 404 for an upload the store does not know, 502
-    /// for a store error or a malformed answer, 503 when unreachable, 504 on a timeout.
+    /// The HTTP status the worker answers with: 404 for an upload the store does not know, 412
+    /// when the key already holds an object (`If-None-Match: *`), 502 for another store error
+    /// or a malformed answer, 503 when unreachable, 504 on a timeout.
     pub fn status(&self) -> u16 {
         match self {
             Self::Refused { code, .. } if code == "NoSuchUpload" => 404,
+            Self::Refused { status: 412, .. } => 412,
             Self::Refused { .. } | Self::Malformed(_) => 502,
             Self::Unreachable => 503,
             Self::Timeout => 504,
         }
     }
 
+    /// Whether the client should retry later (the answer then has `Retry-After`): every
+    /// failure but an unknown upload or an existing key.
+    pub fn retryable(&self) -> bool {
+        !matches!(self.status(), 404 | 412)
+    }
+
     /// The stable error code of the worker's answer.
     pub fn code(&self) -> &'static str {
         match self {
             Self::Refused { code, .. } if code == "NoSuchUpload" => "upload_not_found",
+            Self::Refused { status: 412, .. } => "object_exists",
             Self::Refused { .. } => "store_error",
             Self::Malformed(_) => "store_answer_malformed",
             Self::Unreachable => "store_unavailable",

@@ -10,6 +10,7 @@
 mod support;
 
 mod doctor_cli;
+mod e2e_bounded;
 mod e2e_browser;
 mod e2e_demo;
 mod e2e_jwks;

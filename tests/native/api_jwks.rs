@@ -437,6 +437,8 @@ fn serve_at(
     let req = Request {
         method: "POST",
         path,
+        query: "",
+        origin: "https://presign.test",
         header: &lookup,
         body: Body::Bytes(body),
     };
@@ -1197,6 +1199,8 @@ fn inline_jwks_need_no_fetch_and_issuers_do_not_share_keys() {
     let req = Request {
         method: "POST",
         path: "/v1/uploads",
+        query: "",
+        origin: "https://presign.test",
         header: &lookup,
         body: Body::Bytes(UPLOAD),
     };
@@ -1334,6 +1338,8 @@ fn upload_request(lookup: &dyn Fn(&str) -> Option<String>) -> Request<'_> {
     Request {
         method: "POST",
         path: "/v1/uploads",
+        query: "",
+        origin: "https://presign.test",
         header: lookup,
         body: Body::Bytes(UPLOAD),
     }

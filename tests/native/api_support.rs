@@ -2,7 +2,7 @@
 //! platform, HS256 tokens minted by the independent `jsonwebtoken`, a service configured from
 //! name/value pairs, and one request through `Service::handle`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use std::cell::{Cell, RefCell};
 
@@ -10,6 +10,8 @@ use presign_worker::api::{
     Body, Ledger, LedgerUnavailable, NoLedger, Platform, Request, Response, Service,
 };
 use presign_worker::ledger::{Book, Call, Reply};
+use presign_worker::sigv4::SignedRequest;
+use presign_worker::store::{NoTransport, StoreError, Transport};
 use serde_json::Value;
 use unicode_normalization::UnicodeNormalization;
 
@@ -65,15 +67,42 @@ pub fn request(
     request_with(svc, &NoLedger, (method, path), headers, body, now_ms)
 }
 
+/// The worker's origin in native tests (the base of the worker URLs of `/v1/sign`).
+pub const ORIGIN: &str = "https://presign.test";
+
 /// [`request`] through [`Service::handle_with`] and `ledger`.
 pub fn request_with<L: Ledger>(
     svc: &Service,
     ledger: &L,
-    (method, path): (&str, &str),
+    method_path: (&str, &str),
     headers: &[(&str, &str)],
     body: &[u8],
     now_ms: u64,
 ) -> Response {
+    request_io(
+        svc,
+        ledger,
+        &NoTransport,
+        method_path,
+        headers,
+        body,
+        now_ms,
+    )
+}
+
+/// [`request`] through [`Service::handle_io`], `ledger` and the store `transport`; `target`
+/// is a path with an optional query (`/v1/multipart/create?pass=…`) or a worker URL.
+pub fn request_io<L: Ledger, T: Transport>(
+    svc: &Service,
+    ledger: &L,
+    transport: &T,
+    (method, target): (&str, &str),
+    headers: &[(&str, &str)],
+    body: &[u8],
+    now_ms: u64,
+) -> Response {
+    let target = target.strip_prefix(ORIGIN).unwrap_or(target);
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let h: HashMap<String, String> = headers
         .iter()
         .map(|(k, v)| (k.to_ascii_lowercase(), (*v).to_owned()))
@@ -82,10 +111,18 @@ pub fn request_with<L: Ledger>(
     let req = Request {
         method,
         path,
+        query,
+        origin: ORIGIN,
         header: &lookup,
         body: Body::Bytes(body),
     };
-    svc.handle_with(&req, now_ms, &mut TestPlatform(0), ledger)
+    // Each request its own random stream (nonces, uuids), the same in every run.
+    thread_local!(static SEED: Cell<u8> = const { Cell::new(0) });
+    let seed = SEED.with(|s| {
+        s.set(s.get().wrapping_add(1));
+        s.get()
+    });
+    svc.handle_io(&req, now_ms, &mut TestPlatform(seed), ledger, transport)
 }
 
 /// Per-subject ledgers in memory (the real rules of `Book`), with a clock the test sets;
@@ -111,4 +148,224 @@ impl Ledger for FakeLedger {
         let book = books.entry(subject.to_owned()).or_default();
         Ok(book.answer(&call, self.now.get()))
     }
+}
+
+/// An S3 store in memory for the worker's own requests (CreateMultipartUpload, ListParts,
+/// CompleteMultipartUpload, AbortMultipartUpload) on one bucket at `prefix` (`/uploads/`);
+/// a test puts parts itself with [`FakeStore::put_part`], as a client would with the presigned
+/// part URLs. `fail` makes every request fail that way; `answer` replaces the next answers.
+/// One open upload of a [`FakeStore`]: its key and its parts (number → size).
+pub type FakeUpload = (String, BTreeMap<u16, u64>);
+/// One request a [`FakeStore`] took: method, URL, headers, body.
+pub type FakeRequest = (String, String, Vec<(String, String)>, String);
+
+pub struct FakeStore {
+    pub prefix: &'static str,
+    /// Open uploads: id → (key, part number → size).
+    pub uploads: RefCell<BTreeMap<String, FakeUpload>>,
+    /// Completed objects: key → size.
+    pub objects: RefCell<BTreeMap<String, u64>>,
+    /// Every request: (method, URL, headers, body).
+    pub requests: RefCell<Vec<FakeRequest>>,
+    pub fail: RefCell<Option<StoreError>>,
+    pub answer: RefCell<Option<(u16, String)>>,
+    /// Parts per ListParts page (S3's is up to 1000).
+    pub page: Cell<usize>,
+    next: Cell<u32>,
+}
+
+impl FakeStore {
+    pub fn new(prefix: &'static str) -> Self {
+        Self {
+            prefix,
+            uploads: RefCell::default(),
+            objects: RefCell::default(),
+            requests: RefCell::default(),
+            fail: RefCell::default(),
+            answer: RefCell::default(),
+            page: Cell::new(1000),
+            next: Cell::new(0),
+        }
+    }
+
+    /// A part of `size` bytes stored for the store's upload `id` (what a part URL does).
+    pub fn put_part(&self, id: &str, number: u16, size: u64) {
+        let mut uploads = self.uploads.borrow_mut();
+        let upload = uploads.get_mut(id).expect("an open upload");
+        upload.1.insert(number, size);
+    }
+
+    /// The store's upload id inside a ticketed client id (its first dot-separated field, as
+    /// this fake makes ids without dots).
+    pub fn store_id(client_id: &str) -> String {
+        client_id.split('.').next().unwrap().to_owned()
+    }
+
+    fn answer_for(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> (u16, String) {
+        let err = |status: u16, code: &str| (status, format!("<Error><Code>{code}</Code></Error>"));
+        let after_scheme = url.split_once("://").unwrap().1;
+        let path_query = &after_scheme[after_scheme.find('/').unwrap()..];
+        let (path, query) = path_query.split_once('?').unwrap_or((path_query, ""));
+        let Some(key) = path.strip_prefix(self.prefix) else {
+            return err(404, "NoSuchBucket");
+        };
+        let key = percent_decode(key);
+        let q: BTreeMap<&str, &str> = query
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| p.split_once('=').unwrap_or((p, "")))
+            .collect();
+        let header = |n: &str| {
+            headers
+                .iter()
+                .find(|(k, _)| k == n)
+                .map(|(_, v)| v.as_str())
+        };
+        assert!(header("authorization").is_some_and(|a| a.starts_with("AWS4-HMAC-SHA256 ")));
+        let id = q.get("uploadId").map(|s| percent_decode(s));
+        match (method, id) {
+            ("POST", None) if q.contains_key("uploads") => {
+                let n = self.next.get() + 1;
+                self.next.set(n);
+                let id = format!("upload-{n}");
+                self.uploads
+                    .borrow_mut()
+                    .insert(id.clone(), (key.clone(), BTreeMap::new()));
+                (200, format!("<InitiateMultipartUploadResult><Bucket>b</Bucket><Key>{}</Key><UploadId>{id}</UploadId></InitiateMultipartUploadResult>", xml_escape(&key)))
+            }
+            ("GET", Some(id)) => {
+                let uploads = self.uploads.borrow();
+                let Some((k, parts)) = uploads.get(&id) else {
+                    return err(404, "NoSuchUpload");
+                };
+                assert_eq!(*k, key);
+                let marker: u16 = q
+                    .get("part-number-marker")
+                    .map_or(0, |m| m.parse().unwrap());
+                let page: Vec<_> = parts.range(marker + 1..).take(self.page.get()).collect();
+                let truncated = parts.range(marker + 1..).count() > page.len();
+                let mut out = String::from("<ListPartsResult>");
+                for (n, size) in &page {
+                    out.push_str(&format!("<Part><PartNumber>{n}</PartNumber><ETag>\"etag-{n}\"</ETag><Size>{size}</Size></Part>"));
+                }
+                if truncated {
+                    let last = page.last().unwrap().0;
+                    out.push_str(&format!("<IsTruncated>true</IsTruncated><NextPartNumberMarker>{last}</NextPartNumberMarker>"));
+                }
+                out.push_str("</ListPartsResult>");
+                (200, out)
+            }
+            ("POST", Some(id)) => {
+                if !self.uploads.borrow().contains_key(&id) {
+                    return err(404, "NoSuchUpload");
+                }
+                if header("if-none-match") == Some("*") && self.objects.borrow().contains_key(&key)
+                {
+                    return err(412, "PreconditionFailed");
+                }
+                let body = std::str::from_utf8(body).unwrap();
+                let (_, parts) = self.uploads.borrow_mut().remove(&id).unwrap();
+                let mut size = 0;
+                for p in body.split("<PartNumber>").skip(1) {
+                    let n: u16 = p[..p.find('<').unwrap()].parse().unwrap();
+                    size += parts[&n];
+                }
+                self.objects.borrow_mut().insert(key.clone(), size);
+                (200, format!("<CompleteMultipartUploadResult><Key>{}</Key><ETag>\"etag-final\"</ETag></CompleteMultipartUploadResult>", xml_escape(&key)))
+            }
+            ("DELETE", Some(id)) => match self.uploads.borrow_mut().remove(&id) {
+                Some(_) => (204, String::new()),
+                None => err(404, "NoSuchUpload"),
+            },
+            _ => err(400, "InvalidRequest"),
+        }
+    }
+}
+
+impl Transport for FakeStore {
+    async fn send(&self, req: &SignedRequest, body: &[u8]) -> Result<(u16, String), StoreError> {
+        self.requests.borrow_mut().push((
+            req.method.as_str().to_owned(),
+            req.url.clone(),
+            req.headers.clone(),
+            String::from_utf8_lossy(body).into_owned(),
+        ));
+        if let Some(e) = self.fail.borrow().clone() {
+            return Err(e);
+        }
+        if let Some(a) = self.answer.borrow_mut().take() {
+            return Ok(a);
+        }
+        Ok(self.answer_for(req.method.as_str(), &req.url, &req.headers, body))
+    }
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// `%XX` decoded (the key of a request path, a query value).
+pub fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+/// A multipart upload of `file` (`size` bytes) created through the worker at `now_ms`:
+/// `/v1/sign`, then its create URL, against a [`FakeStore`] of the bucket at `prefix`
+/// (`/uploads/` for a path-style bucket `uploads`). Returns (key, the client's upload id).
+pub fn created_upload(
+    svc: &Service,
+    token: &str,
+    prefix: &'static str,
+    (file, size): (&str, u64),
+    now_ms: u64,
+) -> (String, String) {
+    let store = FakeStore::new(prefix);
+    let auth = format!("Bearer {token}");
+    let body = serde_json::json!({ "method": "POST", "key": file, "size": size });
+    let r = request_io(
+        svc,
+        &NoLedger,
+        &store,
+        ("POST", "/v1/sign"),
+        &[
+            ("authorization", &auth),
+            ("content-type", "application/json"),
+        ],
+        body.to_string().as_bytes(),
+        now_ms,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v: Value = serde_json::from_str(&r.body).unwrap();
+    let url = v["url"].as_str().unwrap();
+    let r = request_io(svc, &NoLedger, &store, ("POST", url), &[], b"", now_ms);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let id = r
+        .body
+        .split("<UploadId>")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap();
+    (v["key"].as_str().unwrap().to_owned(), id.to_owned())
 }

@@ -6,7 +6,7 @@ use presign_worker::ledger::{Ask, Book, Budget, Limits, Outcome, Usage};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
-use crate::api_support::{hs256, request, request_with, service_from, FakeLedger};
+use crate::api_support::{created_upload, hs256, request, request_with, service_from, FakeLedger};
 
 /// Everything ever granted, and every `jti` used: the model the book must agree with.
 #[derive(Default)]
@@ -317,7 +317,7 @@ fn grants_budget_counts_new_uploads_of_every_route() {
         "POST",
         "/v1/sign",
         &alice,
-        &json!({ "method": "POST", "key": "big.bin" }),
+        &json!({ "method": "POST", "key": "big.bin", "size": 1 }),
     );
     assert_eq!(resp.status, 200, "{body}");
     let (resp, body) = send(
@@ -332,8 +332,10 @@ fn grants_budget_counts_new_uploads_of_every_route() {
     assert_eq!(body["error"]["reason"], "grants_per_hour");
     assert_eq!(header(&resp, "retry-after"), Some("3600"));
     // Parts of a granted upload are no new grant.
-    let key = "alice/00000000-0000-4000-8000-000000000000/big.bin";
-    let part = json!({ "method": "PUT", "key": key, "uploadId": "abc", "partNumber": 1 });
+    let ok = hs256(SECRET, &json!({ "sub": "alice", "exp": NOW + 600 }));
+    let other = service(&[]);
+    let (key, id) = created_upload(&other, &ok, "/uploads/", ("big.bin", 1), NOW * 1000);
+    let part = json!({ "method": "PUT", "key": key, "uploadId": id, "partNumber": 1 });
     let (resp, body) = send(&svc, &ledger, "POST", "/v1/sign", &alice, &part);
     assert_eq!(resp.status, 200, "{body}");
 }

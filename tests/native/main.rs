@@ -19,6 +19,7 @@ mod jwt_fuzz;
 mod jwt_jwk;
 mod jwt_vectors;
 mod ledger;
+mod multipart;
 mod openapi;
 mod sigv4_aws_docs;
 mod sigv4_differential;

@@ -4,7 +4,9 @@
 //! documented for its route. A small validator covers the JSON Schema keywords the file uses.
 use std::collections::BTreeSet;
 
-use crate::api_support::{hs256, request, request_with, service_from, FakeLedger};
+use crate::api_support::{
+    created_upload, hs256, request, request_io, request_with, service_from, FakeLedger, FakeStore,
+};
 use presign_worker::api::{config_invalid_response, Response, Service};
 use serde_json::{json, Value};
 
@@ -208,13 +210,35 @@ fn response_schema<'a>(spec: &'a Value, path: &str, method: &str, status: u16) -
         .get(status.to_string())
         .unwrap_or_else(|| panic!("{method} {path} answered {status}, which is not documented"));
     let resp = resolve(spec, resp);
-    &resp["content"]["application/json"]["schema"]
+    let media = if resp["content"].get("application/xml").is_some() {
+        "application/xml"
+    } else {
+        "application/json"
+    };
+    &resp["content"][media]["schema"]
 }
 
 /// Asserts that `r` (an answer to `method path`) is documented and matches its schema.
 #[track_caller]
 fn check_answer(spec: &Value, path: &str, method: &str, r: &Response, seen: &mut BTreeSet<String>) {
     let schema = response_schema(spec, path, method, r.status);
+    let xml = r
+        .headers
+        .iter()
+        .any(|(n, v)| *n == "content-type" && v == "application/xml");
+    if xml {
+        // The S3 answers of the worker-run multipart requests: documented as XML text.
+        let op = &spec["paths"][path][method.to_ascii_lowercase()];
+        let documented = &op["responses"][r.status.to_string()]["content"]["application/xml"];
+        assert!(
+            documented.is_object(),
+            "{method} {path} {}: XML is not documented",
+            r.status
+        );
+        assert!(r.body.starts_with("<?xml"), "{}", r.body);
+        seen.insert(format!("{path} {method} {}", r.status));
+        return;
+    }
     let body: Value = serde_json::from_str(&r.body).unwrap_or_else(|e| panic!("{e}: {}", r.body));
     if let Err(e) = validate(spec, schema, &body, "body") {
         panic!("{method} {path} {}: {e}", r.status);
@@ -283,7 +307,7 @@ fn post_raw(svc: &Service, path: &str, auth: Option<&str>, body: &[u8], ctype: &
 }
 
 #[test]
-fn the_document_is_openapi_3_1_with_the_five_routes() {
+fn the_document_is_openapi_3_1_with_the_seven_routes() {
     let spec = spec();
     assert!(spec["openapi"].as_str().unwrap().starts_with("3.1"));
     let paths: BTreeSet<&str> = spec["paths"]
@@ -298,10 +322,15 @@ fn the_document_is_openapi_3_1_with_the_five_routes() {
             "/healthz",
             "/v1/downloads",
             "/v1/sign",
+            "/v1/multipart/complete",
+            "/v1/multipart/create",
             "/v1/uploads",
             "/v1/usage"
         ])
     );
+    for path in ["/v1/multipart/create", "/v1/multipart/complete"] {
+        assert_eq!(spec["paths"][path]["post"]["security"], json!([]), "{path}");
+    }
     assert_eq!(
         spec["paths"]["/v1/usage"]["get"]["security"],
         json!([{ "bearer": [] }])
@@ -419,14 +448,16 @@ fn every_answer_matches_the_document() {
 
     // /v1/sign: every operation, and a POST policy form.
     let sign = |body: &Value| post(&spec, &svc, "/v1/sign", Some(&alice), body);
-    let upload_id = "2~abcdefghijklmnopqrstuvwxyz012345";
+    let (m, upload_id) = created_upload(&svc, &alice, "/uploads/", ("m.png", 1 << 20), NOW * 1000);
+    let upload_id = upload_id.as_str();
     for body in [
         json!({ "method": "PUT", "key": "movie.mp4", "contentType": "image/png", "size": 10 }),
-        json!({ "method": "POST", "key": "movie.png" }),
-        json!({ "method": "PUT", "key": "alice/m.png", "uploadId": upload_id, "partNumber": 3 }),
-        json!({ "method": "GET", "key": "alice/m.png", "uploadId": upload_id }),
-        json!({ "method": "POST", "key": "alice/m.png", "uploadId": upload_id }),
-        json!({ "method": "DELETE", "key": "alice/m.png", "uploadId": upload_id }),
+        json!({ "method": "POST", "key": "movie.png", "size": 10 }),
+        json!({ "method": "POST", "key": "movie.png", "size": 1 << 20, "partSize": 8 << 20 }),
+        json!({ "method": "PUT", "key": m, "uploadId": upload_id, "partNumber": 1 }),
+        json!({ "method": "GET", "key": m, "uploadId": upload_id }),
+        json!({ "method": "POST", "key": m, "uploadId": upload_id }),
+        json!({ "method": "DELETE", "key": m, "uploadId": upload_id }),
         json!({ "method": "GET", "key": "alice/m.png", "expiresIn": 60 }),
         json!({ "method": "PUT", "key": "photo.png", "contentType": "image/png", "size": 10, "target": "forms" }),
     ] {
@@ -448,6 +479,87 @@ fn every_answer_matches_the_document() {
         let r = post_unchecked(&svc, "/v1/sign", Some(&alice), &body);
         check_answer(&spec, "/v1/sign", "POST", &r, &mut seen);
     }
+
+    // /v1/multipart/create and /v1/multipart/complete, against a store in memory.
+    let store = FakeStore::new("/uploads/");
+    let at = |method: &str, url: &str| {
+        request_io(
+            &svc,
+            &FakeLedger::default(),
+            &store,
+            (method, url),
+            &[],
+            b"",
+            NOW * 1000,
+        )
+    };
+    let create: Value = serde_json::from_str(
+        &sign(&json!({ "method": "POST", "key": "big.png", "size": 1 << 20 })).body,
+    )
+    .unwrap();
+    let create = create["url"].as_str().unwrap();
+    let r = at("POST", create);
+    assert_eq!(r.status, 200, "{}", r.body);
+    check_answer(&spec, "/v1/multipart/create", "POST", &r, &mut seen);
+    let id = r
+        .body
+        .split("<UploadId>")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .to_owned();
+    let key = r
+        .body
+        .split("<Key>")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .to_owned();
+    let complete = |id: &str| {
+        let v: Value = serde_json::from_str(
+            &sign(&json!({ "method": "POST", "key": key, "uploadId": id })).body,
+        )
+        .unwrap();
+        v["url"].as_str().unwrap().to_owned()
+    };
+    let url = complete(&id);
+    // No part yet: 422 size_mismatch (left open); then the parts, and the upload completes.
+    check_answer(
+        &spec,
+        "/v1/multipart/complete",
+        "POST",
+        &at("POST", &url),
+        &mut seen,
+    );
+    store.put_part(&FakeStore::store_id(&id), 1, 1 << 20);
+    let r = at("POST", &url);
+    assert_eq!(r.status, 200, "{}", r.body);
+    check_answer(&spec, "/v1/multipart/complete", "POST", &r, &mut seen);
+    // Completed: the store no longer knows the upload (404).
+    check_answer(
+        &spec,
+        "/v1/multipart/complete",
+        "POST",
+        &at("POST", &url),
+        &mut seen,
+    );
+    for path in ["/v1/multipart/create", "/v1/multipart/complete"] {
+        let r = at("POST", &format!("{path}?pass=nope.nope"));
+        check_answer(&spec, path, "POST", &r, &mut seen);
+        check_wrong_method(&spec, path, &at("GET", path), &mut seen);
+    }
+    *store.fail.borrow_mut() = Some(presign_worker::store::StoreError::Timeout);
+    check_answer(
+        &spec,
+        "/v1/multipart/create",
+        "POST",
+        &at("POST", create),
+        &mut seen,
+    );
 
     // A misconfigured worker, and an identity provider whose keys cannot be had.
     let broken = config_invalid_response();
@@ -491,6 +603,15 @@ fn every_answer_matches_the_document() {
         "/v1/sign POST 200",
         "/v1/sign POST 403",
         "/v1/sign POST 422",
+        "/v1/multipart/create POST 200",
+        "/v1/multipart/create POST 403",
+        "/v1/multipart/create POST 504",
+        "/v1/multipart/create wrong method 405",
+        "/v1/multipart/complete POST 200",
+        "/v1/multipart/complete POST 403",
+        "/v1/multipart/complete POST 404",
+        "/v1/multipart/complete POST 422",
+        "/v1/multipart/complete wrong method 405",
     ];
     for e in expected {
         assert!(seen.contains(e), "not exercised: {e} (seen: {seen:?})");
@@ -587,11 +708,13 @@ fn the_sign_cases_are_the_operations_the_worker_signs() {
     let alice = token(json!({ "sub": "alice", "exp": NOW + 3600 }));
     let schema = json!({"$ref": "#/components/schemas/SignRequest"});
     let mut valid = 0;
+    let (key, id) = created_upload(&svc, &alice, "/uploads/", ("m.png", 5), NOW * 1000);
     for method in ["PUT", "POST", "GET", "DELETE"] {
-        for upload_id in [None, Some("u1")] {
+        for upload_id in [None, Some(id.as_str())] {
             for part in [None, Some(1)] {
-                // With a size: a single PUT requires one (422 `size_required`).
-                let mut body = json!({ "method": method, "key": "alice/m.png", "size": 5 });
+                // With a size: PutObject and CreateMultipartUpload require one (422
+                // `size_required`).
+                let mut body = json!({ "method": method, "key": key, "size": 5 });
                 if let Some(id) = upload_id {
                     body["uploadId"] = json!(id);
                 }

@@ -1,0 +1,490 @@
+//! The two control requests of a multipart upload, run by the worker itself:
+//! `POST /v1/multipart/create` and `POST /v1/multipart/complete`. The bytes never pass
+//! through the worker; only these two requests do, so that no upload becomes an object larger
+//! than its grant, on any store.
+//!
+//! `/v1/sign` answers CreateMultipartUpload and CompleteMultipartUpload with a URL to these
+//! routes instead of a presigned store URL. The URL carries a *pass* in its query, sealed with
+//! the target's ticket key and valid as long as a presigned URL would be; it stands in for the
+//! bearer token, so that Uppy can POST to it unchanged.
+//!
+//! - **Create** sends the store a header-signed CreateMultipartUpload with the granted content
+//!   type, then answers the store's `InitiateMultipartUploadResult` with the upload id replaced
+//!   by the *ticketed* one ([`Ticket`]): the store's id, the declared size, the part size and
+//!   the upload's expiry (`MULTIPART_LIFETIME`), under a MAC. Every later request of the upload
+//!   carries it. When the token has a ledger, a pass creates at most one upload: it is spent
+//!   once the store created the upload, and a replay's upload is aborted again.
+//! - **Complete** lists the parts at the store (ListParts, every page), builds the
+//!   CompleteMultipartUpload body from that list (the client's body is never read), and
+//!   completes only when the parts are what the ticket grants: at most
+//!   `ceil(size / part size)`, each of its exact length, adding up to exactly the declared size.
+//!   Otherwise it aborts the upload at the store (its parts are freed) and answers `422
+//!   size_exceeded` (or `size_mismatch` when smaller). The answer is a
+//!   `CompleteMultipartUploadResult` with `Location`, which Uppy needs.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use hmac::digest::KeyInit;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use super::quota::Ledger;
+use super::{ApiError, Request, Response, Service, Target};
+use crate::ledger::{Ask, Call, Limits, Outcome, Reply};
+use crate::policy;
+use crate::store::list_parts::{self, Part};
+use crate::store::ticket::{Ticket, TicketError};
+use crate::store::{abort, complete, create, Answer, StoreError, Transport};
+
+/// The route of the worker-run CreateMultipartUpload.
+pub(super) const CREATE_PATH: &str = "/v1/multipart/create";
+/// The route of the worker-run CompleteMultipartUpload.
+pub(super) const COMPLETE_PATH: &str = "/v1/multipart/complete";
+
+/// S3's smallest part (all but the last).
+pub(super) const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+/// S3's largest part.
+pub(super) const MAX_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+/// S3's most parts.
+const MAX_PARTS: u64 = 10_000;
+
+/// Which control request a pass is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Op {
+    /// `/v1/multipart/create`.
+    Create,
+    /// `/v1/multipart/complete`.
+    Complete,
+}
+
+impl Op {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Create => "create",
+            Self::Complete => "complete",
+        }
+    }
+
+    fn path(self) -> &'static str {
+        match self {
+            Self::Create => CREATE_PATH,
+            Self::Complete => COMPLETE_PATH,
+        }
+    }
+}
+
+/// What a worker URL of `/v1/sign` lets its holder do, sealed into its query.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(super) struct Pass {
+    /// `create` or `complete`.
+    op: String,
+    /// The target's name.
+    target: String,
+    /// The object key.
+    key: String,
+    /// Unix seconds after which the pass is refused.
+    expires: u64,
+    /// Create: the content type to sign.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    content_type: Option<String>,
+    /// Create: the declared total size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    size: Option<u64>,
+    /// Create: each part's size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    part_size: Option<u64>,
+    /// Create: a random id; with a ledger, the pass is used once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    nonce: Option<String>,
+    /// Create: the ledger's subject of the token that asked, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    subject: Option<String>,
+    /// Complete: the ticketed upload id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    upload_id: Option<String>,
+}
+
+/// The MAC of a pass's encoded body.
+fn pass_mac(key: &[u8], body: &str) -> Hmac<Sha256> {
+    let mut m = <Hmac<Sha256> as KeyInit>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+    m.update(b"presign-worker pass v1\0");
+    m.update(body.as_bytes());
+    m
+}
+
+impl Pass {
+    /// `<base64url(JSON)>.<base64url(MAC)>`, for the URL's query (no character to escape).
+    fn seal(&self, key: &[u8]) -> String {
+        // A struct of strings and numbers: serialising cannot fail.
+        let body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default());
+        let mac = URL_SAFE_NO_PAD.encode(pass_mac(key, &body).finalize().into_bytes());
+        format!("{body}.{mac}")
+    }
+
+    /// The pass in `text` for `op`, when its MAC is the key of the target it names and it has
+    /// not expired at `now`.
+    fn open<'t>(
+        text: &str,
+        op: Op,
+        now: u64,
+        targets: &'t [Target],
+    ) -> Result<(Self, &'t Target), TicketError> {
+        let (body, mac) = text.split_once('.').ok_or(TicketError::Forged)?;
+        let json = URL_SAFE_NO_PAD
+            .decode(body)
+            .map_err(|_| TicketError::Forged)?;
+        let pass: Pass = serde_json::from_slice(&json).map_err(|_| TicketError::Forged)?;
+        let target = targets
+            .iter()
+            .find(|t| t.name == pass.target)
+            .ok_or(TicketError::Forged)?;
+        let given = URL_SAFE_NO_PAD
+            .decode(mac)
+            .map_err(|_| TicketError::Forged)?;
+        // verify_slice compares in constant time.
+        pass_mac(&target.ticket_key, body)
+            .verify_slice(&given)
+            .map_err(|_| TicketError::Forged)?;
+        if pass.op != op.name() {
+            return Err(TicketError::Forged);
+        }
+        if now > pass.expires {
+            return Err(TicketError::Expired);
+        }
+        Ok((pass, target))
+    }
+}
+
+/// The value of `name` in a URL query (`a=1&b=2`), as written (passes need no decoding).
+fn query_param<'q>(query: &'q str, name: &str) -> Option<&'q str> {
+    query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// The part size of an upload of `size` bytes: the client's (`partSize`), else what Uppy and
+/// most S3 clients use, `max(5 MiB, ceil(size / 10 000))`. Every part but the last has it.
+pub(super) fn part_size(asked: Option<u64>, size: u64) -> Result<u64, ApiError> {
+    let part = asked.unwrap_or_else(|| MIN_PART_SIZE.max(size.div_ceil(MAX_PARTS)));
+    if !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&part) || size.div_ceil(part) > MAX_PARTS {
+        return Err(policy::PolicyError::invalid(
+            "invalid_part_size",
+            "partSize must be 5 MiB to 5 GiB, and give at most 10 000 parts for size",
+        )
+        .into());
+    }
+    Ok(part)
+}
+
+/// An `InitiateMultipartUploadResult` with the ticketed upload id.
+fn create_answer(bucket: &str, key: &str, upload_id: &str) -> String {
+    use crate::store::xml::escape;
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<InitiateMultipartUploadResult \
+         xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Bucket>{}</Bucket><Key>{}</Key>\
+         <UploadId>{}</UploadId></InitiateMultipartUploadResult>",
+        escape(bucket),
+        escape(key),
+        escape(upload_id)
+    )
+}
+
+impl Service {
+    /// The worker URL of a CreateMultipartUpload of `/v1/sign`: `key` of `content_type`,
+    /// `size` bytes in parts of `part_size`, for the ledger's `subject` when there is one.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn create_url(
+        &self,
+        origin: &str,
+        target: &Target,
+        key: &str,
+        content_type: &str,
+        size: u64,
+        part_size: u64,
+        subject: Option<String>,
+        expires: u64,
+        nonce: [u8; 16],
+    ) -> String {
+        let pass = Pass {
+            op: Op::Create.name().to_owned(),
+            target: target.name.clone(),
+            key: key.to_owned(),
+            expires,
+            content_type: Some(content_type.to_owned()),
+            size: Some(size),
+            part_size: Some(part_size),
+            nonce: Some(URL_SAFE_NO_PAD.encode(nonce)),
+            subject,
+            upload_id: None,
+        };
+        format!(
+            "{origin}{CREATE_PATH}?pass={}",
+            pass.seal(&target.ticket_key)
+        )
+    }
+
+    /// The worker URL of a CompleteMultipartUpload of `/v1/sign`.
+    pub(super) fn complete_url(
+        &self,
+        origin: &str,
+        target: &Target,
+        key: &str,
+        upload_id: &str,
+        expires: u64,
+    ) -> String {
+        let pass = Pass {
+            op: Op::Complete.name().to_owned(),
+            target: target.name.clone(),
+            key: key.to_owned(),
+            expires,
+            content_type: None,
+            size: None,
+            part_size: None,
+            nonce: None,
+            subject: None,
+            upload_id: Some(upload_id.to_owned()),
+        };
+        format!(
+            "{origin}{COMPLETE_PATH}?pass={}",
+            pass.seal(&target.ticket_key)
+        )
+    }
+
+    /// The ticket of a client's `upload_id` for `key` on `target` at `now` (`0`: any time, for
+    /// aborting an expired upload).
+    pub(super) fn open_ticket(
+        &self,
+        target: &Target,
+        key: &str,
+        upload_id: &str,
+        now: u64,
+    ) -> Result<Ticket, ApiError> {
+        Ticket::open(&target.ticket_key, key, upload_id, now).map_err(ApiError::Ticket)
+    }
+
+    /// `/v1/multipart/create` and `/v1/multipart/complete` (and their CORS preflights).
+    pub(super) async fn multipart<L: Ledger, T: Transport>(
+        &self,
+        req: &Request<'_>,
+        now_ms: u64,
+        ledger: &L,
+        store: &T,
+        op: Op,
+    ) -> Result<Response, ApiError> {
+        match req.method {
+            "POST" => {}
+            "OPTIONS" => return self.preflight(req),
+            _ => {
+                return Err(ApiError::MethodNotAllowed {
+                    allow: "POST, OPTIONS",
+                })
+            }
+        }
+        let now = now_ms / 1000;
+        let text = query_param(req.query, "pass").ok_or(ApiError::Ticket(TicketError::Forged))?;
+        let (pass, target) = Pass::open(text, op, now, &self.targets).map_err(ApiError::Ticket)?;
+        debug_assert_eq!(op.path(), req.path);
+        match op {
+            Op::Create => self.run_create(target, &pass, now, ledger, store).await,
+            Op::Complete => self.run_complete(target, &pass, now, store).await,
+        }
+    }
+
+    /// CreateMultipartUpload at the store, for a create pass.
+    async fn run_create<L: Ledger, T: Transport>(
+        &self,
+        target: &Target,
+        pass: &Pass,
+        now: u64,
+        ledger: &L,
+        store: &T,
+    ) -> Result<Response, ApiError> {
+        let (Some(content_type), Some(size), Some(part_size), Some(nonce)) =
+            (&pass.content_type, pass.size, pass.part_size, &pass.nonce)
+        else {
+            return Err(ApiError::Ticket(TicketError::Forged));
+        };
+        let request = create::request(&target.write, &target.bucket, &pass.key, content_type, now)?;
+        let (status, body) = store.send(&request, b"").await?;
+        let store_id = create::parse(
+            &Answer {
+                status,
+                body: &body,
+            },
+            &pass.key,
+        )?;
+        if let Some(subject) = &pass.subject {
+            // The pass is spent in the token's ledger once the store created the upload (so a
+            // store failure leaves it usable for a retry); a replay's upload is aborted again.
+            let ask = Ask {
+                bytes: 0,
+                grant: false,
+                jti: Some((format!("create:{nonce}"), pass.expires)),
+                limits: Limits::default(),
+            };
+            let refusal = match ledger.call(subject, &Call::Reserve(ask)).await {
+                Ok(Reply::Reserved(Outcome::Granted { .. })) => None,
+                Ok(Reply::Reserved(Outcome::Replayed)) => Some(ApiError::TicketUsed),
+                _ => Some(ApiError::LedgerUnavailable),
+            };
+            if let Some(refusal) = refusal {
+                let request =
+                    abort::request(&target.write, &target.bucket, &pass.key, &store_id, now)?;
+                let (status, body) = store.send(&request, b"").await?;
+                abort::parse(&Answer {
+                    status,
+                    body: &body,
+                })?;
+                return Err(refusal);
+            }
+        }
+        let ticket = Ticket {
+            key: pass.key.clone(),
+            upload_id: store_id,
+            size,
+            part_size: Some(part_size),
+            expires: now + self.config.policy.multipart_lifetime_secs,
+        };
+        let upload_id = ticket.client_upload_id(&target.ticket_key);
+        Ok(Response::xml(
+            200,
+            create_answer(target.bucket.name(), &pass.key, &upload_id),
+        ))
+    }
+
+    /// Every part the store lists for `ticket`'s upload, sorted; it stops early once there
+    /// are more than the upload may have (the breach is then plain).
+    async fn list_all<T: Transport>(
+        &self,
+        target: &Target,
+        ticket: &Ticket,
+        now: u64,
+        store: &T,
+    ) -> Result<Vec<Part>, ApiError> {
+        let mut parts: Vec<Part> = Vec::new();
+        let mut marker = None;
+        loop {
+            let request = list_parts::request(
+                &target.write,
+                &target.bucket,
+                &ticket.key,
+                &ticket.upload_id,
+                marker,
+                now,
+            )?;
+            let (status, body) = store.send(&request, b"").await?;
+            let page = list_parts::parse(
+                &Answer {
+                    status,
+                    body: &body,
+                },
+                marker,
+            )?;
+            parts.extend(page.parts);
+            match page.next_marker {
+                Some(next) if parts.len() <= usize::from(ticket.max_parts()) => marker = Some(next),
+                _ => return Ok(parts),
+            }
+        }
+    }
+
+    /// CompleteMultipartUpload at the store for a complete pass, when the listed parts keep
+    /// the ticket's grant; else the upload is aborted.
+    async fn run_complete<T: Transport>(
+        &self,
+        target: &Target,
+        pass: &Pass,
+        now: u64,
+        store: &T,
+    ) -> Result<Response, ApiError> {
+        let upload_id = pass
+            .upload_id
+            .as_deref()
+            .ok_or(ApiError::Ticket(TicketError::Forged))?;
+        let ticket = self.open_ticket(target, &pass.key, upload_id, now)?;
+        let parts = self.list_all(target, &ticket, now, store).await?;
+        let body = match complete::body(&ticket, &parts) {
+            Ok(body) => body,
+            Err(breach) => {
+                if breach.aborts() {
+                    let request = abort::request(
+                        &target.write,
+                        &target.bucket,
+                        &ticket.key,
+                        &ticket.upload_id,
+                        now,
+                    )?;
+                    let (status, body) = store.send(&request, b"").await?;
+                    abort::parse(&Answer {
+                        status,
+                        body: &body,
+                    })?;
+                }
+                return Err(ApiError::Breach(breach));
+            }
+        };
+        let if_none_match = policy::no_overwrite_header(&self.config.policy, false).is_some();
+        let request = complete::request(
+            &target.write,
+            &target.bucket,
+            &ticket.key,
+            &ticket.upload_id,
+            body.as_bytes(),
+            if_none_match,
+            now,
+        )?;
+        let (status, answer) = store.send(&request, body.as_bytes()).await?;
+        let etag = complete::parse(&Answer {
+            status,
+            body: &answer,
+        })?;
+        let bucket = &target.bucket;
+        let location = format!(
+            "{}{}{}",
+            bucket.origin(),
+            bucket.path_prefix(),
+            crate::sigv4::uri_encode(&ticket.key, true)
+        );
+        Ok(Response::xml(
+            200,
+            complete::answer(&location, bucket.name(), &ticket.key, &etag),
+        ))
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn part_sizes_follow_s3s_limits() {
+        const MIB: u64 = 1024 * 1024;
+        assert_eq!(part_size(None, 1).unwrap(), 5 * MIB);
+        assert_eq!(part_size(None, 100_000 * MIB).unwrap(), 10 * MIB);
+        assert_eq!(part_size(None, 50_000 * MIB + 1).unwrap(), 5 * MIB + 1);
+        assert_eq!(part_size(Some(8 * MIB), 20 * MIB).unwrap(), 8 * MIB);
+        for (asked, size) in [
+            (Some(5 * MIB - 1), 20 * MIB),
+            (Some(MAX_PART_SIZE + 1), 20 * MIB),
+            (Some(5 * MIB), 50_000 * MIB + 1),
+        ] {
+            assert!(part_size(asked, size).is_err(), "{asked:?} {size}");
+        }
+    }
+
+    #[test]
+    fn query_params_are_found_by_name() {
+        assert_eq!(query_param("a=1&pass=x.y&b=", "pass"), Some("x.y"));
+        assert_eq!(query_param("passx=1", "pass"), None);
+        assert_eq!(query_param("", "pass"), None);
+    }
+}

@@ -1,0 +1,434 @@
+//! No upload bigger than granted, end to end (`wrangler dev` + s3s-fs): a token of 6 MiB
+//! tries every way to store more through a multipart upload (larger parts, more parts, a part
+//! put with another credential, a forged complete, a replayed, altered or expired ticket), and
+//! afterwards the store holds no object over the grant and no open upload. A store that
+//! fails gets a 502/503/504 JSON answer with `Retry-After`, never a 500 or a hang.
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::e2e_multipart::{random_bytes, send, sign, signed, walk, xml_value};
+use crate::support::{http, now_secs, try_http, TestEnv};
+use presign_worker::sigv4::{
+    AddressingStyle, Bucket, Credentials, Endpoint, Method, ObjectRequest, Signer,
+};
+use serde_json::{json, Value};
+
+const MIB: usize = 1024 * 1024;
+const PART: usize = 5 * MIB;
+/// What the token grants.
+const GRANTED: usize = 6 * MIB;
+
+fn token(env: &TestEnv, claims: &Value) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(env.jwt_secret.as_bytes()),
+    )
+    .unwrap()
+}
+
+fn alice(env: &TestEnv) -> String {
+    token(
+        env,
+        &json!({ "sub": "alice", "exp": now_secs() + 900, "max_size": GRANTED }),
+    )
+}
+
+/// A created upload of `size` bytes: (key, the client's upload id, the store's id).
+fn create(env: &TestEnv, t: &str, name: &str, size: usize) -> (String, String, String) {
+    let grant = signed(
+        env,
+        t,
+        json!({ "method": "POST", "key": name, "size": size }),
+    );
+    let r = send(&grant, b"");
+    assert_eq!(r.status, 200, "create: {}", r.text());
+    let text = r.text();
+    let id = xml_value(&text, "UploadId").unwrap().to_owned();
+    // `<store id>.<size>.<part size>.<expiry>.<mac>`
+    let store_id = id.rsplitn(5, '.').last().unwrap().to_owned();
+    (grant["key"].as_str().unwrap().to_owned(), id, store_id)
+}
+
+fn part(env: &TestEnv, t: &str, key: &str, id: &str, n: u16) -> (u16, Value) {
+    sign(
+        env,
+        t,
+        &json!({ "method": "PUT", "key": key, "uploadId": id, "partNumber": n }),
+    )
+}
+
+/// Whether the store refuses `body` sent with the part URL `grant` (an error status, or the
+/// connection closed while the body was still being sent).
+fn refused(grant: &Value, body: &[u8]) -> bool {
+    let url = grant["url"].as_str().unwrap();
+    match try_http("PUT", url, &[], body, Duration::from_secs(30)) {
+        Ok(r) => r.status >= 400,
+        Err(_) => true,
+    }
+}
+
+/// Every file under the store's root, with its size.
+fn store_files(env: &TestEnv) -> Vec<(PathBuf, u64)> {
+    walk(&env.store.root)
+        .into_iter()
+        .map(|p| {
+            let len = std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
+            (p, len)
+        })
+        .collect()
+}
+
+/// What the store holds: no file over the grant (objects and parts alike), and no file of an
+/// open upload (s3s-fs keeps them as `.upload-<id>.json` and `.upload_id-<id>.part-<n>` in its
+/// root) but those of the store ids in `open`.
+fn assert_store_clean(env: &TestEnv, open: &[&str]) {
+    for (path, len) in store_files(env) {
+        let p = path.to_string_lossy();
+        assert!(len <= GRANTED as u64, "{p} holds {len} bytes");
+        let name = path.file_name().unwrap().to_string_lossy();
+        let of_upload = name.starts_with(".upload");
+        assert!(
+            !of_upload || open.iter().any(|id| name.contains(id)),
+            "a file of an open upload is left: {p}"
+        );
+    }
+}
+
+/// Signs UploadPart `n` of the store's upload `store_id` with the store's own credential: a
+/// client that got the part in some other way than the worker (another credential, a store
+/// that does not check signed lengths, UploadPartCopy). Only the worker's completion stands in
+/// its way.
+fn foreign_part_url(env: &TestEnv, key: &str, store_id: &str, n: u16) -> String {
+    let creds = Credentials::new(&env.store.access_key, &env.store.secret_key, None);
+    let signer = Signer::s3(creds, "us-east-1").unwrap();
+    let bucket = Bucket::new(
+        &Endpoint::parse(&env.store.endpoint).unwrap(),
+        &env.store.bucket,
+        AddressingStyle::Path,
+    )
+    .unwrap();
+    let number = n.to_string();
+    let req = ObjectRequest {
+        method: Method::Put,
+        key,
+        query: &[("partNumber", &number), ("uploadId", store_id)],
+        headers: &[],
+    };
+    signer.presign(&bucket, &req, 300, now_secs()).unwrap().url
+}
+
+#[test]
+#[ignore = "end-to-end: needs s3s-fs and wrangler; run by make test"]
+fn no_multipart_upload_ends_larger_than_granted() {
+    let env = TestEnv::start(&[
+        ("ALLOWED_CONTENT_TYPES", "application/octet-stream"),
+        ("MAX_UPLOAD_SIZE", "1073741824"),
+    ]);
+    let t = alice(&env);
+
+    // Declaring more than granted, or nothing.
+    for (body, want) in [
+        (
+            json!({ "method": "POST", "key": "a.bin", "size": GRANTED + 1 }),
+            "size_too_large",
+        ),
+        (json!({ "method": "POST", "key": "a.bin" }), "size_required"),
+    ] {
+        let (status, v) = sign(&env, &t, &body);
+        assert_eq!(
+            (status, v["error"]["code"].as_str()),
+            (422, Some(want)),
+            "{body}: {v}"
+        );
+    }
+
+    let (key, id, store_id) = create(&env, &t, "a.bin", GRANTED);
+    // More parts than ceil(6 / 5) = 2.
+    let (status, v) = part(&env, &t, &key, &id, 3);
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (422, Some("too_many_parts"))
+    );
+    // Larger and smaller parts than signed: the store refuses them.
+    let (_, p1) = part(&env, &t, &key, &id, 1);
+    for len in [PART + 1, PART - 1] {
+        assert!(
+            refused(&p1, &random_bytes(len, 1)),
+            "a part of {len} bytes was taken"
+        );
+    }
+    assert_eq!(send(&p1, &random_bytes(PART, 1)).status, 200);
+    let (_, p2) = part(&env, &t, &key, &id, 2);
+    assert!(refused(&p2, &random_bytes(MIB + 1, 2)));
+    // Part 2 twice the size granted, put with the store's own credential (not the worker's).
+    let foreign = foreign_part_url(&env, &key, &store_id, 2);
+    let r = http("PUT", &foreign, &[], &random_bytes(2 * MIB, 2));
+    assert_eq!(r.status, 200, "{}", r.text());
+    // A complete request with forged parts: its body is not read; the store's list is 7 MiB.
+    let complete = signed(
+        &env,
+        &t,
+        json!({ "method": "POST", "key": key, "uploadId": id }),
+    );
+    let forged = "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>x</ETag></Part>\
+                  </CompleteMultipartUpload>";
+    let r = send(&complete, forged.as_bytes());
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert_eq!(r.json()["error"]["code"], "size_exceeded", "{}", r.text());
+    assert_eq!(env.store.read_object(&key), None);
+    // Aborted at the store: its parts are gone (and the test's own oversize part with them).
+    let left: Vec<_> = store_files(&env)
+        .into_iter()
+        .filter(|(p, _)| p.to_string_lossy().contains(&store_id))
+        .collect();
+    assert!(left.is_empty(), "parts left: {left:?}");
+
+    // Within the grant it completes, byte for byte.
+    let file = random_bytes(GRANTED, 9);
+    let (key, id, store_id) = create(&env, &t, "b.bin", GRANTED);
+    for (n, chunk) in (1..).zip(file.chunks(PART)) {
+        let (status, grant) = part(&env, &t, &key, &id, n);
+        assert_eq!(status, 200, "{grant}");
+        assert_eq!(send(&grant, chunk).status, 200);
+    }
+    let complete = signed(
+        &env,
+        &t,
+        json!({ "method": "POST", "key": key, "uploadId": id }),
+    );
+    let r = send(&complete, b"");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(env.store.read_object(&key).as_deref(), Some(&file[..]));
+    // Replayed: the upload is gone; nothing changes.
+    let r = send(&complete, b"");
+    assert!(
+        r.status == 404 || r.status == 422,
+        "{} {}",
+        r.status,
+        r.text()
+    );
+    assert_eq!(env.store.read_object(&key).as_deref(), Some(&file[..]));
+    // An altered ticket (a larger size) and a bare store id are refused at every step.
+    let altered = id.replacen(&format!(".{GRANTED}."), &format!(".{}.", 2 * GRANTED), 1);
+    assert_ne!(altered, id);
+    for (upload_id, status, code) in [
+        (altered.as_str(), 403, "ticket_invalid"),
+        (store_id.as_str(), 422, "invalid_upload_id"),
+    ] {
+        for (method, n) in [
+            ("PUT", Some(1)),
+            ("GET", None),
+            ("POST", None),
+            ("DELETE", None),
+        ] {
+            let (s, v) = sign(
+                &env,
+                &t,
+                &json!({ "method": method, "key": key, "uploadId": upload_id, "partNumber": n }),
+            );
+            assert_eq!(
+                (s, v["error"]["code"].as_str()),
+                (status, Some(code)),
+                "{method}: {v}"
+            );
+        }
+    }
+    assert_store_clean(&env, &[]);
+}
+
+#[test]
+#[ignore = "end-to-end: needs s3s-fs and wrangler; run by make test"]
+fn expired_tickets_and_passes_are_refused_and_the_upload_can_be_aborted() {
+    let env = TestEnv::start(&[
+        ("ALLOWED_CONTENT_TYPES", "application/octet-stream"),
+        ("URL_TTL", "2"),
+        ("MULTIPART_LIFETIME", "3"),
+    ]);
+    let t = alice(&env);
+    // A create URL used after its pass expired.
+    let late = signed(
+        &env,
+        &t,
+        json!({ "method": "POST", "key": "late.bin", "size": MIB }),
+    );
+    let (key, id, store_id) = create(&env, &t, "a.bin", MIB);
+    let (_, p1) = part(&env, &t, &key, &id, 1);
+    assert_eq!(send(&p1, &random_bytes(MIB, 3)).status, 200);
+    let complete = signed(
+        &env,
+        &t,
+        json!({ "method": "POST", "key": key, "uploadId": id }),
+    );
+    std::thread::sleep(Duration::from_secs(4));
+    let r = send(&late, b"");
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].clone()),
+        (403, json!("ticket_expired"))
+    );
+    let r = send(&complete, b"");
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].clone()),
+        (403, json!("ticket_expired"))
+    );
+    for (method, n) in [("PUT", Some(2)), ("GET", None), ("POST", None)] {
+        let (s, v) = sign(
+            &env,
+            &t,
+            &json!({ "method": method, "key": key, "uploadId": id, "partNumber": n }),
+        );
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (403, Some("ticket_expired")),
+            "{method}"
+        );
+    }
+    assert_eq!(env.store.read_object(&key), None);
+    // The upload is still open at the store (the listing sees its files)...
+    let of_upload = |files: Vec<(PathBuf, u64)>| {
+        files
+            .iter()
+            .any(|(p, _)| p.to_string_lossy().contains(&store_id))
+    };
+    assert!(of_upload(store_files(&env)), "{:?}", store_files(&env));
+    // ...and it can still be aborted, and then nothing of it is left.
+    let abort = signed(
+        &env,
+        &t,
+        json!({ "method": "DELETE", "key": key, "uploadId": id }),
+    );
+    let r = send(&abort, b"");
+    assert!(
+        r.status == 204 || r.status == 200,
+        "{} {}",
+        r.status,
+        r.text()
+    );
+    assert!(!of_upload(store_files(&env)));
+    assert_store_clean(&env, &[]);
+}
+
+/// How a fake store answers every request.
+#[derive(Clone, Copy)]
+enum Fault {
+    /// This status and body.
+    Answer(u16, &'static str),
+    /// Takes the request and never answers.
+    Silent,
+}
+
+/// A store at a local port that answers every request with `fault` (its thread ends with the
+/// test binary).
+fn faulty_store(fault: Fault) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            let mut stream = stream;
+            let mut buf = [0u8; 4096];
+            let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+            let _ = stream.read(&mut buf);
+            match fault {
+                Fault::Silent => held.push(stream),
+                Fault::Answer(status, body) => {
+                    let head = format!(
+                        "HTTP/1.1 {status} X\r\ncontent-type: application/xml\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                        body.len()
+                    );
+                    let _ = stream.write_all(head.as_bytes());
+                    let _ = stream.write_all(body.as_bytes());
+                }
+            }
+        }
+    });
+    format!("http://127.0.0.1:{port}")
+}
+
+#[test]
+#[ignore = "end-to-end: needs s3s-fs and wrangler; run by make test"]
+fn a_failing_store_gets_a_gateway_error_never_a_500_or_a_hang() {
+    let closed = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://127.0.0.1:{}", l.local_addr().unwrap().port())
+    };
+    let cases = [
+        ("down", closed, 503, "store_unavailable"),
+        (
+            "error",
+            faulty_store(Fault::Answer(
+                500,
+                "<Error><Code>InternalError</Code></Error>",
+            )),
+            502,
+            "store_error",
+        ),
+        (
+            "junk",
+            faulty_store(Fault::Answer(200, "<html>a proxy's error page</html>")),
+            502,
+            "store_answer_malformed",
+        ),
+        ("slow", faulty_store(Fault::Silent), 504, "store_timeout"),
+    ];
+    let mut vars: Vec<(String, String)> = vec![
+        (
+            "TARGETS".into(),
+            format!(
+                "uploads,{}",
+                cases.iter().map(|c| c.0).collect::<Vec<_>>().join(",")
+            ),
+        ),
+        (
+            "ALLOWED_CONTENT_TYPES".into(),
+            "application/octet-stream".into(),
+        ),
+    ];
+    for (name, endpoint, _, _) in &cases {
+        let t = name.to_uppercase();
+        vars.push((format!("TARGET_{t}_KIND"), "custom".into()));
+        vars.push((format!("TARGET_{t}_BUCKET"), "bucket".into()));
+        vars.push((format!("TARGET_{t}_ENDPOINT"), endpoint.clone()));
+    }
+    let refs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let env = TestEnv::start(&refs);
+    let t = alice(&env);
+    for (name, _, status, code) in &cases {
+        let grant = signed(
+            &env,
+            &t,
+            json!({ "method": "POST", "key": "a.bin", "size": 10, "target": name }),
+        );
+        let started = Instant::now();
+        let r = send(&grant, b"");
+        let took = started.elapsed();
+        assert_eq!(r.status, *status, "{name}: {}", r.text());
+        assert_eq!(r.json()["error"]["code"], *code, "{name}");
+        assert_eq!(r.header("retry-after"), Some("5"), "{name}");
+        assert!(took < Duration::from_secs(15), "{name} took {took:?}");
+        // The store's body is never passed on.
+        assert!(
+            !r.text().contains("proxy") && !r.text().contains("<Error>"),
+            "{}",
+            r.text()
+        );
+    }
+    // The worker still serves other requests normally.
+    let (status, _) = sign(
+        &env,
+        &t,
+        &json!({ "method": "POST", "key": "a.bin", "size": 10 }),
+    );
+    assert_eq!(status, 200);
+    let logs = env.worker.logs();
+    assert!(
+        logs.contains("store_timeout") && logs.contains("store_unreachable"),
+        "{logs}"
+    );
+    assert!(
+        !logs.contains(&env.store.secret_key),
+        "a secret in the logs"
+    );
+}
