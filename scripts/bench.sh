@@ -19,7 +19,16 @@
 #                generates for the run (`driver.mjs issuer`: ours.capnp + env.capnp's bindings +
 #                ISSUERS=bench with its JWK set inline, keys made with node:crypto), so that the
 #                HS256 worker's config stays exactly ours.capnp; the public-key checks also require
-#                a 401 for the same token with one signature byte changed
+#                a 401 for the same token with one signature byte changed; and `ours-budget`: our
+#                full job again with the same HS256 token (sub alice: one subject), served by a
+#                third workerd of our worker, bench/out/ours-ledger.capnp (`driver.mjs ledger`:
+#                ours.capnp + env.capnp's bindings + QUOTA_BYTES_PER_DAY = 10^15, never reached,
+#                and the LEDGER Durable Object namespace, class Ledger with SQL storage on local
+#                disk in a fresh directory of this run), so that every grant is counted in one
+#                object; its check also requires GET /v1/usage with the token to show the grant
+#                counted (and the plain HS256 target's to show no ledger); `ours-c1` and
+#                `ours-budget-c1` are the same two with one connection (wrk -t1 -c1): the latency of
+#                one request alone, without waiting behind others for the subject's object
 #   3. start-up  bundle sizes (raw, gzipped); workerd spawn → first answer of each worker; and
 #                what compiling and instantiating our wasm module adds to a trivial worker's
 #                start-up in workerd (bench/workerd/probe-*.capnp)
@@ -153,20 +162,37 @@ PIDS+=($!)
 # the machine's background load hit all of them alike.
 # Targets (what wrk loads) → workerd process and token algorithm. ours-es256 and ours-rs256 are
 # our worker again, in its own workerd whose config adds the bench identity provider.
-declare -A PROC=([ours]=ours [healthz]=ours [ours-es256]=ours-jwks [ours-rs256]=ours-jwks
-  [aws4fetch]=aws4fetch [sdk]=sdk [floor]=floor)
-declare -A ALG=([ours]=HS256 [ours-es256]=ES256 [ours-rs256]=RS256 [aws4fetch]=HS256 [sdk]=HS256)
+# ours-budget is our worker with a budget, in a workerd whose config adds the ledger.
+declare -A PROC=([ours]=ours [healthz]=ours [ours-budget]=ours-ledger [ours-es256]=ours-jwks
+  [ours-rs256]=ours-jwks [aws4fetch]=aws4fetch [sdk]=sdk [floor]=floor
+  [ours-c1]=ours [ours-budget-c1]=ours-ledger)
+declare -A ALG=([ours]=HS256 [ours-budget]=HS256 [ours-es256]=ES256 [ours-rs256]=RS256
+  [aws4fetch]=HS256 [sdk]=HS256)
+# What the check asks GET /v1/usage to show (driver.mjs check): the grant counted, or no ledger.
+declare -A USAGE=([ours]=none [ours-budget]=ledger)
 export BENCH_ISSUER_KEYS="$RUN_DIR/issuer-keys.json"
 say "ours-jwks: ES256 and RS256 keys of the bench issuer, $OUT/ours-jwks.capnp"
 "${DRIVER[@]}" issuer "$BENCH_ISSUER_KEYS" "$OUT/ours-jwks.capnp" || die "driver.mjs issuer failed"
+# The ledger's Durable Object storage: a fresh directory of this run (removed on exit).
+mkdir -p "$RUN_DIR/ledger"
+say "ours-ledger: the budget's Durable Object on local disk ($RUN_DIR/ledger), $OUT/ours-ledger.capnp"
+"${DRIVER[@]}" ledger "$OUT/ours-ledger.capnp" || die "driver.mjs ledger failed"
+WORKERDS=(ours ours-ledger ours-jwks aws4fetch sdk floor)
 declare -A BASE=() WPID=()
-for name in ours ours-jwks aws4fetch sdk floor; do
+for name in "${WORKERDS[@]}"; do
   capnp=bench/workerd/$name.capnp
-  [ "$name" = ours-jwks ] && capnp=$OUT/ours-jwks.capnp
+  args=()
+  case $name in
+    ours-jwks) capnp=$OUT/ours-jwks.capnp ;;
+    ours-ledger)
+      capnp=$OUT/ours-ledger.capnp
+      args=(--directory-path "ledger-disk=$RUN_DIR/ledger")
+      ;;
+  esac
   port=$("${DRIVER[@]}" port)
   BASE[$name]="http://127.0.0.1:$port"
   say "$name: workerd serve $capnp on ${BASE[$name]}"
-  "$WORKERD" serve "$capnp" --socket-addr "http=127.0.0.1:$port" \
+  "$WORKERD" serve "$capnp" --socket-addr "http=127.0.0.1:$port" "${args[@]}" \
     >"$RUN_DIR/workerd-$name.log" 2>&1 &
   wpid=$!
   PIDS+=("$wpid")
@@ -175,10 +201,10 @@ for name in ours ours-jwks aws4fetch sdk floor; do
     { tail -n 20 "$RUN_DIR/workerd-$name.log" >&2; die "workerd ($name) did not answer"; }
 done
 declare -A TOKEN=()
-for t in ours ours-es256 ours-rs256 aws4fetch sdk; do
+for t in ours ours-budget ours-es256 ours-rs256 aws4fetch sdk; do
   p=${PROC[$t]}
-  say "$t: checking one answer (${ALG[$t]} token) and its URL against s3s-fs"
-  "${DRIVER[@]}" check "$t" "${BASE[$p]}" "$S3_PORT" "$RUN_DIR/s3" "${ALG[$t]}" >"$OUT/check-$t.json" ||
+  say "$t: checking one answer (${ALG[$t]} token) and its URL against s3s-fs${USAGE[$t]:+, GET /v1/usage (ledger: ${USAGE[$t]})}"
+  "${DRIVER[@]}" check "$t" "${BASE[$p]}" "$S3_PORT" "$RUN_DIR/s3" "${ALG[$t]}" ${USAGE[$t]:+"${USAGE[$t]}"} >"$OUT/check-$t.json" ||
     { tail -n 20 "$RUN_DIR/workerd-$p.log" >&2; die "$t gave a wrong answer: not benchmarked"; }
   TOKEN[$t]=$("${DRIVER[@]}" token "${ALG[$t]}")
 done
@@ -190,6 +216,9 @@ url_of() {
 }
 # The floor gets the full job's request as it is (its token is not checked).
 TOKEN[floor]=${TOKEN[ours]}
+# The one-connection targets: the same requests as their namesakes.
+TOKEN[ours-c1]=${TOKEN[ours]}
+TOKEN[ours-budget-c1]=${TOKEN[ours-budget]}
 token_of() { [ "$1" = healthz ] || printf '%s' "${TOKEN[$1]}"; }
 # CPU time (user + system, clock ticks) of a process so far, all its threads.
 HZ=$(getconf CLK_TCK)
@@ -198,16 +227,18 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 machine_ticks() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6}' /proc/stat; }
 
 BUSY=()
-# run TARGET SECONDS LOG [--latency]: one bounded wrk run.
+# run TARGET SECONDS LOG [--latency]: one bounded wrk run (targets *-c1: one thread, one
+# connection).
 run() {
-  local target=$1 secs=$2 log=$3
+  local target=$1 secs=$2 log=$3 threads=$THREADS connections=$CONNECTIONS
   shift 3
+  case $target in *-c1) threads=1 connections=1 ;; esac
   BENCH_TOKEN=$(token_of "$target") timeout $((secs + 30)) \
-    wrk -t"$THREADS" -c"$CONNECTIONS" -d"${secs}s" --timeout 5s "$@" \
+    wrk -t"$threads" -c"$connections" -d"${secs}s" --timeout 5s "$@" \
     -s bench/wrk/job.lua "$(url_of "$target")" >"$log" 2>&1
 }
 
-TARGETS=(ours ours-es256 ours-rs256 healthz aws4fetch sdk floor)
+TARGETS=(ours ours-budget ours-es256 ours-rs256 healthz aws4fetch sdk floor ours-c1 ours-budget-c1)
 for t in "${TARGETS[@]}"; do
   say "$t: warm-up ${WARMUP}s (excluded)"
   run "$t" "$WARMUP" "$OUT/warmup-$t.log" || true
@@ -243,7 +274,7 @@ for r in $(seq 1 "$ROUNDS"); do
     say "round $r/$ROUNDS $t: $(grep -E 'Requests/sec' "$log" | tr -s ' ')"
   done
 done
-for name in ours ours-jwks aws4fetch sdk floor; do
+for name in "${WORKERDS[@]}"; do
   tail -n 3 "$RUN_DIR/workerd-$name.log" >"$OUT/workerd-$name.tail.log"
 done
 
