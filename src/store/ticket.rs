@@ -124,9 +124,10 @@ impl Ticket {
         if store_id.is_empty() {
             return Err(TicketError::Malformed);
         }
+        // A MAC that is not even base64url of some length is not ours either.
         let given = URL_SAFE_NO_PAD
             .decode(mac_b64)
-            .map_err(|_| TicketError::Malformed)?;
+            .map_err(|_| TicketError::Forged)?;
         // verify_slice compares in constant time.
         if mac(secret, &ticket).verify_slice(&given).is_err() {
             return Err(TicketError::Forged);
@@ -212,6 +213,15 @@ mod tests {
         let last = flipped.pop().unwrap();
         flipped.push(if last == 'A' { 'B' } else { 'A' });
         assert!(Ticket::open(SECRET, &t.key, &flipped, 0).is_err());
+        // A MAC of a length base64url cannot have, or of other characters: forged too.
+        for mac in ["A", "!!"] {
+            let (rest, _) = id.rsplit_once('.').unwrap();
+            let odd = format!("{rest}.{mac}");
+            assert_eq!(
+                Ticket::open(SECRET, &t.key, &odd, 0),
+                Err(TicketError::Forged)
+            );
+        }
         let none = Ticket {
             part_size: None,
             ..t
@@ -229,8 +239,8 @@ mod tests {
             ".1.-.3.AAAA",
             "a.01.-.3.AAAA",
             "a.1.x.3.AAAA",
-            "a.1.-.3.!!",
             "a.99999999999999999999999.-.3.AAAA",
+            "a.18446744073709551616.-.3.AAAA",
         ] {
             assert_eq!(
                 Ticket::open(SECRET, "k", id, 0),

@@ -222,3 +222,68 @@ fn a_used_jti_is_removed_from_storage_after_its_expiry() {
     }
     assert!(now_secs() > exp, "removed before its expiry");
 }
+
+/// `QUOTA_OPEN_MULTIPART` under `wrangler dev`: the Durable Object counts the uploads the
+/// worker created and frees a place when the worker aborts or completes one.
+#[test]
+#[ignore = "end-to-end: needs s3s-fs and wrangler; run by make test"]
+fn open_multipart_uploads_are_bounded_by_the_ledger() {
+    let env = TestEnv::start(&[
+        ("QUOTA_OPEN_MULTIPART", "1"),
+        ("ALLOWED_CONTENT_TYPES", "application/octet-stream"),
+    ]);
+    let alice = token(
+        &env.jwt_secret,
+        &json!({ "sub": "alice", "exp": now_secs() + 600 }),
+    );
+    let auth = format!("Bearer {alice}");
+    let sign = |body: Value| {
+        let r = post_json(
+            &env.worker.url("/v1/sign"),
+            &[("authorization", &auth)],
+            &body,
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json()
+    };
+    let run = |grant: &Value| {
+        http(
+            grant["method"].as_str().unwrap(),
+            grant["url"].as_str().unwrap(),
+            &[],
+            b"",
+        )
+    };
+    let create = || {
+        run(&sign(
+            json!({ "method": "POST", "key": "a.bin", "size": 1 }),
+        ))
+    };
+    let first = create();
+    assert_eq!(first.status, 200, "{}", first.text());
+    let text = first.text();
+    let id = text
+        .split("<UploadId>")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap();
+    let key = text
+        .split("<Key>")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap();
+    let second = create();
+    assert_eq!(second.status, 429, "{}", second.text());
+    assert_eq!(second.json()["error"]["reason"], "open_multipart");
+    assert!(second.header("retry-after").is_some());
+    assert_eq!(usage(&env.worker, &alice)["used"]["open_multipart"], 1);
+    // The worker aborts the first: its place is free again.
+    let abort = sign(json!({ "method": "DELETE", "key": key, "uploadId": id }));
+    assert_eq!(run(&abort).status, 204);
+    assert_eq!(usage(&env.worker, &alice)["used"]["open_multipart"], 0);
+    assert_eq!(create().status, 200);
+}
