@@ -151,9 +151,9 @@ fn schemathesis_finds_the_worker_as_documented() {
          ----- the end of wrangler's output -----\n{}",
         last_lines(&env.worker.logs(), 40)
     );
-    // Not a vacuous pass: the five operations were run, with many cases.
+    // Not a vacuous pass: the eight operations were run, with many cases.
     assert!(
-        output.contains("Selected: 5/5") && output.contains("Tested: 5"),
+        output.contains("Selected: 8/8") && output.contains("Tested: 8"),
         "not every operation was tested:\n{output}"
     );
     let generated: u64 = output
