@@ -35,7 +35,7 @@ use crate::api::{self, Body, Platform, Service};
 use crate::jwks::Remote;
 use crate::jwt::{Algorithm, PublicKey};
 use crate::sigv4::SignedRequest;
-use crate::store::{StoreError, Transport};
+use crate::store::{Fetched, StoreError, Transport, ANSWER_HEADERS};
 
 /// talc: smaller and faster than the default dlmalloc, and needs no `unsafe` here.
 #[global_allocator]
@@ -408,11 +408,11 @@ const MAX_STORE_ANSWER: usize = 1 << 20;
 struct JsStore;
 
 impl Transport for JsStore {
-    async fn send(
+    async fn exchange(
         &self,
         req: &SignedRequest,
         body: &[u8],
-    ) -> std::result::Result<(u16, String), StoreError> {
+    ) -> std::result::Result<Fetched, StoreError> {
         let controller = web_sys::AbortController::new().map_err(|_| StoreError::Unreachable)?;
         let sent = within(
             async {
@@ -430,8 +430,15 @@ impl Transport for JsStore {
                 let resp: web_sys::Response = JsFuture::from(js_fetch(&req.url, &init)?)
                     .await?
                     .unchecked_into();
+                let mut kept = Vec::new();
+                let got = resp.headers();
+                for name in ANSWER_HEADERS {
+                    if let Some(value) = got.get(name)? {
+                        kept.push(((*name).to_owned(), value));
+                    }
+                }
                 let answer = read_limited(&resp, MAX_STORE_ANSWER).await?;
-                Ok::<_, JsValue>((resp.status(), answer))
+                Ok::<_, JsValue>((resp.status(), kept, answer))
             },
             STORE_TIMEOUT,
         )
@@ -450,10 +457,12 @@ impl Transport for JsStore {
                 warn("store_unreachable", &js_problem(&e));
                 Err(StoreError::Unreachable)
             }
-            Ok((_, None)) => Err(StoreError::Malformed("an answer over 1 MiB")),
-            Ok((status, Some(bytes))) => String::from_utf8(bytes)
-                .map(|text| (status, text))
-                .map_err(|_| StoreError::Malformed("an answer that is not UTF-8")),
+            Ok((_, _, None)) => Err(StoreError::Malformed("an answer over 1 MiB")),
+            Ok((status, headers, Some(body))) => Ok(Fetched {
+                status,
+                headers,
+                body,
+            }),
         }
     }
 }

@@ -26,6 +26,7 @@
 //!   and by the token's `targets` claim.
 
 mod scope;
+pub mod sniff;
 mod template;
 
 use std::fmt;

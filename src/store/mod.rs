@@ -9,12 +9,18 @@
 //! | [`list_parts`] | ListParts (paginated) | what the store really holds before completing |
 //! | [`complete`] | CompleteMultipartUpload | with a body built from the listed parts only |
 //! | [`abort`] | AbortMultipartUpload | free the parts of an upload that broke its grant |
+//! | [`head`] | HeadObject | what an object is (size, type, ETag, checksum), for `/v1/uploads/complete` |
+//! | [`get_range`] | GetObject with `range` | the object's first bytes, to check its content type |
+//! | [`delete`] | DeleteObject | remove an object whose content is not its type (`DELETE_MISMATCHED`) |
 //!
 //! [`ticket`] binds the client's later requests to what the creation granted.
 
 pub mod abort;
 pub mod complete;
 pub mod create;
+pub mod delete;
+pub mod get_range;
+pub mod head;
 pub mod list_parts;
 pub mod ticket;
 pub(crate) mod xml;
@@ -27,17 +33,80 @@ use crate::sigv4::SignedRequest;
 /// Seconds a client is told to wait after the store failed (`Retry-After`).
 pub const RETRY_AFTER_SECS: u64 = 5;
 
+/// The response headers a [`Transport`] hands back (lower-case names), when the store sent
+/// them: what [`head`] and [`get_range`] read. Other headers are dropped.
+pub const ANSWER_HEADERS: &[&str] = &[
+    "content-length",
+    "content-range",
+    "content-type",
+    "etag",
+    "last-modified",
+    "x-amz-checksum-crc32",
+    "x-amz-checksum-crc32c",
+    "x-amz-checksum-crc64nvme",
+    "x-amz-checksum-sha1",
+    "x-amz-checksum-sha256",
+    "x-amz-checksum-type",
+];
+
+/// The store's whole answer to one request, as the transport received it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Fetched {
+    /// The HTTP status.
+    pub status: u16,
+    /// The headers of [`ANSWER_HEADERS`] that the store sent, names in lower case.
+    pub headers: Vec<(String, String)>,
+    /// The body's bytes (bounded by the transport).
+    pub body: Vec<u8>,
+}
+
+impl Fetched {
+    /// The value of header `name` (lower case), if the store sent it.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The status and the body as text, as the XML actions read them.
+    pub fn answer(&self) -> Result<Answer<'_>, StoreError> {
+        let body = std::str::from_utf8(&self.body)
+            .map_err(|_| StoreError::Malformed("an answer that is not UTF-8"))?;
+        Ok(Answer {
+            status: self.status,
+            body,
+        })
+    }
+}
+
 /// How the worker's own requests reach the store: the adapter's `fetch` with a timeout (and a
 /// bounded answer), a scripted fake in tests.
 ///
 /// The future is not `Send`: the worker runs on one thread.
 pub trait Transport {
-    /// Sends `req` with `body` and returns the store's status and body, or why none came.
+    /// Sends `req` with `body` and returns the store's status, the headers of
+    /// [`ANSWER_HEADERS`] and the body's bytes, or why no answer came.
+    fn exchange(
+        &self,
+        req: &SignedRequest,
+        body: &[u8],
+    ) -> impl Future<Output = Result<Fetched, StoreError>>;
+
+    /// [`exchange`](Self::exchange) for the XML actions: the status and the body as text (an
+    /// answer that is not UTF-8 is malformed).
     fn send(
         &self,
         req: &SignedRequest,
         body: &[u8],
-    ) -> impl Future<Output = Result<(u16, String), StoreError>>;
+    ) -> impl Future<Output = Result<(u16, String), StoreError>> {
+        async move {
+            let fetched = self.exchange(req, body).await?;
+            let text = String::from_utf8(fetched.body)
+                .map_err(|_| StoreError::Malformed("an answer that is not UTF-8"))?;
+            Ok((fetched.status, text))
+        }
+    }
 }
 
 /// No store at all (the native [`crate::api::Service::handle`]): every request is unreachable.
@@ -45,7 +114,7 @@ pub trait Transport {
 pub struct NoTransport;
 
 impl Transport for NoTransport {
-    async fn send(&self, _req: &SignedRequest, _body: &[u8]) -> Result<(u16, String), StoreError> {
+    async fn exchange(&self, _req: &SignedRequest, _body: &[u8]) -> Result<Fetched, StoreError> {
         Err(StoreError::Unreachable)
     }
 }

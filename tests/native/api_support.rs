@@ -11,7 +11,7 @@ use presign_worker::api::{
 };
 use presign_worker::ledger::{Book, Call, Reply};
 use presign_worker::sigv4::SignedRequest;
-use presign_worker::store::{NoTransport, StoreError, Transport};
+use presign_worker::store::{Fetched, NoTransport, StoreError, Transport};
 use serde_json::Value;
 use unicode_normalization::UnicodeNormalization;
 
@@ -151,13 +151,26 @@ impl Ledger for FakeLedger {
 }
 
 /// An S3 store in memory for the worker's own requests (CreateMultipartUpload, ListParts,
-/// CompleteMultipartUpload, AbortMultipartUpload) on one bucket at `prefix` (`/uploads/`);
+/// CompleteMultipartUpload, AbortMultipartUpload; HeadObject, ranged GetObject and
+/// DeleteObject of the objects in `files`) on one bucket at `prefix` (`/uploads/`);
 /// a test puts parts itself with [`FakeStore::put_part`], as a client would with the presigned
-/// part URLs. `fail` makes every request fail that way; `answer` replaces the next answers.
+/// part URLs, and objects with [`FakeStore::put_file`]. `fail` makes every request fail that
+/// way; `answer` replaces the next answer.
 /// One open upload of a [`FakeStore`]: its key and its parts (number → size).
 pub type FakeUpload = (String, BTreeMap<u16, u64>);
 /// One request a [`FakeStore`] took: method, URL, headers, body.
 pub type FakeRequest = (String, String, Vec<(String, String)>, String);
+
+/// One object of a [`FakeStore`] put by a client: its bytes, content type, ETag (quoted),
+/// `Last-Modified` and the stored checksum header, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeFile {
+    pub bytes: Vec<u8>,
+    pub content_type: String,
+    pub etag: String,
+    pub last_modified: String,
+    pub checksum: Option<(String, String)>,
+}
 
 pub struct FakeStore {
     pub prefix: &'static str,
@@ -165,6 +178,8 @@ pub struct FakeStore {
     pub uploads: RefCell<BTreeMap<String, FakeUpload>>,
     /// Completed objects: key → size.
     pub objects: RefCell<BTreeMap<String, u64>>,
+    /// Objects put by clients (single PUTs), with their bytes: key → object.
+    pub files: RefCell<BTreeMap<String, FakeFile>>,
     /// Every request: (method, URL, headers, body).
     pub requests: RefCell<Vec<FakeRequest>>,
     pub fail: RefCell<Option<StoreError>>,
@@ -180,6 +195,7 @@ impl FakeStore {
             prefix,
             uploads: RefCell::default(),
             objects: RefCell::default(),
+            files: RefCell::default(),
             requests: RefCell::default(),
             fail: RefCell::default(),
             answer: RefCell::default(),
@@ -193,6 +209,21 @@ impl FakeStore {
         let mut uploads = self.uploads.borrow_mut();
         let upload = uploads.get_mut(id).expect("an open upload");
         upload.1.insert(number, size);
+    }
+
+    /// An object put under `key` (what a presigned PUT does), modified at
+    /// `Sun, 01 Jan 2006 12:00:00 GMT`, with an ETag derived from its bytes.
+    pub fn put_file(&self, key: &str, content_type: &str, bytes: &[u8]) {
+        use sha2::Digest as _;
+        let digest = sha2::Sha256::digest(bytes);
+        let file = FakeFile {
+            bytes: bytes.to_vec(),
+            content_type: content_type.to_owned(),
+            etag: format!("\"{}\"", hex::encode(&digest[..16])),
+            last_modified: "Sun, 01 Jan 2006 12:00:00 GMT".to_owned(),
+            checksum: None,
+        };
+        self.files.borrow_mut().insert(key.to_owned(), file);
     }
 
     /// The store's upload id inside a ticketed client id (its first dot-separated field, as
@@ -286,10 +317,91 @@ impl FakeStore {
             _ => err(400, "InvalidRequest"),
         }
     }
+
+    /// The key of an object request (no query) on the bucket, if `url` is one.
+    fn object_key(&self, url: &str) -> Option<String> {
+        let after_scheme = url.split_once("://")?.1;
+        let path = &after_scheme[after_scheme.find('/')?..];
+        if path.contains('?') {
+            return None;
+        }
+        path.strip_prefix(self.prefix).map(percent_decode)
+    }
+
+    /// HeadObject, ranged GetObject (`range: bytes=0-N`, `if-match`) and DeleteObject of
+    /// `key` among the `files`.
+    fn object_answer<'h>(
+        &self,
+        method: &str,
+        key: &str,
+        header: &dyn Fn(&str) -> Option<&'h str>,
+    ) -> Fetched {
+        let status = |status: u16| Fetched {
+            status,
+            ..Fetched::default()
+        };
+        let files = self.files.borrow();
+        let file = files.get(key).cloned();
+        drop(files);
+        let Some(file) = file else {
+            return status(404);
+        };
+        match method {
+            "HEAD" => {
+                assert_eq!(header("x-amz-checksum-mode"), Some("ENABLED"));
+                let mut headers = vec![
+                    ("content-length".to_owned(), file.bytes.len().to_string()),
+                    ("content-type".to_owned(), file.content_type.clone()),
+                    ("etag".to_owned(), file.etag.clone()),
+                    ("last-modified".to_owned(), file.last_modified.clone()),
+                ];
+                headers.extend(file.checksum.clone());
+                Fetched {
+                    status: 200,
+                    headers,
+                    body: Vec::new(),
+                }
+            }
+            "GET" => {
+                if header("if-match").is_some_and(|m| m != file.etag) {
+                    return status(412);
+                }
+                let range = header("range").expect("a ranged GET");
+                let last: usize = range
+                    .strip_prefix("bytes=0-")
+                    .expect("a range from 0")
+                    .parse()
+                    .unwrap();
+                if file.bytes.is_empty() {
+                    return status(416);
+                }
+                let end = (last + 1).min(file.bytes.len());
+                Fetched {
+                    status: 206,
+                    headers: Vec::new(),
+                    body: file.bytes[..end].to_vec(),
+                }
+            }
+            "DELETE" => {
+                self.files.borrow_mut().remove(key);
+                status(204)
+            }
+            _ => status(405),
+        }
+    }
+}
+
+/// A status and a text body as the transport's answer.
+fn fetched((status, body): (u16, String)) -> Fetched {
+    Fetched {
+        status,
+        headers: Vec::new(),
+        body: body.into_bytes(),
+    }
 }
 
 impl Transport for FakeStore {
-    async fn send(&self, req: &SignedRequest, body: &[u8]) -> Result<(u16, String), StoreError> {
+    async fn exchange(&self, req: &SignedRequest, body: &[u8]) -> Result<Fetched, StoreError> {
         self.requests.borrow_mut().push((
             req.method.as_str().to_owned(),
             req.url.clone(),
@@ -300,9 +412,25 @@ impl Transport for FakeStore {
             return Err(e);
         }
         if let Some(a) = self.answer.borrow_mut().take() {
-            return Ok(a);
+            return Ok(fetched(a));
         }
-        Ok(self.answer_for(req.method.as_str(), &req.url, &req.headers, body))
+        if let Some(key) = self.object_key(&req.url) {
+            fn find<'h>(headers: &'h [(String, String)], n: &str) -> Option<&'h str> {
+                headers
+                    .iter()
+                    .find(|(k, _)| k == n)
+                    .map(|(_, v)| v.as_str())
+            }
+            let header = |n: &str| find(&req.headers, n);
+            assert!(header("authorization").is_some_and(|a| a.starts_with("AWS4-HMAC-SHA256 ")));
+            return Ok(self.object_answer(req.method.as_str(), &key, &header));
+        }
+        Ok(fetched(self.answer_for(
+            req.method.as_str(),
+            &req.url,
+            &req.headers,
+            body,
+        )))
     }
 }
 
