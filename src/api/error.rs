@@ -23,12 +23,17 @@
 //! | 403 / 422 | [`ApiError::Ticket`] | `ticket_invalid`, `ticket_expired` (403), `invalid_upload_id` (422): a multipart upload's ticket or a worker URL's pass |
 //! | 409 | [`ApiError::TicketUsed`] | `ticket_used`: a create URL already created its upload |
 //! | 422 | [`ApiError::Breach`] | `size_exceeded`, `size_mismatch`: the parts break the grant (the upload was aborted) |
+//! | 501 | [`ApiError::ReceiptsNotConfigured`] | `receipts_not_configured`: `/v1/uploads/complete` without `RECEIPT_SECRET` |
+//! | 409 | [`ApiError::UploadMissing`] | `upload_missing`: no object under the key (not uploaded yet, or deleted) |
+//! | 409 | [`ApiError::UploadChanged`] | `upload_changed`: the object was replaced while it was checked (retry) |
+//! | 422 | [`ApiError::UploadMismatch`] | `upload_mismatch`, with `mismatch` (`size`, `content_type`, `content`) and `deleted` |
 //! | 404 / 412 / 502 / 503 / 504 | [`ApiError::Store`] | `upload_not_found`, `object_exists`, `store_error`, `store_answer_malformed`, `store_unavailable`, `store_timeout` (5xx with `Retry-After`) |
 
 use std::fmt;
 
 use super::quota::{Exceeded, LEDGER_RETRY_AFTER};
-use super::Response;
+use super::receipt::Mismatch;
+use super::{ErrorExtra, Response};
 use crate::jwt;
 use crate::policy::{PolicyError, Refusal};
 use crate::sigv4::SignError;
@@ -80,6 +85,14 @@ pub(crate) enum ApiError {
     Breach(Breach),
     /// The store failed or refused the worker's own request.
     Store(StoreError),
+    /// `/v1/uploads/complete` without `RECEIPT_SECRET`: receipts cannot be signed.
+    ReceiptsNotConfigured,
+    /// `/v1/uploads/complete` of a key that holds no object.
+    UploadMissing,
+    /// The object was replaced between the worker's HeadObject and its ranged GET.
+    UploadChanged,
+    /// The object is not what the token grants (and was deleted with `DELETE_MISMATCHED`).
+    UploadMismatch(Mismatch),
     /// An identity provider's keys were never fetched successfully.
     JwksUnavailable {
         /// Seconds until a new fetch may be tried (`JWKS_REFETCH_INTERVAL`).
@@ -110,6 +123,9 @@ impl ApiError {
             Self::TicketUsed => 409,
             Self::Breach(_) => 422,
             Self::Store(e) => e.status(),
+            Self::ReceiptsNotConfigured => 501,
+            Self::UploadMissing | Self::UploadChanged => 409,
+            Self::UploadMismatch(_) => 422,
         }
     }
 
@@ -133,6 +149,10 @@ impl ApiError {
             Self::TicketUsed => "ticket_used",
             Self::Breach(b) => b.code(),
             Self::Store(e) => e.code(),
+            Self::ReceiptsNotConfigured => "receipts_not_configured",
+            Self::UploadMissing => "upload_missing",
+            Self::UploadChanged => "upload_changed",
+            Self::UploadMismatch(_) => "upload_mismatch",
         }
     }
 }
@@ -189,6 +209,16 @@ impl fmt::Display for ApiError {
             Self::Breach(b) => write!(f, "{b}"),
             Self::Store(e) if e.retryable() => write!(f, "{e}; try again later"),
             Self::Store(e) => write!(f, "{e}"),
+            Self::ReceiptsNotConfigured => f.write_str(
+                "this service signs no receipts (RECEIPT_SECRET is not set); ask its operator",
+            ),
+            Self::UploadMissing => {
+                f.write_str("the store holds no object under this key; upload it first")
+            }
+            Self::UploadChanged => {
+                f.write_str("the object changed while it was checked; try again")
+            }
+            Self::UploadMismatch(m) => write!(f, "{m}"),
         }
     }
 }
@@ -218,11 +248,17 @@ impl From<ApiError> for Response {
             ApiError::QuotaExceeded(q) => Some(q.reason()),
             _ => None,
         };
-        let quota = match &e {
-            ApiError::QuotaExceeded(q) => Some(q.detail()),
-            _ => None,
+        let extra = ErrorExtra {
+            quota: match &e {
+                ApiError::QuotaExceeded(q) => Some(q.detail()),
+                _ => None,
+            },
+            mismatch: match &e {
+                ApiError::UploadMismatch(m) => Some((m.fields.as_slice(), m.deleted)),
+                _ => None,
+            },
         };
-        let resp = Response::error(e.status(), e.code(), reason, &e.to_string(), quota);
+        let resp = Response::error(e.status(), e.code(), reason, &e.to_string(), extra);
         match e {
             ApiError::MissingToken(_) => resp.header("www-authenticate", REALM),
             ApiError::Token(t) => resp.header(

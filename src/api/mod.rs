@@ -7,6 +7,7 @@
 //! | `/healthz` | GET, HEAD | none | `{"status":"ok"}` |
 //! | `/v1/uploads` | POST | JWT | a presigned PUT: `{"method","url","headers","key","bucket","target","expires_at","expires_in"}` |
 //! | `/v1/sign` | POST | JWT | any single S3 request of an upload, in the shape of Uppy's `signRequest` (see `sign.rs`): `{"method","url","headers","key",…}`, or a POST policy form (`fields`) |
+//! | `/v1/uploads/complete` | POST | JWT | whether the upload landed and is what it claims: `{"receipt","key","bucket","target","size","content_type","etag",…}` with a signed receipt (`receipt.rs`) |
 //! | `/v1/downloads` | POST | JWT | a presigned GET: `{"method","url","key","bucket","target","expires_at","expires_in"}` |
 //! | `/v1/usage` | GET, HEAD | JWT | the subject's budgets and usage (`quota.rs`) |
 //! | `/v1/multipart/create` | POST | the URL's pass | the store's `InitiateMultipartUploadResult`, with the ticketed upload id (`multipart.rs`) |
@@ -33,6 +34,7 @@ mod download;
 mod error;
 mod multipart;
 mod quota;
+mod receipt;
 mod sign;
 #[cfg(test)]
 mod tests;
@@ -108,6 +110,21 @@ struct ErrorDetail<'a> {
     /// The budget of a `quota_exceeded` answer.
     #[serde(skip_serializing_if = "Option::is_none")]
     quota: Option<quota::QuotaDetail>,
+    /// What differs, in an `upload_mismatch` answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mismatch: Option<&'a [&'static str]>,
+    /// Whether the mismatched object was deleted, in an `upload_mismatch` answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deleted: Option<bool>,
+}
+
+/// The members of an error answer that only some refusals have.
+#[derive(Default)]
+struct ErrorExtra<'a> {
+    /// The budget of a `quota_exceeded` answer.
+    quota: Option<quota::QuotaDetail>,
+    /// The `mismatch` list and `deleted` of an `upload_mismatch` answer.
+    mismatch: Option<(&'a [&'static str], bool)>,
 }
 
 /// Name/value pairs written as a JSON object, in their order.
@@ -217,20 +234,22 @@ impl Response {
 
     /// The JSON error answer `{"error":{"code","reason"?,"message"}}`; only [`ApiError`]'s
     /// conversion calls it.
-    /// `quota` is the budget of a `quota_exceeded` answer.
+    /// `extra` holds the members of some refusals (a budget, what mismatched).
     fn error(
         status: u16,
         code: &'static str,
         reason: Option<&str>,
         message: &str,
-        quota: Option<quota::QuotaDetail>,
+        extra: ErrorExtra<'_>,
     ) -> Self {
         let body = ErrorBody {
             error: ErrorDetail {
                 code,
                 reason,
                 message,
-                quota,
+                quota: extra.quota,
+                mismatch: extra.mismatch.map(|(m, _)| m),
+                deleted: extra.mismatch.map(|(_, d)| d),
             },
         };
         let mut r = Self::json(status, &body);
@@ -550,7 +569,7 @@ impl Service {
         match std::future::Future::poll(fut, &mut cx) {
             std::task::Poll::Ready(resp) => resp,
             std::task::Poll::Pending => {
-                Response::error(503, "unavailable", None, "try again", None)
+                Response::error(503, "unavailable", None, "try again", ErrorExtra::default())
             }
         }
     }
@@ -628,6 +647,12 @@ impl Service {
                 "/v1/sign",
                 self.api_route(req, now_ms, platform, remote, ledger, Self::sign_operation)
                     .await,
+            ),
+            receipt::COMPLETE_PATH => (
+                receipt::COMPLETE_PATH,
+                self.complete_upload(req, now_ms, remote, transport)
+                    .await
+                    .unwrap_or_else(Response::from),
             ),
             "/v1/downloads" => (
                 "/v1/downloads",

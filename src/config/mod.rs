@@ -71,12 +71,16 @@
 //! | `MAX_BODY_BYTES` | `16384` | Largest accepted JSON request body in bytes, 256 to 1048576. |
 //! | `QUOTA_BYTES_PER_DAY` | unset (no budget) | Bytes a subject (issuer + `sub`) may be granted per rolling day, 1 to 2^53, kept in the `LEDGER` Durable Object. A token's `quota_bytes_per_day` claim may lower it. |
 //! | `QUOTA_GRANTS_PER_HOUR` | unset (no budget) | Upload grants a subject may get per rolling hour, 1 to 2^53; a token's `quota_grants_per_hour` claim may lower it. |
+//! | `RECEIPT_SECRET` | unset (no receipts) | *secret*. HS256 key of the receipts of `/v1/uploads/complete`: raw text or `base64:…`, at least 32 bytes, never a token key (`JWT_SECRET`, `JWT_KEYS`). Unset: the route answers `501 receipts_not_configured`. |
+//! | `RECEIPT_ISSUER` | `presign-worker` | The `iss` of the receipts (at most 256 bytes). |
+//! | `DELETE_MISMATCHED` | `false` | `true`: `/v1/uploads/complete` deletes an object whose first bytes are not of its content type (the answer says `"deleted": true`). |
 //! | `SINGLE_USE_TOKENS` | `false` | `true`: every token must carry `jti` and `exp` and grants once (a token's `single_use: true` claim asks the same when the ledger is on). |
 
 mod issuers;
 mod limits;
 mod policy;
 mod quota;
+mod receipts;
 mod targets;
 mod tokens;
 
@@ -89,6 +93,7 @@ pub use issuers::{IssuerConfig, JwksSource};
 pub use limits::CorsConfig;
 pub use policy::{ContentTypeRule, PolicyConfig};
 pub use quota::QuotaConfig;
+pub use receipts::ReceiptConfig;
 pub use targets::{Access, S3Credentials, TargetConfig, TargetKind};
 pub use tokens::JwtConfig;
 
@@ -124,6 +129,8 @@ pub(crate) const DEFAULT_ALLOW_URL_PAST_TOKEN_EXPIRY: bool = false;
 pub(crate) const DEFAULT_ALLOW_DELETE: bool = false;
 /// Default of `ALLOW_OVERWRITE`.
 pub(crate) const DEFAULT_ALLOW_OVERWRITE: bool = false;
+/// Default of `DELETE_MISMATCHED`.
+pub(crate) const DEFAULT_DELETE_MISMATCHED: bool = false;
 /// Default of `JWT_LEEWAY`, in seconds.
 pub(crate) const DEFAULT_JWT_LEEWAY: u64 = 60;
 /// Default of `JWT_HEADER`.
@@ -159,6 +166,8 @@ pub struct Config {
     pub max_body_bytes: u64,
     /// The upload ledger's budgets and single-use tokens (off unless set).
     pub quota: QuotaConfig,
+    /// The signed receipts of `/v1/uploads/complete` (off unless `RECEIPT_SECRET` is set).
+    pub receipts: ReceiptConfig,
 }
 
 /// Why the configuration was rejected: the variable and the problem, never a secret value.
@@ -200,6 +209,7 @@ impl Config {
             cors: limits::parse_cors(&vars)?,
             max_body_bytes: limits::parse_max_body_bytes(&vars)?,
             quota: quota::parse_quota(&vars)?,
+            receipts: receipts::parse_receipts(&vars)?,
         };
         check_targets(&config)?;
         Ok(config)
@@ -694,6 +704,11 @@ mod tests {
             ("ALLOW_OVERWRITE", DEFAULT_ALLOW_OVERWRITE.to_string()),
             ("CORS_MAX_AGE", n(DEFAULT_CORS_MAX_AGE)),
             ("MAX_BODY_BYTES", n(DEFAULT_MAX_BODY_BYTES)),
+            (
+                "RECEIPT_ISSUER",
+                receipts::DEFAULT_RECEIPT_ISSUER.to_owned(),
+            ),
+            ("DELETE_MISMATCHED", DEFAULT_DELETE_MISMATCHED.to_string()),
         ]
     }
 

@@ -1,15 +1,15 @@
 //! What may be signed: the key template, the allowed media types, the size and lifetime
 //! limits, and the optional permissions (`KEY_TEMPLATE`, `ALLOWED_CONTENT_TYPES`,
 //! `MAX_UPLOAD_SIZE`, `URL_TTL`, `ALLOW_URL_PAST_TOKEN_EXPIRY`, `ALLOW_DELETE`, `ALLOW_OVERWRITE`,
-//! `MULTIPART_LIFETIME`). The
+//! `MULTIPART_LIFETIME`, `DELETE_MISMATCHED`). The
 //! [`policy`](crate::policy) module applies them to each request.
 
 use super::{parse_list, show, ConfigError, Result, Vars};
 use super::{
     DEFAULT_ALLOWED_CONTENT_TYPES, DEFAULT_ALLOW_DELETE, DEFAULT_ALLOW_OVERWRITE,
-    DEFAULT_ALLOW_URL_PAST_TOKEN_EXPIRY, DEFAULT_KEY_TEMPLATE, DEFAULT_MAX_UPLOAD_SIZE,
-    DEFAULT_MULTIPART_LIFETIME, DEFAULT_URL_TTL, MAX_MAX_UPLOAD_SIZE, MAX_MULTIPART_LIFETIME,
-    MAX_URL_TTL,
+    DEFAULT_ALLOW_URL_PAST_TOKEN_EXPIRY, DEFAULT_DELETE_MISMATCHED, DEFAULT_KEY_TEMPLATE,
+    DEFAULT_MAX_UPLOAD_SIZE, DEFAULT_MULTIPART_LIFETIME, DEFAULT_URL_TTL, MAX_MAX_UPLOAD_SIZE,
+    MAX_MULTIPART_LIFETIME, MAX_URL_TTL,
 };
 use crate::policy::KeyTemplate;
 
@@ -34,6 +34,9 @@ pub struct PolicyConfig {
     /// Seconds a multipart upload may take from its creation (`MULTIPART_LIFETIME`): its
     /// ticket, and so its part, list and complete requests, are refused after that.
     pub multipart_lifetime_secs: u64,
+    /// Whether `/v1/uploads/complete` deletes an object whose first bytes are not of its
+    /// content type (`DELETE_MISMATCHED`).
+    pub delete_mismatched: bool,
 }
 
 impl PolicyConfig {
@@ -105,6 +108,7 @@ pub(super) fn parse_policy(vars: &Vars<'_>) -> Result<PolicyConfig> {
             1,
             MAX_MULTIPART_LIFETIME,
         )?,
+        delete_mismatched: vars.boolean("DELETE_MISMATCHED", DEFAULT_DELETE_MISMATCHED)?,
     })
 }
 

@@ -21,6 +21,7 @@ mod jwt_vectors;
 mod ledger;
 mod multipart;
 mod openapi;
+mod receipt;
 mod sigv4_aws_docs;
 mod sigv4_differential;
 mod sigv4_suite;
