@@ -210,7 +210,12 @@ fn keys_are_granted_as_for_downloads() {
         &alice(),
         &json!({ "key": "alice/a", "target": "nope" }),
     );
-    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(
+        (r.status, r.error_code),
+        (422, Some("unknown_target")),
+        "{}",
+        r.body
+    );
     // Nothing was asked of the store.
     assert!(methods(&store).is_empty());
     let r = complete_as(
