@@ -321,7 +321,7 @@ fn post_raw(svc: &Service, path: &str, auth: Option<&str>, body: &[u8], ctype: &
 }
 
 #[test]
-fn the_document_is_openapi_3_1_with_the_eight_routes() {
+fn the_document_is_openapi_3_1_with_the_nine_routes() {
     let spec = spec();
     assert!(spec["openapi"].as_str().unwrap().starts_with("3.1"));
     let paths: BTreeSet<&str> = spec["paths"]
@@ -340,6 +340,7 @@ fn the_document_is_openapi_3_1_with_the_eight_routes() {
             "/v1/multipart/complete",
             "/v1/multipart/create",
             "/v1/uploads",
+            "/v1/uploads/complete",
             "/v1/usage"
         ])
     );
@@ -354,7 +355,12 @@ fn the_document_is_openapi_3_1_with_the_eight_routes() {
         spec["paths"]["/v1/usage"]["get"]["security"],
         json!([{ "bearer": [] }])
     );
-    for path in ["/v1/uploads", "/v1/downloads", "/v1/sign"] {
+    for path in [
+        "/v1/uploads",
+        "/v1/uploads/complete",
+        "/v1/downloads",
+        "/v1/sign",
+    ] {
         assert_eq!(
             spec["paths"][path]["post"]["security"],
             json!([{ "bearer": [] }]),
@@ -1001,4 +1007,136 @@ fn ledger_answers_match_the_document() {
         check_answer(&spec, path, method, &r, &mut seen);
     }
     assert_eq!(seen.len(), 9, "{seen:?}");
+}
+
+/// `/v1/uploads/complete`: the receipt, every refusal, against a store in memory.
+#[test]
+fn completion_answers_match_the_document() {
+    use presign_worker::store::StoreError;
+    const RECEIPT_SECRET: &str = "openapi-receipt-secret-0123456789abcdef";
+    const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR";
+    let spec = spec();
+    let svc = service(&[("RECEIPT_SECRET", RECEIPT_SECRET)]);
+    let alice = token(json!({ "sub": "alice", "exp": NOW + 3600 }));
+    let store = FakeStore::new("/uploads/");
+    store.put_file("alice/a.png", "image/png", PNG);
+    store.put_file("alice/fake.png", "image/png", b"GIF89a");
+    store.put_file("alice/sum.png", "image/png", PNG);
+    store
+        .files
+        .borrow_mut()
+        .get_mut("alice/sum.png")
+        .unwrap()
+        .checksum = Some(("x-amz-checksum-crc32".into(), "AAAAAA==".into()));
+    let path = "/v1/uploads/complete";
+    let mut seen = BTreeSet::new();
+    let send = |svc: &Service, auth: Option<&str>, body: &[u8], ctype: &str| {
+        let bearer = auth.map(|t| format!("Bearer {t}"));
+        let mut headers = vec![("content-type", ctype)];
+        if let Some(b) = &bearer {
+            headers.push(("authorization", b.as_str()));
+        }
+        request_io(
+            svc,
+            &FakeLedger::default(),
+            &store,
+            ("POST", path),
+            &headers,
+            body,
+            NOW * 1000,
+        )
+    };
+    let schema =
+        &spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"];
+    let checked = |svc: &Service, body: Value| {
+        validate(&spec, schema, &body, "request").unwrap_or_else(|e| panic!("{e}"));
+        send(
+            svc,
+            Some(&alice),
+            body.to_string().as_bytes(),
+            "application/json",
+        )
+    };
+    for (key, status) in [
+        ("alice/a.png", 200),
+        ("alice/sum.png", 200),
+        ("alice/none.png", 409),
+        ("alice/fake.png", 422),
+        ("bob/a.png", 403),
+    ] {
+        let r = checked(&svc, json!({ "key": key, "target": "uploads" }));
+        assert_eq!(r.status, status, "{key}: {}", r.body);
+        check_answer(&spec, path, "POST", &r, &mut seen);
+    }
+    let deleting = service(&[
+        ("RECEIPT_SECRET", RECEIPT_SECRET),
+        ("DELETE_MISMATCHED", "true"),
+    ]);
+    let r = checked(&deleting, json!({ "key": "alice/fake.png" }));
+    assert!(r.body.contains("\"deleted\":true"), "{}", r.body);
+    check_answer(&spec, path, "POST", &r, &mut seen);
+    for (auth, body, ctype) in [
+        (
+            None,
+            br#"{"key":"alice/a.png"}"#.as_slice(),
+            "application/json",
+        ),
+        (
+            Some(alice.as_str()),
+            b"{\"key\":1}".as_slice(),
+            "application/json",
+        ),
+        (Some(alice.as_str()), b"key=a".as_slice(), "text/plain"),
+        (Some(alice.as_str()), &[b' '; 2000], "application/json"),
+    ] {
+        check_answer(
+            &spec,
+            path,
+            "POST",
+            &send(&svc, auth, body, ctype),
+            &mut seen,
+        );
+    }
+    let unsigned = service(&[]);
+    check_answer(
+        &spec,
+        path,
+        "POST",
+        &checked(&unsigned, json!({ "key": "alice/a.png" })),
+        &mut seen,
+    );
+    for fail in [
+        StoreError::Unreachable,
+        StoreError::Timeout,
+        StoreError::Malformed("x"),
+    ] {
+        *store.fail.borrow_mut() = Some(fail);
+        check_answer(
+            &spec,
+            path,
+            "POST",
+            &checked(&svc, json!({ "key": "alice/a.png" })),
+            &mut seen,
+        );
+    }
+    *store.fail.borrow_mut() = None;
+    check_answer(&spec, path, "POST", &config_invalid_response(), &mut seen);
+    let get = request_io(
+        &svc,
+        &FakeLedger::default(),
+        &store,
+        ("GET", path),
+        &[],
+        b"",
+        NOW * 1000,
+    );
+    check_wrong_method(&spec, path, &get, &mut seen);
+    let documented: BTreeSet<String> = spec["paths"][path]["post"]["responses"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|s| format!("{path} POST {s}"))
+        .chain([format!("{path} wrong method 405")])
+        .collect();
+    assert_eq!(seen, documented);
 }
