@@ -98,6 +98,8 @@ fn schemathesis_finds_the_worker_as_documented() {
         ("MAX_UPLOAD_SIZE", "5368709120"),
         ("MAX_BODY_BYTES", "1048576"),
         ("ALLOW_DELETE", "true"),
+        // Else /v1/uploads/complete answers 501 receipts_not_configured, a server error.
+        ("RECEIPT_SECRET", "schemathesis-receipts-0123456789abcdef"),
     ]);
     let token = jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
@@ -151,9 +153,9 @@ fn schemathesis_finds_the_worker_as_documented() {
          ----- the end of wrangler's output -----\n{}",
         last_lines(&env.worker.logs(), 40)
     );
-    // Not a vacuous pass: the eight operations were run, with many cases.
+    // Not a vacuous pass: the nine operations were run, with many cases.
     assert!(
-        output.contains("Selected: 8/8") && output.contains("Tested: 8"),
+        output.contains("Selected: 9/9") && output.contains("Tested: 9"),
         "not every operation was tested:\n{output}"
     );
     let generated: u64 = output

@@ -16,6 +16,7 @@ mod e2e_demo;
 mod e2e_jwks;
 mod e2e_ledger;
 mod e2e_multipart;
+mod e2e_receipt;
 mod e2e_schemathesis;
 mod e2e_worker;
 mod sigv4_s3s;

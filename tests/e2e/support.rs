@@ -348,6 +348,11 @@ impl S3Store {
     pub fn logs(&self) -> String {
         self.process.logs()
     }
+
+    /// Stops the store (a store that is down, for the worker's own requests).
+    pub fn stop(&mut self) {
+        self.process.stop();
+    }
 }
 
 fn find_s3s_fs() -> PathBuf {
