@@ -399,9 +399,11 @@ impl Remote for JsRemote {
 }
 
 /// Longest wait for the store's answer to one of the worker's own requests (multipart create,
-/// list, complete, abort); past it the fetch is aborted and the client gets `504 store_timeout`.
+/// list, complete, abort; the HEAD, ranged GET and DELETE of `/v1/uploads/complete`); past it
+/// the fetch is aborted and the client gets `504 store_timeout`.
 const STORE_TIMEOUT: Duration = Duration::from_secs(8);
-/// Largest store answer read: a ListParts page of 1000 parts is about 250 KB.
+/// Largest store answer read: a ListParts page of 1000 parts is about 250 KB. A ranged GET
+/// answers 512 bytes; from a store that ignores `range`, an object over this is malformed.
 const MAX_STORE_ANSWER: usize = 1 << 20;
 
 /// The worker's own header-signed requests to the store, through the global `fetch`.

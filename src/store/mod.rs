@@ -68,16 +68,6 @@ impl Fetched {
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
     }
-
-    /// The status and the body as text, as the XML actions read them.
-    pub fn answer(&self) -> Result<Answer<'_>, StoreError> {
-        let body = std::str::from_utf8(&self.body)
-            .map_err(|_| StoreError::Malformed("an answer that is not UTF-8"))?;
-        Ok(Answer {
-            status: self.status,
-            body,
-        })
-    }
 }
 
 /// How the worker's own requests reach the store: the adapter's `fetch` with a timeout (and a
