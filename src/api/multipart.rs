@@ -70,7 +70,15 @@ impl Op {
         }
     }
 
-    fn path(self) -> &'static str {
+    /// The control request of a route, if it is one.
+    pub(super) fn from_path(path: &str) -> Option<Self> {
+        [Self::Create, Self::Complete, Self::Abort]
+            .into_iter()
+            .find(|op| op.path() == path)
+    }
+
+    /// Its route.
+    pub(super) fn path(self) -> &'static str {
         match self {
             Self::Create => CREATE_PATH,
             Self::Complete => COMPLETE_PATH,
@@ -380,13 +388,8 @@ impl Service {
                 _ => Some(ApiError::LedgerUnavailable),
             };
             if let Some(refusal) = refusal {
-                let request =
-                    abort::request(&target.write, &target.bucket, &pass.key, &store_id, now)?;
-                let (status, body) = store.send(&request, b"").await?;
-                abort::parse(&Answer {
-                    status,
-                    body: &body,
-                })?;
+                self.abort_at_store(target, &pass.key, &store_id, now, store)
+                    .await?;
                 return Err(refusal);
             }
         }
@@ -460,18 +463,8 @@ impl Service {
             Ok(body) => body,
             Err(breach) => {
                 if breach.aborts() {
-                    let request = abort::request(
-                        &target.write,
-                        &target.bucket,
-                        &ticket.key,
-                        &ticket.upload_id,
-                        now,
-                    )?;
-                    let (status, body) = store.send(&request, b"").await?;
-                    abort::parse(&Answer {
-                        status,
-                        body: &body,
-                    })?;
+                    self.abort_at_store(target, &ticket.key, &ticket.upload_id, now, store)
+                        .await?;
                     self.close(pass, &ticket, ledger).await;
                 }
                 return Err(ApiError::Breach(breach));
@@ -533,20 +526,29 @@ impl Service {
             .as_deref()
             .ok_or(ApiError::Ticket(TicketError::Forged))?;
         let ticket = self.open_ticket(target, &pass.key, upload_id, 0)?;
-        let request = abort::request(
-            &target.write,
-            &target.bucket,
-            &ticket.key,
-            &ticket.upload_id,
-            now,
-        )?;
+        self.abort_at_store(target, &ticket.key, &ticket.upload_id, now, store)
+            .await?;
+        self.close(pass, &ticket, ledger).await;
+        Ok(Response::empty(204))
+    }
+
+    /// AbortMultipartUpload of the store's upload `store_id` of `key`: `Ok` once it is gone
+    /// (aborted now, or unknown to the store).
+    async fn abort_at_store<T: Transport>(
+        &self,
+        target: &Target,
+        key: &str,
+        store_id: &str,
+        now: u64,
+        store: &T,
+    ) -> Result<(), ApiError> {
+        let request = abort::request(&target.write, &target.bucket, key, store_id, now)?;
         let (status, body) = store.send(&request, b"").await?;
         abort::parse(&Answer {
             status,
             body: &body,
         })?;
-        self.close(pass, &ticket, ledger).await;
-        Ok(Response::empty(204))
+        Ok(())
     }
 }
 
