@@ -21,7 +21,7 @@
 //!    (`logAndBuildResponse`). A trap in the wasm is answered by the shim with a JSON 500, and
 //!    the next request gets a fresh instance.
 
-use std::cell::{OnceCell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::future::{poll_fn, Future};
 use std::pin::{pin, Pin};
 use std::task::{Poll, Waker};
@@ -132,8 +132,14 @@ const FRESH_UNTIL_HEADER: &str = "x-presign-jwks-fresh-until";
 const MAX_CRYPTO_KEYS: usize = 32;
 
 thread_local! {
-    /// The service of this isolate: built at its first request; `None` if the config is invalid.
+    /// The service of this isolate: built once, at module evaluation ([`prepare`], called by
+    /// `src/shim.js`) or else at the first request; `None` if the config is invalid.
     static SERVICE: OnceCell<Option<&'static Service>> = const { OnceCell::new() };
+    /// What building the service has to tell the operator (its warnings, or the invalid
+    /// configuration) as (is an error, JSON line), not yet logged: the isolate's first request
+    /// logs it, so that it lands in a request's logs even when the service was built at module
+    /// evaluation.
+    static STARTUP_LOG: Cell<Vec<(bool, String)>> = const { Cell::new(Vec::new()) };
     /// WebCrypto keys already imported, with the `verify` parameters of their algorithm.
     static CRYPTO_KEYS: RefCell<Vec<ImportedKey>> = const { RefCell::new(Vec::new()) };
 }
@@ -396,27 +402,56 @@ impl Remote for JsRemote {
     }
 }
 
-fn service(env: &Env) -> Option<&'static Service> {
+/// The service of this isolate, built on the first call; what building it had to tell the
+/// operator is logged by the first call from a request ([`service`]), not here.
+fn build_service(env: &Env) -> Option<&'static Service> {
     SERVICE.with(|cell| {
         *cell.get_or_init(|| {
             let lookup = |name: &str| env.var(name).ok().map(|v| v.to_string());
-            match Service::from_lookup(&lookup) {
+            let mut lines = Vec::new();
+            let svc = match Service::from_lookup(&lookup) {
                 // One service per isolate, alive as long as the isolate: leaking it is the point.
                 Ok(svc) => {
                     for (event, problem) in svc.warnings() {
-                        warn(event, &problem);
+                        let line = serde_json::json!({ "level": "warn", "event": event, "problem": problem });
+                        lines.push((false, line.to_string()));
                     }
                     Some(&*Box::leak(Box::new(svc)))
                 }
                 Err(e) => {
                     // Logged once per isolate; names the variable, never a secret's value.
                     let line = serde_json::json!({ "level": "error", "event": "config_invalid", "problem": e.to_string() });
-                    console_error!("{line}");
+                    lines.push((true, line.to_string()));
                     None
                 }
-            }
+            };
+            STARTUP_LOG.set(lines);
+            svc
         })
     })
+}
+
+/// The service of this isolate, for a request: the first one also logs what building it had
+/// to tell the operator.
+fn service(env: &Env) -> Option<&'static Service> {
+    let svc = build_service(env);
+    for (error, line) in STARTUP_LOG.take() {
+        if error {
+            console_error!("{line}");
+        } else {
+            console_warn!("{line}");
+        }
+    }
+    svc
+}
+
+/// Builds the service of this isolate at module evaluation (`src/shim.js`, with the `env` of
+/// `cloudflare:workers`), so that the first request does not: what [`body_limit`] answers.
+/// Logs nothing: the first request does.
+#[wasm_bindgen]
+#[allow(unreachable_pub)] // exported to JavaScript, not to Rust
+pub fn prepare(env: &Env) -> f64 {
+    build_service(env).map_or(0.0, |svc| svc.max_body_bytes() as f64)
 }
 
 /// The worker's entry, called by `src/shim.js` for every request with the body it read:
