@@ -401,6 +401,23 @@ function timedRequest(port, { method = "GET", path: p = "/healthz", headers = {}
   });
 }
 
+// CPU time a process has used so far, in ms: all its threads (from /proc/PID/task/*/schedstat,
+// nanoseconds; threads that already exited are not counted), and its main thread alone.
+function cpuMs(pid) {
+  let all = 0;
+  let main = 0;
+  try {
+    for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const ns = Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
+        all += ns / 1e6;
+        if (tid === String(pid)) main = ns / 1e6;
+      } catch {}
+    }
+  } catch {}
+  return { all, main };
+}
+
 // Resolves once 127.0.0.1:port accepts a TCP connection (closed at once, nothing sent).
 function accepts(port) {
   return new Promise((resolve) => {
@@ -433,7 +450,7 @@ async function firstRequest(rounds, pairs, requests = 10) {
   const stop = () => child && child.exitCode === null && child.signalCode === null && child.kill("SIGKILL");
   process.on("exit", stop);
   for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => process.exit(130));
-  const keys = ["spawn_ms", "listen_ms", "first_ms", "tenth_ms", "extra_ms"];
+  const keys = ["spawn_ms", "listen_ms", "first_ms", "tenth_ms", "extra_ms", "cpu_listen_ms", "cpu_first_ms", "cpu_first_main_ms", "cpu_tenth_main_ms"];
   const samples = Object.fromEntries(pairs.map(([n]) => [n, Object.fromEntries(keys.map((k) => [k, []]))]));
   const statuses = Object.fromEntries(pairs.map(([n]) => [n, new Set()]));
   for (let r = 0; r < rounds; r++) {
@@ -455,11 +472,14 @@ async function firstRequest(rounds, pairs, requests = 10) {
         await new Promise((res) => setTimeout(res, 1));
       }
       const times = [];
+      const cpu = [];
       let first = null;
       if (listen !== null) {
+        cpu.push(cpuMs(child.pid));
         for (let i = 0; i < requests; i++) {
           const res = await timedRequest(port, job);
           if (i === 0) first = performance.now() - t0;
+          cpu.push(cpuMs(child.pid));
           times.push(res.ms);
           statuses[name].add(res.status);
         }
@@ -476,6 +496,12 @@ async function firstRequest(rounds, pairs, requests = 10) {
       s.first_ms.push(times[0]);
       s.tenth_ms.push(times[times.length - 1]);
       s.extra_ms.push(times[0] - times[times.length - 1]);
+      // CPU of workerd (all threads) up to accepting and up to the first answer; of its main
+      // thread during the first and during the tenth request.
+      s.cpu_listen_ms.push(cpu[0].all);
+      s.cpu_first_ms.push(cpu[1].all);
+      s.cpu_first_main_ms.push(cpu[1].main - cpu[0].main);
+      s.cpu_tenth_main_ms.push(cpu[cpu.length - 1].main - cpu[cpu.length - 2].main);
     }
   }
   const stat = (xs) => {
@@ -705,21 +731,25 @@ function report(dir) {
       med("ours", "spawn_ms") !== undefined && med("aws4fetch", "spawn_ms") !== undefined
         ? ` (ours ÷ aws4fetch + jose: ${x2(med("ours", "spawn_ms") / med("aws4fetch", "spawn_ms"))}, goal ≤ 1×: ${verdict(med("ours", "spawn_ms") <= med("aws4fetch", "spawn_ms"))})`
         : "";
-    const spawnOf = (n) => `${f(med(n, "spawn_ms"))} (accepting after ${f(med(n, "listen_ms"))})`;
+    const spawnOf = (n) =>
+      `${f(med(n, "spawn_ms"))} (accepting after ${f(med(n, "listen_ms"))}; workerd CPU ${f(med(n, "cpu_first_ms"))}, ${f(med(n, "cpu_listen_ms"))} of it before accepting)`;
     row(
       "workerd: first request (full job), spawn → first answer",
       `presign-worker ${spawnOf("ours")}`,
       names.map(([n, l]) => `${l} ${spawnOf(n)}`).join(" · ") + spawnGoal,
-      `\`driver.mjs firstreq\`: spawn of \`workerd serve bench/workerd/NAME.capnp\` → its socket accepts a connection (the worker loaded and its top level evaluated; polled every ms) → POST /v1/uploads with an HS256 token, on a new connection, to its answer; median of ${runs} runs, interleaved`,
+      `\`driver.mjs firstreq\`: spawn of \`workerd serve bench/workerd/NAME.capnp\` → its socket accepts a connection (the worker loaded and its top level evaluated; polled every ms) → POST /v1/uploads with an HS256 token, on a new connection, to its answer; median of ${runs} runs, interleaved. CPU: all workerd threads (/proc/PID/task/*/schedstat), less sensitive to other load than the wall-clock times`,
     );
     const lat = (n) =>
-      fr[n] ? `first ${f(med(n, "first_ms"))}, tenth ${f(med(n, "tenth_ms"))}, first − tenth ${f(med(n, "extra_ms"))}` : "?";
+      fr[n]
+        ? `first ${f(med(n, "first_ms"))}, tenth ${f(med(n, "tenth_ms"))}, first − tenth ${f(med(n, "extra_ms"))} ` +
+          `(main-thread CPU ${f(med(n, "cpu_first_main_ms"))} / ${f(med(n, "cpu_tenth_main_ms"))})`
+        : "?";
     const extra = med("ours", "extra_ms");
     row(
       "workerd: first request's own latency against the tenth's",
       `presign-worker ${lat("ours")}`,
       `goal first ≤ tenth + 2 ms: ${extra === undefined ? "?" : verdict(extra <= 2)} · ` + names.map(([n, l]) => `${l} ${lat(n)}`).join(" · "),
-      `same runs: ten full-job requests one after the other, each on a new connection, timed from the call to the end of the answer; first − tenth is the median of the runs' differences`,
+      `same runs: ten full-job requests one after the other, each on a new connection, timed from the call to the end of the answer; first − tenth is the median of the runs' differences; CPU: workerd's main thread during the first / the tenth request`,
     );
   }
 
