@@ -454,6 +454,66 @@ pub fn prepare(env: &Env) -> f64 {
     build_service(env).map_or(0.0, |svc| svc.max_body_bytes() as f64)
 }
 
+/// Randomness of the warm-up's made-up request ([`warm_up`]): a fixed pattern (the runtime
+/// refuses random values at module evaluation; nothing made with it leaves the isolate).
+struct WarmUpPlatform;
+
+impl Platform for WarmUpPlatform {
+    fn fill_random(&mut self, buf: &mut [u8]) {
+        buf.fill(0x5a);
+    }
+
+    fn nfc(&self, s: &str) -> String {
+        s.to_owned()
+    }
+}
+
+/// Runs one made-up upload grant (an HS256 token made here with `JWT_SECRET`, sub `warm-up`)
+/// through the service at module evaluation and drops the answer, so that the wasm code of the
+/// request path is compiled before the first request. No I/O: its ledger calls nothing (a
+/// configured budget refuses it), nothing is logged, the answer is never seen. Without
+/// `JWT_SECRET`, or when the configuration refuses the request, it warms what it reaches.
+#[wasm_bindgen]
+#[allow(unreachable_pub)] // exported to JavaScript, not to Rust
+pub fn warm_up(env: &Env) {
+    let (Some(svc), Some(secret)) = (build_service(env), env.var("JWT_SECRET").ok()) else {
+        return;
+    };
+    let now_ms = js_sys::Date::now().max(0.0) as u64;
+    let now = now_ms / 1000;
+    let mut claims = serde_json::Map::new();
+    claims.insert("sub".to_owned(), "warm-up".into());
+    claims.insert("iat".to_owned(), now.into());
+    claims.insert("exp".to_owned(), (now + 60).into());
+    let token = crate::jwt::sign_hs(
+        Algorithm::HS256,
+        secret.to_string().as_bytes(),
+        None,
+        &claims,
+    );
+    let authorization = format!("Bearer {token}");
+    let header = |name: &str| match name {
+        "authorization" => Some(authorization.clone()),
+        "content-type" => Some("application/json".to_owned()),
+        _ => None,
+    };
+    let req = api::Request {
+        method: "POST",
+        path: "/v1/uploads",
+        header: &header,
+        body: Body::Bytes(br#"{"filename":"warm-up.jpg","content_type":"image/jpeg","size":1}"#),
+    };
+    let mut platform = WarmUpPlatform;
+    // The request path's own types (a ledger that calls nothing), so that the very code of
+    // real requests is what gets compiled.
+    let ledger = crate::durable::JsLedger { env: None };
+    let serving = svc.serve_with(&req, now_ms, &mut platform, &JsRemote, &ledger);
+    let mut serving = pin!(serving);
+    let _ = serving
+        .as_mut()
+        .poll(&mut std::task::Context::from_waker(Waker::noop()));
+}
+
 /// The worker's entry, called by `src/shim.js` for every request with the body it read:
 /// `null` for bodiless methods, an `ArrayBuffer`, or `undefined` when the body is over
 /// [`body_limit`] (declared, or counted while read) or could not be read. A body read whole is
@@ -546,7 +606,7 @@ async fn handle_request(
                 header: &lookup,
                 body: body.as_ref().map_or(Body::TooLarge, |b| Body::Bytes(b)),
             };
-            let ledger = crate::durable::JsLedger { env: &env };
+            let ledger = crate::durable::JsLedger { env: Some(&env) };
             let resp = svc
                 .serve_with(
                     &api_req,

@@ -70,6 +70,7 @@ let limit;
 // trap leaves it to the first request, with a fresh instance.
 try {
   limit = imports.prepare(env);
+  imports.warm_up(env);
 } catch (e) {
   if (e instanceof WebAssembly.RuntimeError) {
     const old = exports.memory;
