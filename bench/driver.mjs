@@ -450,7 +450,7 @@ async function firstRequest(rounds, pairs, requests = 10) {
   const stop = () => child && child.exitCode === null && child.signalCode === null && child.kill("SIGKILL");
   process.on("exit", stop);
   for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => process.exit(130));
-  const keys = ["spawn_ms", "listen_ms", "first_ms", "tenth_ms", "extra_ms", "cpu_listen_ms", "cpu_first_ms", "cpu_first_main_ms", "cpu_tenth_main_ms"];
+  const keys = ["spawn_ms", "listen_ms", "first_ms", "tenth_ms", "extra_ms", "cpu_listen_ms", "cpu_first_ms", "cpu_main_to_first_ms", "cpu_first_main_ms", "cpu_tenth_main_ms"];
   const samples = Object.fromEntries(pairs.map(([n]) => [n, Object.fromEntries(keys.map((k) => [k, []]))]));
   const statuses = Object.fromEntries(pairs.map(([n]) => [n, new Set()]));
   for (let r = 0; r < rounds; r++) {
@@ -500,6 +500,7 @@ async function firstRequest(rounds, pairs, requests = 10) {
       // thread during the first and during the tenth request.
       s.cpu_listen_ms.push(cpu[0].all);
       s.cpu_first_ms.push(cpu[1].all);
+      s.cpu_main_to_first_ms.push(cpu[1].main);
       s.cpu_first_main_ms.push(cpu[1].main - cpu[0].main);
       s.cpu_tenth_main_ms.push(cpu[cpu.length - 1].main - cpu[cpu.length - 2].main);
     }
