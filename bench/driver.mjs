@@ -685,7 +685,7 @@ function report(dir) {
   row(
     "bundle: presign-worker (wasm + JS)",
     `${kib(so.raw)} raw · ${kib(so.gz)} gzipped (wasm ${kib(wasmOnly.gz)})`,
-    `goal < 80 KiB gzipped: ${verdict(so.gz < 80 * 1024)}`,
+    "tracked, no goal of its own (#18: start-up, measured below, is what users feel)",
     "gzip -9 (node zlib) of build/worker/index.wasm + shim.mjs (scripts/build.sh, worker-build --release with src/shim.js)",
   );
   for (const [n, l] of [["aws4fetch", "aws4fetch + jose"], ["sdk", "@aws-sdk + jose"]]) {
