@@ -81,15 +81,17 @@ pub fn ledger_step(
 
 /// The subjects' ledgers as the core calls them: one `fetch` to the subject's object.
 pub(crate) struct JsLedger<'a> {
-    pub(crate) env: &'a Env,
+    /// The bindings with the object's namespace; `None` for the warm-up request of module
+    /// evaluation (`adapter::warm_up`), which must not call out: the ledger is then unavailable.
+    pub(crate) env: Option<&'a Env>,
 }
 
 impl JsLedger<'_> {
-    async fn try_call(&self, subject: &str, call: &Call) -> Result<Reply, String> {
+    async fn try_call(&self, env: &Env, subject: &str, call: &Call) -> Result<Reply, String> {
         let body = serde_json::to_string(call).map_err(|e| e.to_string())?;
         let answered = within(
             async {
-                let text = JsFuture::from(ledger_call(self.env.as_ref(), subject, &body)?).await?;
+                let text = JsFuture::from(ledger_call(env.as_ref(), subject, &body)?).await?;
                 Ok::<_, JsValue>(text.as_string())
             },
             CALL_TIMEOUT,
@@ -105,7 +107,10 @@ impl JsLedger<'_> {
 
 impl Ledger for JsLedger<'_> {
     async fn call(&self, subject: &str, call: &Call) -> Result<Reply, LedgerUnavailable> {
-        self.try_call(subject, call).await.map_err(|problem| {
+        let Some(env) = self.env else {
+            return Err(LedgerUnavailable);
+        };
+        self.try_call(env, subject, call).await.map_err(|problem| {
             // The subject is not logged: it is the token's identity.
             warn("ledger_unavailable", &problem);
             LedgerUnavailable
