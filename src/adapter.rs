@@ -411,7 +411,7 @@ const STORE_TIMEOUT: Duration = Duration::from_secs(8);
 const MAX_STORE_ANSWER: usize = 1 << 20;
 
 /// The worker's own header-signed requests to the store, through the global `fetch`.
-struct JsStore;
+pub(crate) struct JsStore;
 
 impl Transport for JsStore {
     async fn send(
@@ -495,6 +495,11 @@ fn build_service(env: &Env) -> Option<&'static Service> {
 
 /// The service of this isolate, for a request: the first one also logs what building it had
 /// to tell the operator.
+/// The service of this isolate for the ledger's alarms (no request to log start-up lines in).
+pub(crate) fn service_of(env: &Env) -> Option<&'static Service> {
+    build_service(env)
+}
+
 fn service(env: &Env) -> Option<&'static Service> {
     let svc = build_service(env);
     for (error, line) in STARTUP_LOG.take() {

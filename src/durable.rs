@@ -21,7 +21,7 @@ use worker::{js_sys, Env};
 
 use crate::adapter::{warn, within};
 use crate::api::{Ledger, LedgerUnavailable};
-use crate::ledger::{Book, Call, Reply};
+use crate::ledger::{Book, Call, Reply, Stale};
 
 /// Longest wait for the object's answer; then the grant is refused (`ledger_unavailable`).
 const CALL_TIMEOUT: Duration = Duration::from_secs(5);
@@ -37,9 +37,11 @@ extern "C" {
 /// book's row (`null` when there is none), `call` a [`Call`] as JSON (`null` for the alarm,
 /// which only prunes), `now_ms` the object's clock.
 ///
-/// Returns `[reply, book, next]`: the [`Reply`] as JSON (`null` for the alarm); the book to
-/// store (`undefined`: unchanged, `null`: delete the row); and when (milliseconds) the alarm
-/// should next run (`null`: nothing to expire). Fails (throws) on a stored book or call it
+/// Returns `[reply, book, next, due]`: the [`Reply`] as JSON (`null` for the alarm); the book
+/// to store (`undefined`: unchanged, `null`: delete the row); when (milliseconds) the alarm
+/// should next run (`null`: nothing to expire); and for the alarm, the stale multipart uploads
+/// to abort now as JSON `[[store id, {at, target, key}], …]` (`null`: none), for
+/// [`abort_stale`]. Fails (throws) on a stored book or call it
 /// cannot read, so that the grant is refused rather than counted against an empty book.
 #[wasm_bindgen]
 pub fn ledger_step(
@@ -64,7 +66,7 @@ pub fn ledger_step(
             let text = serde_json::to_string(&reply).unwrap_or_default();
             (
                 JsValue::from_str(&text),
-                matches!(call, Call::Reserve(_) | Call::Close(_)),
+                matches!(call, Call::Reserve(_) | Call::Close(_) | Call::Postpone(..)),
             )
         }
     };
@@ -76,7 +78,63 @@ pub fn ledger_step(
     let next = book
         .next_expiry()
         .map_or(JsValue::NULL, |at| JsValue::from_f64(at as f64 * 1000.0));
-    Ok(js_sys::Array::of3(&reply, &stored, &next))
+    let due = match (reply.is_null(), book.due(now)) {
+        (true, due) if !due.is_empty() => {
+            JsValue::from_str(&serde_json::to_string(&due).unwrap_or_default())
+        }
+        _ => JsValue::NULL,
+    };
+    Ok(js_sys::Array::of4(&reply, &stored, &next, &due))
+}
+
+/// Seconds before a failed abort of a stale upload is tried again.
+const ABORT_RETRY_SECS: u64 = 300;
+
+/// Aborts the stale multipart uploads `due` (the fourth value of [`ledger_step`]) at the
+/// store, for the `Ledger` class's alarm, and logs each (`multipart_cleaned_up`, or
+/// `multipart_cleanup_failed`). Resolves to the ledger calls that record the outcome, as a
+/// JSON array: [`Call::Close`] for each upload gone, [`Call::Postpone`] (by
+/// `ABORT_RETRY_SECS`) for each that failed.
+#[wasm_bindgen]
+pub fn abort_stale(env: Env, due: String, now_ms: f64) -> js_sys::Promise {
+    worker::wasm_bindgen_futures::future_to_promise(async move {
+        abort_all(&env, &due, now_ms).await.map(JsValue::from)
+    })
+}
+
+/// [`abort_stale`]'s work.
+async fn abort_all(env: &Env, due: &str, now_ms: f64) -> Result<String, JsValue> {
+    let due: Vec<(String, Stale)> =
+        serde_json::from_str(due).map_err(|_| JsValue::from_str("not a list of stale uploads"))?;
+    let svc = crate::adapter::service_of(env)
+        .ok_or_else(|| JsValue::from_str("the configuration is invalid"))?;
+    let now = (now_ms / 1000.0) as u64;
+    let mut calls = Vec::with_capacity(due.len());
+    for (id, stale) in due {
+        let done = svc
+            .abort_stale(
+                &stale.target,
+                &stale.key,
+                &id,
+                now,
+                &crate::adapter::JsStore,
+            )
+            .await;
+        let line = serde_json::json!({
+            "level": if done.is_ok() { "info" } else { "warn" },
+            "event": if done.is_ok() { "multipart_cleaned_up" } else { "multipart_cleanup_failed" },
+            "target": stale.target,
+            "key": stale.key,
+            "upload_id": id,
+            "problem": done.as_ref().err(),
+        });
+        worker::console_log!("{line}");
+        calls.push(match done {
+            Ok(()) => Call::Close(id),
+            Err(_) => Call::Postpone(id, now + ABORT_RETRY_SECS),
+        });
+    }
+    Ok(serde_json::to_string(&calls).unwrap_or_default())
 }
 
 /// The subjects' ledgers as the core calls them: one `fetch` to the subject's object.

@@ -43,8 +43,23 @@ pub struct Ask {
     /// seconds) after which it can no longer be completed (its ticket's expiry).
     #[serde(default)]
     pub open: Option<(String, u64)>,
+    /// A multipart upload (the store's upload id) to abort at the store once it is stale,
+    /// unless it is closed before (`MULTIPART_CLEANUP_GRACE`).
+    #[serde(default)]
+    pub cleanup: Option<(String, Stale)>,
     /// The subject's budgets for this request.
     pub limits: Limits,
+}
+
+/// A multipart upload to abort at the store when it is stale: when, and where it is.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Stale {
+    /// Unix seconds from which it is aborted (its ticket's expiry plus the grace period).
+    pub at: u64,
+    /// The target's name.
+    pub target: String,
+    /// The object key.
+    pub key: String,
 }
 
 /// What a subject has used in the current windows, with its budgets.
@@ -111,6 +126,9 @@ pub struct Book {
     /// Open multipart uploads: the store's id → until when it may be completed.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     open: BTreeMap<String, u64>,
+    /// Multipart uploads to abort once stale, by the store's id; kept until aborted or closed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    cleanup: BTreeMap<String, Stale>,
 }
 
 impl Book {
@@ -254,6 +272,9 @@ impl Book {
         if let Some((id, until)) = &ask.open {
             self.open.insert(id.clone(), *until);
         }
+        if let Some((id, stale)) = &ask.cleanup {
+            self.cleanup.insert(id.clone(), stale.clone());
+        }
         Outcome::Granted {
             usage: Usage {
                 bytes_day: usage.bytes_day.saturating_add(ask.bytes),
@@ -263,8 +284,9 @@ impl Book {
         }
     }
 
-    /// When (Unix seconds) the book next has something to forget: the earliest `jti` expiry or
-    /// the time the oldest bucket leaves the day's window. `None` when it is empty.
+    /// When (Unix seconds) the book next has something to do: forget the earliest expired `jti`
+    /// or open upload, let the oldest bucket leave the day's window, or abort a stale upload.
+    /// `None` when it is empty.
     pub fn next_expiry(&self) -> Option<u64> {
         let jti = self
             .jtis
@@ -272,6 +294,11 @@ impl Book {
             .chain(self.open.values())
             .min()
             .map(|u| u + 1);
+        let stale = self.cleanup.values().map(|s| s.at).min();
+        let jti = match (jti, stale) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let bucket = self
             .buckets
             .keys()
@@ -283,6 +310,15 @@ impl Book {
         }
     }
 
+    /// The stale uploads to abort at `now`, by the store's id.
+    pub fn due(&self, now: u64) -> Vec<(String, Stale)> {
+        self.cleanup
+            .iter()
+            .filter(|(_, s)| s.at <= now)
+            .map(|(id, s)| (id.clone(), s.clone()))
+            .collect()
+    }
+
     /// Whether `jti` is remembered as used.
     pub fn has_jti(&self, jti: &str) -> bool {
         self.jtis.contains_key(jti)
@@ -290,7 +326,10 @@ impl Book {
 
     /// Whether the book holds nothing.
     pub fn is_empty(&self) -> bool {
-        self.buckets.is_empty() && self.jtis.is_empty() && self.open.is_empty()
+        self.buckets.is_empty()
+            && self.jtis.is_empty()
+            && self.open.is_empty()
+            && self.cleanup.is_empty()
     }
 }
 
@@ -305,6 +344,9 @@ pub enum Call {
     /// A multipart upload (the store's id) is no longer open: completed or aborted. Answered
     /// with the usage.
     Close(String),
+    /// The abort of a stale upload failed: try again at the given time (Unix seconds).
+    /// Answered with the usage.
+    Postpone(String, u64),
 }
 
 /// The ledger's answer to a [`Call`] (JSON).
@@ -325,6 +367,13 @@ impl Book {
             Call::Usage => Reply::Usage(self.usage(now)),
             Call::Close(id) => {
                 self.open.remove(id);
+                self.cleanup.remove(id);
+                Reply::Usage(self.usage(now))
+            }
+            Call::Postpone(id, at) => {
+                if let Some(stale) = self.cleanup.get_mut(id) {
+                    stale.at = *at;
+                }
                 Reply::Usage(self.usage(now))
             }
         }

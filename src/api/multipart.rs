@@ -30,7 +30,7 @@ use sha2::Sha256;
 
 use super::quota::Ledger;
 use super::{ApiError, Request, Response, Service, Target};
-use crate::ledger::{Ask, Call, Limits, Outcome, Reply};
+use crate::ledger::{Ask, Call, Limits, Outcome, Reply, Stale};
 use crate::policy;
 use crate::store::list_parts::{self, Part};
 use crate::store::ticket::{Ticket, TicketError};
@@ -370,6 +370,15 @@ impl Service {
                 jti: Some((format!("create:{nonce}"), pass.expires)),
                 // Open until its ticket expires, unless completed or aborted before.
                 open: pass.open_limit.map(|_| (store_id.clone(), expires)),
+                // Aborted by the ledger's alarm once stale, unless completed or aborted before.
+                cleanup: self.config.quota.cleanup_grace_secs.map(|grace| {
+                    let stale = Stale {
+                        at: expires.saturating_add(grace),
+                        target: target.name.clone(),
+                        key: pass.key.clone(),
+                    };
+                    (store_id.clone(), stale)
+                }),
                 limits,
             };
             let refusal = match ledger.call(subject, &Call::Reserve(ask)).await {
@@ -530,6 +539,27 @@ impl Service {
             .await?;
         self.close(pass, &ticket, ledger).await;
         Ok(Response::empty(204))
+    }
+
+    /// Aborts a stale multipart upload for its subject's ledger (the alarm of
+    /// `MULTIPART_CLEANUP_GRACE`): the store's upload `store_id` of `key` on the target named
+    /// `target`. `Ok` once it is gone; the error says why not, without a secret.
+    pub async fn abort_stale<T: Transport>(
+        &self,
+        target: &str,
+        key: &str,
+        store_id: &str,
+        now: u64,
+        store: &T,
+    ) -> Result<(), String> {
+        let target = self
+            .targets
+            .iter()
+            .find(|t| t.name == target)
+            .ok_or_else(|| format!("no target {target} in the configuration"))?;
+        self.abort_at_store(target, key, store_id, now, store)
+            .await
+            .map_err(|e| e.to_string())
     }
 
     /// AbortMultipartUpload of the store's upload `store_id` of `key`: `Ok` once it is gone

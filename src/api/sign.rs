@@ -219,10 +219,12 @@ impl Service {
                             _ => (multipart::Op::Complete, "POST", now),
                         };
                         self.open_ticket(target, &key, id, at)?;
-                        // The ledger to close the upload in, with an open-multipart budget.
+                        // The ledger to close the upload in: with an open-multipart budget, or
+                        // the cleanup of stale uploads.
+                        let cleanup = self.config.quota.cleanup_grace_secs.is_some();
                         let subject = self
                             .account(scope, claims)?
-                            .filter(|a| a.limits.open_multipart.is_some())
+                            .filter(|a| a.limits.open_multipart.is_some() || cleanup)
                             .map(|a| a.subject);
                         let expires = now + u64::from(ttl);
                         let url = self.control_url(run, origin, target, &key, id, subject, expires);
