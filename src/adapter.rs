@@ -495,6 +495,45 @@ fn build_service(env: &Env) -> Option<&'static Service> {
 
 /// The service of this isolate, for a request: the first one also logs what building it had
 /// to tell the operator.
+/// POSTs `body` with `headers` to `url` (a webhook delivery): the answer's status, or why
+/// none came within `limit`. The answer's body is read (up to 64 KiB) and dropped.
+pub(crate) async fn post(
+    url: &str,
+    headers: &[(&str, String)],
+    body: &str,
+    limit: Duration,
+) -> std::result::Result<u16, String> {
+    let controller = web_sys::AbortController::new().map_err(|e| js_problem(&e))?;
+    let sent = within(
+        async {
+            let init = js_sys::Object::new();
+            js_sys::Reflect::set(&init, &"method".into(), &"POST".into())?;
+            let h = web_sys::Headers::new()?;
+            for (name, value) in headers {
+                h.set(name, value)?;
+            }
+            js_sys::Reflect::set(&init, &"headers".into(), &h)?;
+            js_sys::Reflect::set(&init, &"body".into(), &body.into())?;
+            js_sys::Reflect::set(&init, &"signal".into(), &controller.signal())?;
+            let resp: web_sys::Response = JsFuture::from(js_fetch(url, &init)?)
+                .await?
+                .unchecked_into();
+            let _ = read_limited(&resp, 64 * 1024).await;
+            Ok::<_, JsValue>(resp.status())
+        },
+        limit,
+    )
+    .await;
+    match sent {
+        None => {
+            controller.abort();
+            Err(format!("no answer within {} s", limit.as_secs()))
+        }
+        Some(Err(e)) => Err(js_problem(&e)),
+        Some(Ok(status)) => Ok(status),
+    }
+}
+
 /// The service of this isolate for the ledger's alarms (no request to log start-up lines in).
 pub(crate) fn service_of(env: &Env) -> Option<&'static Service> {
     build_service(env)

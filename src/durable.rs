@@ -21,7 +21,8 @@ use worker::{js_sys, Env};
 
 use crate::adapter::{warn, within};
 use crate::api::{Ledger, LedgerUnavailable};
-use crate::ledger::{Book, Call, Reply, Stale};
+use crate::ledger::{Book, Call, Delivery, Reply, Stale};
+use crate::webhook;
 
 /// Longest wait for the object's answer; then the grant is refused (`ledger_unavailable`).
 const CALL_TIMEOUT: Duration = Duration::from_secs(5);
@@ -40,8 +41,8 @@ extern "C" {
 /// Returns `[reply, book, next, due]`: the [`Reply`] as JSON (`null` for the alarm); the book
 /// to store (`undefined`: unchanged, `null`: delete the row); when (milliseconds) the alarm
 /// should next run (`null`: nothing to expire); and for the alarm, the stale multipart uploads
-/// to abort now as JSON `[[store id, {at, target, key}], …]` (`null`: none), for
-/// [`abort_stale`]. Fails (throws) on a stored book or call it
+/// to abort and the webhooks to deliver now, as JSON `{"aborts": […], "deliveries": […]}`
+/// (`null`: nothing), for [`run_due`]. Fails (throws) on a stored book or call it
 /// cannot read, so that the grant is refused rather than counted against an empty book.
 #[wasm_bindgen]
 pub fn ledger_step(
@@ -66,7 +67,8 @@ pub fn ledger_step(
             let text = serde_json::to_string(&reply).unwrap_or_default();
             (
                 JsValue::from_str(&text),
-                matches!(call, Call::Reserve(_) | Call::Close(_) | Call::Postpone(..)),
+                // Every call but a read changes the book.
+                !matches!(call, Call::Usage),
             )
         }
     };
@@ -78,39 +80,57 @@ pub fn ledger_step(
     let next = book
         .next_expiry()
         .map_or(JsValue::NULL, |at| JsValue::from_f64(at as f64 * 1000.0));
-    let due = match (reply.is_null(), book.due(now)) {
-        (true, due) if !due.is_empty() => {
-            JsValue::from_str(&serde_json::to_string(&due).unwrap_or_default())
-        }
+    let work = Work {
+        aborts: book.due(now),
+        deliveries: book.deliveries(now),
+    };
+    let due = match (reply.is_null(), work.is_empty()) {
+        (true, false) => JsValue::from_str(&serde_json::to_string(&work).unwrap_or_default()),
         _ => JsValue::NULL,
     };
     Ok(js_sys::Array::of4(&reply, &stored, &next, &due))
 }
 
+/// What an alarm has to do outside the book: stale uploads to abort, webhooks to deliver.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Work {
+    aborts: Vec<(String, Stale)>,
+    deliveries: Vec<(String, Delivery)>,
+}
+
+impl Work {
+    fn is_empty(&self) -> bool {
+        self.aborts.is_empty() && self.deliveries.is_empty()
+    }
+}
+
 /// Seconds before a failed abort of a stale upload is tried again.
 const ABORT_RETRY_SECS: u64 = 300;
+/// Longest wait for a webhook receiver's answer.
+const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Aborts the stale multipart uploads `due` (the fourth value of [`ledger_step`]) at the
-/// store, for the `Ledger` class's alarm, and logs each (`multipart_cleaned_up`, or
-/// `multipart_cleanup_failed`). Resolves to the ledger calls that record the outcome, as a
-/// JSON array: [`Call::Close`] for each upload gone, [`Call::Postpone`] (by
-/// `ABORT_RETRY_SECS`) for each that failed.
+/// Does the alarm's `work` (the fourth value of [`ledger_step`]) for the `Ledger` class:
+/// aborts the stale multipart uploads at the store and delivers the due webhooks, logging
+/// each (`multipart_cleaned_up` / `multipart_cleanup_failed`, `webhook_delivered` /
+/// `webhook_failed` / `webhook_given_up`). Resolves to the ledger calls that record the
+/// outcomes, as a JSON array: [`Call::Close`] or [`Call::Postpone`] for each abort,
+/// [`Call::Delivered`] or [`Call::Retry`] for each delivery.
 #[wasm_bindgen]
-pub fn abort_stale(env: Env, due: String, now_ms: f64) -> js_sys::Promise {
+pub fn run_due(env: Env, work: String, now_ms: f64) -> js_sys::Promise {
     worker::wasm_bindgen_futures::future_to_promise(async move {
-        abort_all(&env, &due, now_ms).await.map(JsValue::from)
+        run_all(&env, &work, now_ms).await.map(JsValue::from)
     })
 }
 
-/// [`abort_stale`]'s work.
-async fn abort_all(env: &Env, due: &str, now_ms: f64) -> Result<String, JsValue> {
-    let due: Vec<(String, Stale)> =
-        serde_json::from_str(due).map_err(|_| JsValue::from_str("not a list of stale uploads"))?;
+/// [`run_due`]'s work.
+async fn run_all(env: &Env, work: &str, now_ms: f64) -> Result<String, JsValue> {
+    let work: Work =
+        serde_json::from_str(work).map_err(|_| JsValue::from_str("not the alarm's work"))?;
     let svc = crate::adapter::service_of(env)
         .ok_or_else(|| JsValue::from_str("the configuration is invalid"))?;
     let now = (now_ms / 1000.0) as u64;
-    let mut calls = Vec::with_capacity(due.len());
-    for (id, stale) in due {
+    let mut calls = Vec::with_capacity(work.aborts.len() + work.deliveries.len());
+    for (id, stale) in work.aborts {
         let done = svc
             .abort_stale(
                 &stale.target,
@@ -132,6 +152,44 @@ async fn abort_all(env: &Env, due: &str, now_ms: f64) -> Result<String, JsValue>
         calls.push(match done {
             Ok(()) => Call::Close(id),
             Err(_) => Call::Postpone(id, now + ABORT_RETRY_SECS),
+        });
+    }
+    for (id, delivery) in work.deliveries {
+        // Without a webhook configured any more, what waits is given up at once.
+        let sent = match svc.webhook() {
+            None => Err("WEBHOOK_URL is no longer set".to_owned()),
+            Some(cfg) => {
+                let headers = webhook::headers(&cfg.key, &id, delivery.timestamp, &delivery.body);
+                crate::adapter::post(&cfg.url, &headers, &delivery.body, WEBHOOK_TIMEOUT).await
+            }
+        };
+        let attempts = delivery.attempts + 1;
+        let retry = match (&sent, svc.webhook()) {
+            (Ok(s), _) if (200..300).contains(s) => None,
+            (_, Some(cfg)) => Some(webhook::retry_at(cfg, attempts, now)),
+            (_, None) => Some(None),
+        };
+        let event = match retry {
+            None => "webhook_delivered",
+            Some(Some(_)) => "webhook_failed",
+            Some(None) => "webhook_given_up",
+        };
+        let problem = match &sent {
+            Ok(status) => format!("HTTP status {status}"),
+            Err(e) => e.clone(),
+        };
+        // The id and the outcome only: the body and the signature stay out of the logs.
+        let line = serde_json::json!({
+            "level": if retry.is_none() { "info" } else { "warn" },
+            "event": event,
+            "webhook_id": id,
+            "attempt": attempts,
+            "problem": (retry.is_some()).then_some(problem),
+        });
+        worker::console_log!("{line}");
+        calls.push(match retry {
+            None => Call::Delivered(id),
+            Some(next) => Call::Retry(id, next),
         });
     }
     Ok(serde_json::to_string(&calls).unwrap_or_default())

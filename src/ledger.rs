@@ -62,6 +62,22 @@ pub struct Stale {
     pub key: String,
 }
 
+/// A completion webhook waiting in a book: the message and its attempts so far.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Delivery {
+    /// The JSON body.
+    pub body: String,
+    /// Its `webhook-timestamp` (Unix seconds), the same at every attempt.
+    pub timestamp: u64,
+    /// Attempts made.
+    pub attempts: u32,
+    /// Unix seconds of the next attempt.
+    pub next: u64,
+}
+
+/// Most given-up webhooks a book remembers.
+const MAX_FAILED: usize = 20;
+
 /// What a subject has used in the current windows, with its budgets.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Usage {
@@ -72,6 +88,12 @@ pub struct Usage {
     /// Multipart uploads open now.
     #[serde(default)]
     pub open_multipart: u64,
+    /// Completion webhooks waiting to be delivered.
+    #[serde(default)]
+    pub webhooks_pending: u64,
+    /// Completion webhooks given up after their last attempt (the last 20 are kept).
+    #[serde(default)]
+    pub webhooks_failed: u64,
 }
 
 /// Which budget a refused reservation would break.
@@ -129,6 +151,12 @@ pub struct Book {
     /// Multipart uploads to abort once stale, by the store's id; kept until aborted or closed.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     cleanup: BTreeMap<String, Stale>,
+    /// Completion webhooks to deliver, by message id.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    outbox: BTreeMap<String, Delivery>,
+    /// Webhooks given up: message id → when (the last [`MAX_FAILED`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    failed: BTreeMap<String, u64>,
 }
 
 impl Book {
@@ -153,6 +181,8 @@ impl Book {
             }
         }
         usage.open_multipart = self.open.values().filter(|u| **u >= now).count() as u64;
+        usage.webhooks_pending = self.outbox.len() as u64;
+        usage.webhooks_failed = self.failed.len() as u64;
         usage
     }
 
@@ -280,6 +310,8 @@ impl Book {
                 bytes_day: usage.bytes_day.saturating_add(ask.bytes),
                 grants_hour: usage.grants_hour.saturating_add(grants),
                 open_multipart: self.open.len() as u64,
+                webhooks_pending: self.outbox.len() as u64,
+                webhooks_failed: self.failed.len() as u64,
             },
         }
     }
@@ -294,7 +326,12 @@ impl Book {
             .chain(self.open.values())
             .min()
             .map(|u| u + 1);
-        let stale = self.cleanup.values().map(|s| s.at).min();
+        let stale = self
+            .cleanup
+            .values()
+            .map(|s| s.at)
+            .chain(self.outbox.values().map(|d| d.next))
+            .min();
         let jti = match (jti, stale) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -308,6 +345,15 @@ impl Book {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
+    }
+
+    /// The webhooks to deliver at `now`, by message id.
+    pub fn deliveries(&self, now: u64) -> Vec<(String, Delivery)> {
+        self.outbox
+            .iter()
+            .filter(|(_, d)| d.next <= now)
+            .map(|(id, d)| (id.clone(), d.clone()))
+            .collect()
     }
 
     /// The stale uploads to abort at `now`, by the store's id.
@@ -330,6 +376,8 @@ impl Book {
             && self.jtis.is_empty()
             && self.open.is_empty()
             && self.cleanup.is_empty()
+            && self.outbox.is_empty()
+            && self.failed.is_empty()
     }
 }
 
@@ -347,6 +395,14 @@ pub enum Call {
     /// The abort of a stale upload failed: try again at the given time (Unix seconds).
     /// Answered with the usage.
     Postpone(String, u64),
+    /// A completion webhook to deliver (message id, body, timestamp), due at once; an id
+    /// already waiting is kept as it is. Answered with the usage.
+    Enqueue(String, String, u64),
+    /// Delivery `id` was made: forgotten. Answered with the usage.
+    Delivered(String),
+    /// Delivery `id` failed: try again at the time given, or give it up (`None`). Answered
+    /// with the usage.
+    Retry(String, Option<u64>),
 }
 
 /// The ledger's answer to a [`Call`] (JSON).
@@ -373,6 +429,43 @@ impl Book {
             Call::Postpone(id, at) => {
                 if let Some(stale) = self.cleanup.get_mut(id) {
                     stale.at = *at;
+                }
+                Reply::Usage(self.usage(now))
+            }
+            Call::Enqueue(id, body, timestamp) => {
+                self.outbox.entry(id.clone()).or_insert_with(|| Delivery {
+                    body: body.clone(),
+                    timestamp: *timestamp,
+                    attempts: 0,
+                    next: now,
+                });
+                Reply::Usage(self.usage(now))
+            }
+            Call::Delivered(id) => {
+                self.outbox.remove(id);
+                Reply::Usage(self.usage(now))
+            }
+            Call::Retry(id, next) => {
+                match (self.outbox.get_mut(id), next) {
+                    (Some(d), Some(at)) => {
+                        d.attempts += 1;
+                        d.next = *at;
+                    }
+                    (Some(_), None) => {
+                        self.outbox.remove(id);
+                        self.failed.insert(id.clone(), now);
+                        while self.failed.len() > MAX_FAILED {
+                            let oldest = self
+                                .failed
+                                .iter()
+                                .min_by_key(|(_, at)| **at)
+                                .map(|(k, _)| k.clone());
+                            if let Some(k) = oldest {
+                                self.failed.remove(&k);
+                            }
+                        }
+                    }
+                    (None, _) => {}
                 }
                 Reply::Usage(self.usage(now))
             }

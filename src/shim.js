@@ -162,10 +162,10 @@ export class Ledger {
     try {
       let [, next, due] = this.step(null);
       if (due !== null) {
-        // Stale multipart uploads (MULTIPART_CLEANUP_GRACE): aborted at the store, then closed
-        // in the book (or postponed when the store failed). Calls that come meanwhile see them
-        // still open, which only errs on the safe side.
-        const calls = JSON.parse(await imports.abort_stale(this.env, due, Date.now()));
+        // Stale multipart uploads (MULTIPART_CLEANUP_GRACE) aborted at the store and webhooks
+        // delivered (WEBHOOK_URL), then their outcomes recorded in the book. Calls that come
+        // meanwhile see them still waiting, which only errs on the safe side.
+        const calls = JSON.parse(await imports.run_due(this.env, due, Date.now()));
         for (const call of calls) [, next] = this.step(JSON.stringify(call));
       }
       await this.schedule(next);

@@ -508,6 +508,11 @@ impl Service {
         out
     }
 
+    /// The completion webhooks' settings, when configured.
+    pub fn webhook(&self) -> Option<&crate::config::WebhookConfig> {
+        self.config.webhook.as_ref()
+    }
+
     /// Largest request body the adapter should read.
     pub fn max_body_bytes(&self) -> u64 {
         self.config.max_body_bytes

@@ -495,6 +495,8 @@ impl Service {
             body: &answer,
         })?;
         self.close(pass, &ticket, ledger).await;
+        self.announce(target, pass, &ticket, &etag, now, ledger)
+            .await;
         let bucket = &target.bucket;
         let location = format!(
             "{}{}{}",
@@ -510,6 +512,37 @@ impl Service {
 }
 
 impl Service {
+    /// Queues the `upload.completed` webhook of a completed upload in its subject's ledger,
+    /// whose alarm delivers it (`WEBHOOK_URL`). A ledger that cannot be reached loses the
+    /// event (the client's answer does not depend on the receiver); it is not retried here.
+    async fn announce<L: Ledger>(
+        &self,
+        target: &Target,
+        pass: &Pass,
+        ticket: &Ticket,
+        etag: &str,
+        now: u64,
+        ledger: &L,
+    ) {
+        let (Some(_), Some(subject)) = (&self.config.webhook, &pass.subject) else {
+            return;
+        };
+        let (iss, sub): (String, String) = serde_json::from_str(subject).unwrap_or_default();
+        let data = crate::webhook::Completed {
+            key: &ticket.key,
+            bucket: target.bucket.name(),
+            target: &target.name,
+            size: ticket.size,
+            content_type: None,
+            etag,
+            iss: &iss,
+            sub: &sub,
+        };
+        let id = crate::webhook::event_id(&target.name, &ticket.key, &ticket.upload_id);
+        let body = crate::webhook::completed_body(&data, now);
+        let _ = ledger.call(subject, &Call::Enqueue(id, body, now)).await;
+    }
+
     /// Closes the upload in the ledger of the pass's subject (an open-multipart budget). A
     /// failure is not the client's: the upload then stays counted until its ticket expires.
     async fn close<L: Ledger>(&self, pass: &Pass, ticket: &Ticket, ledger: &L) {

@@ -133,7 +133,8 @@ impl Service {
                 .into())
             }
         };
-        if limits == Limits::default() && !single_use && cfg.cleanup_grace_secs.is_none() {
+        let kept = cfg.cleanup_grace_secs.is_some() || self.config.webhook.is_some();
+        if limits == Limits::default() && !single_use && !kept {
             return Ok(None);
         }
         let Some(sub) = claims.sub.as_deref() else {

@@ -219,9 +219,10 @@ impl Service {
                             _ => (multipart::Op::Complete, "POST", now),
                         };
                         self.open_ticket(target, &key, id, at)?;
-                        // The ledger to close the upload in: with an open-multipart budget, or
-                        // the cleanup of stale uploads.
-                        let cleanup = self.config.quota.cleanup_grace_secs.is_some();
+                        // The ledger to close the upload in (an open-multipart budget, the
+                        // cleanup of stale uploads) or to announce it from (webhooks).
+                        let cleanup = self.config.quota.cleanup_grace_secs.is_some()
+                            || self.config.webhook.is_some();
                         let subject = self
                             .account(scope, claims)?
                             .filter(|a| a.limits.open_multipart.is_some() || cleanup)

@@ -79,6 +79,7 @@ mod policy;
 mod quota;
 mod targets;
 mod tokens;
+mod webhook;
 
 use std::fmt;
 
@@ -91,6 +92,7 @@ pub use policy::{ContentTypeRule, PolicyConfig};
 pub use quota::QuotaConfig;
 pub use targets::{Access, S3Credentials, TargetConfig, TargetKind};
 pub use tokens::JwtConfig;
+pub use webhook::WebhookConfig;
 
 /// Default of `TARGETS`.
 pub(crate) const DEFAULT_TARGETS: &str = "uploads";
@@ -159,6 +161,8 @@ pub struct Config {
     pub max_body_bytes: u64,
     /// The upload ledger's budgets and single-use tokens (off unless set).
     pub quota: QuotaConfig,
+    /// Completion webhooks (off unless set).
+    pub webhook: Option<WebhookConfig>,
 }
 
 /// Why the configuration was rejected: the variable and the problem, never a secret value.
@@ -200,6 +204,7 @@ impl Config {
             cors: limits::parse_cors(&vars)?,
             max_body_bytes: limits::parse_max_body_bytes(&vars)?,
             quota: quota::parse_quota(&vars)?,
+            webhook: webhook::parse_webhook(&vars)?,
         };
         check_targets(&config)?;
         Ok(config)

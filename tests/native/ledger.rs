@@ -472,7 +472,7 @@ fn usage_shows_the_subject_its_own() {
     );
     assert_eq!(
         body["used"],
-        json!({ "bytes_day": 300, "grants_hour": 1, "open_multipart": 0 })
+        json!({ "bytes_day": 300, "grants_hour": 1, "open_multipart": 0, "webhooks_pending": 0, "webhooks_failed": 0 })
     );
     assert_eq!(
         body["remaining"],
@@ -488,7 +488,7 @@ fn usage_shows_the_subject_its_own() {
     );
     assert_eq!(
         body["used"],
-        json!({ "bytes_day": 0, "grants_hour": 0, "open_multipart": 0 })
+        json!({ "bytes_day": 0, "grants_hour": 0, "open_multipart": 0, "webhooks_pending": 0, "webhooks_failed": 0 })
     );
     let (resp, _) = send(&svc, &ledger, "POST", "/v1/usage", &alice, &json!({}));
     assert_eq!(resp.status, 405);

@@ -1001,3 +1001,36 @@ fn futures_lite_block_on<F: std::future::Future>(fut: F) -> F::Output {
         std::task::Poll::Pending => panic!("the fake store never waits"),
     }
 }
+
+#[test]
+fn a_completion_queues_its_webhook_in_the_subjects_ledger() {
+    let w = World::new(&[
+        ("WEBHOOK_URL", "https://app.example.com/hooks"),
+        ("WEBHOOK_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+    ]);
+    let (key, id) = w.create("a.mp4", MIB, None);
+    w.store.put_part(&FakeStore::store_id(&id), 1, MIB);
+    let url = w.complete_url(&key, &id);
+    assert_eq!(w.post(&url, b"").status, 200);
+    let books = w.ledger.books.borrow();
+    let (subject, book) = books.iter().next().unwrap();
+    assert_eq!(subject, "[\"local\",\"alice\"]");
+    let due = book.deliveries(NOW);
+    assert_eq!(due.len(), 1, "{book:?}");
+    let (msg_id, delivery) = &due[0];
+    assert!(msg_id.starts_with("msg_"), "{msg_id}");
+    let event: Value = serde_json::from_str(&delivery.body).unwrap();
+    assert_eq!(event["type"], "upload.completed");
+    assert_eq!(event["timestamp"], NOW);
+    assert_eq!(
+        event["data"],
+        json!({ "key": key, "bucket": "uploads", "target": "uploads", "size": MIB,
+                "content_type": null, "etag": "\"etag-final\"", "iss": "local", "sub": "alice" })
+    );
+    drop(books);
+    // A refused completion queues nothing.
+    let (key, id) = w.create("b.mp4", MIB, None);
+    assert_eq!(w.post(&w.complete_url(&key, &id), b"").status, 422);
+    let books = w.ledger.books.borrow();
+    assert_eq!(books.values().next().unwrap().deliveries(NOW).len(), 1);
+}
