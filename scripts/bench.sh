@@ -29,9 +29,12 @@
 #                counted (and the plain HS256 target's to show no ledger); `ours-c1` and
 #                `ours-budget-c1` are the same two with one connection (wrk -t1 -c1): the latency of
 #                one request alone, without waiting behind others for the subject's object
-#   3. start-up  bundle sizes (raw, gzipped); workerd spawn → first answer of each worker; and
-#                what compiling and instantiating our wasm module adds to a trivial worker's
-#                start-up in workerd (bench/workerd/probe-*.capnp)
+#   3. start-up  bundle sizes (raw, gzipped); workerd spawn → first answer of each worker; what
+#                compiling and instantiating our wasm module adds to a trivial worker's start-up
+#                in workerd (bench/workerd/probe-*.capnp); and the first requests of a fresh
+#                workerd of ours, of each baseline and of `floor` (`driver.mjs firstreq`: spawn →
+#                accepting connections → ten full-job requests in a row on new connections;
+#                spawn → first answer, and the first request's own latency against the tenth's)
 #
 # Environment: BENCH_DURATION (s, default 10) per run, BENCH_ROUNDS (3: every target is measured
 # once per round, rounds interleave the targets), BENCH_WARMUP (s, 3), BENCH_CONNECTIONS (32),
@@ -145,6 +148,14 @@ say "timing workerd start-up ($STARTUP_ROUNDS runs of each, interleaved)"
   ours=bench/workerd/ours.capnp \
   aws4fetch=bench/workerd/aws4fetch.capnp \
   sdk=bench/workerd/sdk.capnp >"$OUT/startup.json"
+# The first requests of a fresh workerd: spawn → accepting connections (worker loaded, its top
+# level evaluated) → ten full-job requests in a row (HS256 token), the first and the tenth timed.
+say "timing the first full-job requests of a fresh workerd ($STARTUP_ROUNDS runs of each, interleaved)"
+"${DRIVER[@]}" firstreq "$STARTUP_ROUNDS" \
+  ours=bench/workerd/ours.capnp \
+  aws4fetch=bench/workerd/aws4fetch.capnp \
+  sdk=bench/workerd/sdk.capnp \
+  floor=bench/workerd/floor.capnp >"$OUT/firstreq.json"
 
 # --- the store that checks the URLs -------------------------------------------------------------
 S3_PORT=$("${DRIVER[@]}" port)

@@ -21,7 +21,7 @@
 //!    (`logAndBuildResponse`). A trap in the wasm is answered by the shim with a JSON 500, and
 //!    the next request gets a fresh instance.
 
-use std::cell::{OnceCell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::future::{poll_fn, Future};
 use std::pin::{pin, Pin};
 use std::task::{Poll, Waker};
@@ -134,8 +134,14 @@ const FRESH_UNTIL_HEADER: &str = "x-presign-jwks-fresh-until";
 const MAX_CRYPTO_KEYS: usize = 32;
 
 thread_local! {
-    /// The service of this isolate: built at its first request; `None` if the config is invalid.
+    /// The service of this isolate: built once, at module evaluation ([`prepare`], called by
+    /// `src/shim.js`) or else at the first request; `None` if the config is invalid.
     static SERVICE: OnceCell<Option<&'static Service>> = const { OnceCell::new() };
+    /// What building the service has to tell the operator (its warnings, or the invalid
+    /// configuration) as (is an error, JSON line), not yet logged: the isolate's first request
+    /// logs it, so that it lands in a request's logs even when the service was built at module
+    /// evaluation.
+    static STARTUP_LOG: Cell<Vec<(bool, String)>> = const { Cell::new(Vec::new()) };
     /// WebCrypto keys already imported, with the `verify` parameters of their algorithm.
     static CRYPTO_KEYS: RefCell<Vec<ImportedKey>> = const { RefCell::new(Vec::new()) };
 }
@@ -407,7 +413,7 @@ const STORE_TIMEOUT: Duration = Duration::from_secs(8);
 const MAX_STORE_ANSWER: usize = 1 << 20;
 
 /// The worker's own header-signed requests to the store, through the global `fetch`.
-struct JsStore;
+pub(crate) struct JsStore;
 
 impl Transport for JsStore {
     async fn exchange(
@@ -469,27 +475,163 @@ impl Transport for JsStore {
     }
 }
 
-fn service(env: &Env) -> Option<&'static Service> {
+/// The service of this isolate, built on the first call; what building it had to tell the
+/// operator is logged by the first call from a request ([`service`]), not here.
+fn build_service(env: &Env) -> Option<&'static Service> {
     SERVICE.with(|cell| {
         *cell.get_or_init(|| {
             let lookup = |name: &str| env.var(name).ok().map(|v| v.to_string());
-            match Service::from_lookup(&lookup) {
+            let mut lines = Vec::new();
+            let svc = match Service::from_lookup(&lookup) {
                 // One service per isolate, alive as long as the isolate: leaking it is the point.
                 Ok(svc) => {
                     for (event, problem) in svc.warnings() {
-                        warn(event, &problem);
+                        let line = serde_json::json!({ "level": "warn", "event": event, "problem": problem });
+                        lines.push((false, line.to_string()));
                     }
                     Some(&*Box::leak(Box::new(svc)))
                 }
                 Err(e) => {
                     // Logged once per isolate; names the variable, never a secret's value.
                     let line = serde_json::json!({ "level": "error", "event": "config_invalid", "problem": e.to_string() });
-                    console_error!("{line}");
+                    lines.push((true, line.to_string()));
                     None
                 }
-            }
+            };
+            STARTUP_LOG.set(lines);
+            svc
         })
     })
+}
+
+/// The service of this isolate, for a request: the first one also logs what building it had
+/// to tell the operator.
+/// POSTs `body` with `headers` to `url` (a webhook delivery): the answer's status, or why
+/// none came within `limit`. The answer's body is read (up to 64 KiB) and dropped.
+pub(crate) async fn post(
+    url: &str,
+    headers: &[(&str, String)],
+    body: &str,
+    limit: Duration,
+) -> std::result::Result<u16, String> {
+    let controller = web_sys::AbortController::new().map_err(|e| js_problem(&e))?;
+    let sent = within(
+        async {
+            let init = js_sys::Object::new();
+            js_sys::Reflect::set(&init, &"method".into(), &"POST".into())?;
+            let h = web_sys::Headers::new()?;
+            for (name, value) in headers {
+                h.set(name, value)?;
+            }
+            js_sys::Reflect::set(&init, &"headers".into(), &h)?;
+            js_sys::Reflect::set(&init, &"body".into(), &body.into())?;
+            js_sys::Reflect::set(&init, &"signal".into(), &controller.signal())?;
+            let resp: web_sys::Response = JsFuture::from(js_fetch(url, &init)?)
+                .await?
+                .unchecked_into();
+            let _ = read_limited(&resp, 64 * 1024).await;
+            Ok::<_, JsValue>(resp.status())
+        },
+        limit,
+    )
+    .await;
+    match sent {
+        None => {
+            controller.abort();
+            Err(format!("no answer within {} s", limit.as_secs()))
+        }
+        Some(Err(e)) => Err(js_problem(&e)),
+        Some(Ok(status)) => Ok(status),
+    }
+}
+
+/// The service of this isolate for the ledger's alarms (no request to log start-up lines in).
+pub(crate) fn service_of(env: &Env) -> Option<&'static Service> {
+    build_service(env)
+}
+
+fn service(env: &Env) -> Option<&'static Service> {
+    let svc = build_service(env);
+    for (error, line) in STARTUP_LOG.take() {
+        if error {
+            console_error!("{line}");
+        } else {
+            console_warn!("{line}");
+        }
+    }
+    svc
+}
+
+/// Builds the service of this isolate at module evaluation (`src/shim.js`, with the `env` of
+/// `cloudflare:workers`), so that the first request does not: what [`body_limit`] answers.
+/// Logs nothing: the first request does.
+#[wasm_bindgen]
+#[allow(unreachable_pub)] // exported to JavaScript, not to Rust
+pub fn prepare(env: &Env) -> f64 {
+    build_service(env).map_or(0.0, |svc| svc.max_body_bytes() as f64)
+}
+
+/// Randomness of the warm-up's made-up request ([`warm_up`]): a fixed pattern (the runtime
+/// refuses random values at module evaluation; nothing made with it leaves the isolate).
+struct WarmUpPlatform;
+
+impl Platform for WarmUpPlatform {
+    fn fill_random(&mut self, buf: &mut [u8]) {
+        buf.fill(0x5a);
+    }
+
+    fn nfc(&self, s: &str) -> String {
+        s.to_owned()
+    }
+}
+
+/// Runs one made-up upload grant (an HS256 token made here with `JWT_SECRET`, sub `warm-up`)
+/// through the service at module evaluation and drops the answer, so that the wasm code of the
+/// request path is compiled before the first request. No I/O: its ledger calls nothing (a
+/// configured budget refuses it), nothing is logged, the answer is never seen. Without
+/// `JWT_SECRET`, or when the configuration refuses the request, it warms what it reaches.
+#[wasm_bindgen]
+#[allow(unreachable_pub)] // exported to JavaScript, not to Rust
+pub fn warm_up(env: &Env) {
+    let (Some(svc), Some(secret)) = (build_service(env), env.var("JWT_SECRET").ok()) else {
+        return;
+    };
+    let now_ms = js_sys::Date::now().max(0.0) as u64;
+    let now = now_ms / 1000;
+    let mut claims = serde_json::Map::new();
+    claims.insert("sub".to_owned(), "warm-up".into());
+    claims.insert("iat".to_owned(), now.into());
+    claims.insert("exp".to_owned(), (now + 60).into());
+    let token = crate::jwt::sign_hs(
+        Algorithm::HS256,
+        secret.to_string().as_bytes(),
+        None,
+        &claims,
+    );
+    let authorization = format!("Bearer {token}");
+    let header = |name: &str| match name {
+        "authorization" => Some(authorization.clone()),
+        "content-type" => Some("application/json".to_owned()),
+        _ => None,
+    };
+    let req = api::Request {
+        method: "POST",
+        path: "/v1/uploads",
+        query: "",
+        origin: "https://warm-up.invalid",
+        header: &header,
+        body: Body::Bytes(br#"{"filename":"warm-up.jpg","content_type":"image/jpeg","size":1}"#),
+    };
+    let mut platform = WarmUpPlatform;
+    // The request path's own types (a ledger that calls nothing), so that the very code of
+    // real requests is what gets compiled.
+    let ledger = crate::durable::JsLedger { env: None };
+    // The store is never called for an upload grant.
+    let serving = svc.serve_io(&req, now_ms, &mut platform, &JsRemote, &ledger, &JsStore);
+    let mut serving = pin!(serving);
+    let _ = serving
+        .as_mut()
+        .poll(&mut std::task::Context::from_waker(Waker::noop()));
 }
 
 /// The worker's entry, called by `src/shim.js` for every request with the body it read:
@@ -586,7 +728,7 @@ async fn handle_request(
                 header: &lookup,
                 body: body.as_ref().map_or(Body::TooLarge, |b| Body::Bytes(b)),
             };
-            let ledger = crate::durable::JsLedger { env: &env };
+            let ledger = crate::durable::JsLedger { env: Some(&env) };
             let resp = svc
                 .serve_io(
                     &api_req,

@@ -21,7 +21,8 @@ use worker::{js_sys, Env};
 
 use crate::adapter::{warn, within};
 use crate::api::{Ledger, LedgerUnavailable};
-use crate::ledger::{Book, Call, Reply};
+use crate::ledger::{Book, Call, Delivery, Reply, Stale};
+use crate::webhook;
 
 /// Longest wait for the object's answer; then the grant is refused (`ledger_unavailable`).
 const CALL_TIMEOUT: Duration = Duration::from_secs(5);
@@ -37,9 +38,11 @@ extern "C" {
 /// book's row (`null` when there is none), `call` a [`Call`] as JSON (`null` for the alarm,
 /// which only prunes), `now_ms` the object's clock.
 ///
-/// Returns `[reply, book, next]`: the [`Reply`] as JSON (`null` for the alarm); the book to
-/// store (`undefined`: unchanged, `null`: delete the row); and when (milliseconds) the alarm
-/// should next run (`null`: nothing to expire). Fails (throws) on a stored book or call it
+/// Returns `[reply, book, next, due]`: the [`Reply`] as JSON (`null` for the alarm); the book
+/// to store (`undefined`: unchanged, `null`: delete the row); when (milliseconds) the alarm
+/// should next run (`null`: nothing to expire); and for the alarm, the stale multipart uploads
+/// to abort and the webhooks to deliver now, as JSON `{"aborts": […], "deliveries": […]}`
+/// (`null`: nothing), for [`run_due`]. Fails (throws) on a stored book or call it
 /// cannot read, so that the grant is refused rather than counted against an empty book.
 #[wasm_bindgen]
 pub fn ledger_step(
@@ -64,7 +67,8 @@ pub fn ledger_step(
             let text = serde_json::to_string(&reply).unwrap_or_default();
             (
                 JsValue::from_str(&text),
-                matches!(call, Call::Reserve(_) | Call::Close(_)),
+                // Every call but a read changes the book.
+                !matches!(call, Call::Usage),
             )
         }
     };
@@ -76,20 +80,134 @@ pub fn ledger_step(
     let next = book
         .next_expiry()
         .map_or(JsValue::NULL, |at| JsValue::from_f64(at as f64 * 1000.0));
-    Ok(js_sys::Array::of3(&reply, &stored, &next))
+    let work = Work {
+        aborts: book.due(now),
+        deliveries: book.deliveries(now),
+    };
+    let due = match (reply.is_null(), work.is_empty()) {
+        (true, false) => JsValue::from_str(&serde_json::to_string(&work).unwrap_or_default()),
+        _ => JsValue::NULL,
+    };
+    Ok(js_sys::Array::of4(&reply, &stored, &next, &due))
+}
+
+/// What an alarm has to do outside the book: stale uploads to abort, webhooks to deliver.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Work {
+    aborts: Vec<(String, Stale)>,
+    deliveries: Vec<(String, Delivery)>,
+}
+
+impl Work {
+    fn is_empty(&self) -> bool {
+        self.aborts.is_empty() && self.deliveries.is_empty()
+    }
+}
+
+/// Seconds before a failed abort of a stale upload is tried again.
+const ABORT_RETRY_SECS: u64 = 300;
+/// Longest wait for a webhook receiver's answer.
+const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Does the alarm's `work` (the fourth value of [`ledger_step`]) for the `Ledger` class:
+/// aborts the stale multipart uploads at the store and delivers the due webhooks, logging
+/// each (`multipart_cleaned_up` / `multipart_cleanup_failed`, `webhook_delivered` /
+/// `webhook_failed` / `webhook_given_up`). Resolves to the ledger calls that record the
+/// outcomes, as a JSON array: [`Call::Close`] or [`Call::Postpone`] for each abort,
+/// [`Call::Delivered`] or [`Call::Retry`] for each delivery.
+#[wasm_bindgen]
+pub fn run_due(env: Env, work: String, now_ms: f64) -> js_sys::Promise {
+    worker::wasm_bindgen_futures::future_to_promise(async move {
+        run_all(&env, &work, now_ms).await.map(JsValue::from)
+    })
+}
+
+/// [`run_due`]'s work.
+async fn run_all(env: &Env, work: &str, now_ms: f64) -> Result<String, JsValue> {
+    let work: Work =
+        serde_json::from_str(work).map_err(|_| JsValue::from_str("not the alarm's work"))?;
+    let svc = crate::adapter::service_of(env)
+        .ok_or_else(|| JsValue::from_str("the configuration is invalid"))?;
+    let now = (now_ms / 1000.0) as u64;
+    let mut calls = Vec::with_capacity(work.aborts.len() + work.deliveries.len());
+    for (id, stale) in work.aborts {
+        let done = svc
+            .abort_stale(
+                &stale.target,
+                &stale.key,
+                &id,
+                now,
+                &crate::adapter::JsStore,
+            )
+            .await;
+        let line = serde_json::json!({
+            "level": if done.is_ok() { "info" } else { "warn" },
+            "event": if done.is_ok() { "multipart_cleaned_up" } else { "multipart_cleanup_failed" },
+            "target": stale.target,
+            "key": stale.key,
+            "upload_id": id,
+            "problem": done.as_ref().err(),
+        });
+        worker::console_log!("{line}");
+        calls.push(match done {
+            Ok(()) => Call::Close(id),
+            Err(_) => Call::Postpone(id, now + ABORT_RETRY_SECS),
+        });
+    }
+    for (id, delivery) in work.deliveries {
+        // Without a webhook configured any more, what waits is given up at once.
+        let sent = match svc.webhook() {
+            None => Err("WEBHOOK_URL is no longer set".to_owned()),
+            Some(cfg) => {
+                let headers = webhook::headers(&cfg.key, &id, delivery.timestamp, &delivery.body);
+                crate::adapter::post(&cfg.url, &headers, &delivery.body, WEBHOOK_TIMEOUT).await
+            }
+        };
+        let attempts = delivery.attempts + 1;
+        let retry = match (&sent, svc.webhook()) {
+            (Ok(s), _) if (200..300).contains(s) => None,
+            (_, Some(cfg)) => Some(webhook::retry_at(cfg, attempts, now)),
+            (_, None) => Some(None),
+        };
+        let event = match retry {
+            None => "webhook_delivered",
+            Some(Some(_)) => "webhook_failed",
+            Some(None) => "webhook_given_up",
+        };
+        let problem = match &sent {
+            Ok(status) => format!("HTTP status {status}"),
+            Err(e) => e.clone(),
+        };
+        // The id and the outcome only: the body and the signature stay out of the logs.
+        let line = serde_json::json!({
+            "level": if retry.is_none() { "info" } else { "warn" },
+            "event": event,
+            "webhook_id": id,
+            "attempt": attempts,
+            "problem": (retry.is_some()).then_some(problem),
+        });
+        worker::console_log!("{line}");
+        calls.push(match retry {
+            None => Call::Delivered(id),
+            Some(next) => Call::Retry(id, next),
+        });
+    }
+    Ok(serde_json::to_string(&calls).unwrap_or_default())
 }
 
 /// The subjects' ledgers as the core calls them: one `fetch` to the subject's object.
 pub(crate) struct JsLedger<'a> {
-    pub(crate) env: &'a Env,
+    /// The bindings with the object's namespace; `None` for the warm-up request of module
+    /// evaluation (`adapter::warm_up`), which must not call out: the ledger is then unavailable.
+    pub(crate) env: Option<&'a Env>,
 }
 
 impl JsLedger<'_> {
-    async fn try_call(&self, subject: &str, call: &Call) -> Result<Reply, String> {
+    async fn try_call(&self, env: &Env, subject: &str, call: &Call) -> Result<Reply, String> {
         let body = serde_json::to_string(call).map_err(|e| e.to_string())?;
         let answered = within(
             async {
-                let text = JsFuture::from(ledger_call(self.env.as_ref(), subject, &body)?).await?;
+                let text = JsFuture::from(ledger_call(env.as_ref(), subject, &body)?).await?;
                 Ok::<_, JsValue>(text.as_string())
             },
             CALL_TIMEOUT,
@@ -105,7 +223,10 @@ impl JsLedger<'_> {
 
 impl Ledger for JsLedger<'_> {
     async fn call(&self, subject: &str, call: &Call) -> Result<Reply, LedgerUnavailable> {
-        self.try_call(subject, call).await.map_err(|problem| {
+        let Some(env) = self.env else {
+            return Err(LedgerUnavailable);
+        };
+        self.try_call(env, subject, call).await.map_err(|problem| {
             // The subject is not logged: it is the token's identity.
             warn("ledger_unavailable", &problem);
             LedgerUnavailable

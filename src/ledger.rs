@@ -43,9 +43,40 @@ pub struct Ask {
     /// seconds) after which it can no longer be completed (its ticket's expiry).
     #[serde(default)]
     pub open: Option<(String, u64)>,
+    /// A multipart upload (the store's upload id) to abort at the store once it is stale,
+    /// unless it is closed before (`MULTIPART_CLEANUP_GRACE`).
+    #[serde(default)]
+    pub cleanup: Option<(String, Stale)>,
     /// The subject's budgets for this request.
     pub limits: Limits,
 }
+
+/// A multipart upload to abort at the store when it is stale: when, and where it is.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Stale {
+    /// Unix seconds from which it is aborted (its ticket's expiry plus the grace period).
+    pub at: u64,
+    /// The target's name.
+    pub target: String,
+    /// The object key.
+    pub key: String,
+}
+
+/// A completion webhook waiting in a book: the message and its attempts so far.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Delivery {
+    /// The JSON body.
+    pub body: String,
+    /// Its `webhook-timestamp` (Unix seconds), the same at every attempt.
+    pub timestamp: u64,
+    /// Attempts made.
+    pub attempts: u32,
+    /// Unix seconds of the next attempt.
+    pub next: u64,
+}
+
+/// Most given-up webhooks a book remembers.
+const MAX_FAILED: usize = 20;
 
 /// What a subject has used in the current windows, with its budgets.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -57,6 +88,12 @@ pub struct Usage {
     /// Multipart uploads open now.
     #[serde(default)]
     pub open_multipart: u64,
+    /// Completion webhooks waiting to be delivered.
+    #[serde(default)]
+    pub webhooks_pending: u64,
+    /// Completion webhooks given up after their last attempt (the last 20 are kept).
+    #[serde(default)]
+    pub webhooks_failed: u64,
 }
 
 /// Which budget a refused reservation would break.
@@ -111,6 +148,15 @@ pub struct Book {
     /// Open multipart uploads: the store's id → until when it may be completed.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     open: BTreeMap<String, u64>,
+    /// Multipart uploads to abort once stale, by the store's id; kept until aborted or closed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    cleanup: BTreeMap<String, Stale>,
+    /// Completion webhooks to deliver, by message id.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    outbox: BTreeMap<String, Delivery>,
+    /// Webhooks given up: message id → when (the last [`MAX_FAILED`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    failed: BTreeMap<String, u64>,
 }
 
 impl Book {
@@ -135,6 +181,8 @@ impl Book {
             }
         }
         usage.open_multipart = self.open.values().filter(|u| **u >= now).count() as u64;
+        usage.webhooks_pending = self.outbox.len() as u64;
+        usage.webhooks_failed = self.failed.len() as u64;
         usage
     }
 
@@ -254,17 +302,23 @@ impl Book {
         if let Some((id, until)) = &ask.open {
             self.open.insert(id.clone(), *until);
         }
+        if let Some((id, stale)) = &ask.cleanup {
+            self.cleanup.insert(id.clone(), stale.clone());
+        }
         Outcome::Granted {
             usage: Usage {
                 bytes_day: usage.bytes_day.saturating_add(ask.bytes),
                 grants_hour: usage.grants_hour.saturating_add(grants),
                 open_multipart: self.open.len() as u64,
+                webhooks_pending: self.outbox.len() as u64,
+                webhooks_failed: self.failed.len() as u64,
             },
         }
     }
 
-    /// When (Unix seconds) the book next has something to forget: the earliest `jti` expiry or
-    /// the time the oldest bucket leaves the day's window. `None` when it is empty.
+    /// When (Unix seconds) the book next has something to do: forget the earliest expired `jti`
+    /// or open upload, let the oldest bucket leave the day's window, or abort a stale upload.
+    /// `None` when it is empty.
     pub fn next_expiry(&self) -> Option<u64> {
         let jti = self
             .jtis
@@ -272,6 +326,16 @@ impl Book {
             .chain(self.open.values())
             .min()
             .map(|u| u + 1);
+        let stale = self
+            .cleanup
+            .values()
+            .map(|s| s.at)
+            .chain(self.outbox.values().map(|d| d.next))
+            .min();
+        let jti = match (jti, stale) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let bucket = self
             .buckets
             .keys()
@@ -283,6 +347,24 @@ impl Book {
         }
     }
 
+    /// The webhooks to deliver at `now`, by message id.
+    pub fn deliveries(&self, now: u64) -> Vec<(String, Delivery)> {
+        self.outbox
+            .iter()
+            .filter(|(_, d)| d.next <= now)
+            .map(|(id, d)| (id.clone(), d.clone()))
+            .collect()
+    }
+
+    /// The stale uploads to abort at `now`, by the store's id.
+    pub fn due(&self, now: u64) -> Vec<(String, Stale)> {
+        self.cleanup
+            .iter()
+            .filter(|(_, s)| s.at <= now)
+            .map(|(id, s)| (id.clone(), s.clone()))
+            .collect()
+    }
+
     /// Whether `jti` is remembered as used.
     pub fn has_jti(&self, jti: &str) -> bool {
         self.jtis.contains_key(jti)
@@ -290,7 +372,12 @@ impl Book {
 
     /// Whether the book holds nothing.
     pub fn is_empty(&self) -> bool {
-        self.buckets.is_empty() && self.jtis.is_empty() && self.open.is_empty()
+        self.buckets.is_empty()
+            && self.jtis.is_empty()
+            && self.open.is_empty()
+            && self.cleanup.is_empty()
+            && self.outbox.is_empty()
+            && self.failed.is_empty()
     }
 }
 
@@ -305,6 +392,17 @@ pub enum Call {
     /// A multipart upload (the store's id) is no longer open: completed or aborted. Answered
     /// with the usage.
     Close(String),
+    /// The abort of a stale upload failed: try again at the given time (Unix seconds).
+    /// Answered with the usage.
+    Postpone(String, u64),
+    /// A completion webhook to deliver (message id, body, timestamp), due at once; an id
+    /// already waiting is kept as it is. Answered with the usage.
+    Enqueue(String, String, u64),
+    /// Delivery `id` was made: forgotten. Answered with the usage.
+    Delivered(String),
+    /// Delivery `id` failed: try again at the time given, or give it up (`None`). Answered
+    /// with the usage.
+    Retry(String, Option<u64>),
 }
 
 /// The ledger's answer to a [`Call`] (JSON).
@@ -325,6 +423,50 @@ impl Book {
             Call::Usage => Reply::Usage(self.usage(now)),
             Call::Close(id) => {
                 self.open.remove(id);
+                self.cleanup.remove(id);
+                Reply::Usage(self.usage(now))
+            }
+            Call::Postpone(id, at) => {
+                if let Some(stale) = self.cleanup.get_mut(id) {
+                    stale.at = *at;
+                }
+                Reply::Usage(self.usage(now))
+            }
+            Call::Enqueue(id, body, timestamp) => {
+                self.outbox.entry(id.clone()).or_insert_with(|| Delivery {
+                    body: body.clone(),
+                    timestamp: *timestamp,
+                    attempts: 0,
+                    next: now,
+                });
+                Reply::Usage(self.usage(now))
+            }
+            Call::Delivered(id) => {
+                self.outbox.remove(id);
+                Reply::Usage(self.usage(now))
+            }
+            Call::Retry(id, next) => {
+                match (self.outbox.get_mut(id), next) {
+                    (Some(d), Some(at)) => {
+                        d.attempts += 1;
+                        d.next = *at;
+                    }
+                    (Some(_), None) => {
+                        self.outbox.remove(id);
+                        self.failed.insert(id.clone(), now);
+                        while self.failed.len() > MAX_FAILED {
+                            let oldest = self
+                                .failed
+                                .iter()
+                                .min_by_key(|(_, at)| **at)
+                                .map(|(k, _)| k.clone());
+                            if let Some(k) = oldest {
+                                self.failed.remove(&k);
+                            }
+                        }
+                    }
+                    (None, _) => {}
+                }
                 Reply::Usage(self.usage(now))
             }
         }

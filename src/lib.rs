@@ -25,6 +25,7 @@ pub mod ledger;
 pub mod policy;
 pub mod sigv4;
 pub mod store;
+pub mod webhook;
 
 #[cfg(target_arch = "wasm32")]
 mod adapter;

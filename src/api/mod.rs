@@ -527,6 +527,11 @@ impl Service {
         out
     }
 
+    /// The completion webhooks' settings, when configured.
+    pub fn webhook(&self) -> Option<&crate::config::WebhookConfig> {
+        self.config.webhook.as_ref()
+    }
+
     /// Largest request body the adapter should read.
     pub fn max_body_bytes(&self) -> u64 {
         self.config.max_body_bytes
@@ -665,25 +670,15 @@ impl Service {
                     .await
                     .unwrap_or_else(Response::from),
             ),
-            multipart::CREATE_PATH => (
-                multipart::CREATE_PATH,
-                self.multipart(req, now_ms, ledger, transport, multipart::Op::Create)
-                    .await
-                    .unwrap_or_else(Response::from),
-            ),
-            multipart::COMPLETE_PATH => (
-                multipart::COMPLETE_PATH,
-                self.multipart(req, now_ms, ledger, transport, multipart::Op::Complete)
-                    .await
-                    .unwrap_or_else(Response::from),
-            ),
-            multipart::ABORT_PATH => (
-                multipart::ABORT_PATH,
-                self.multipart(req, now_ms, ledger, transport, multipart::Op::Abort)
-                    .await
-                    .unwrap_or_else(Response::from),
-            ),
-            _ => ("other", ApiError::NotFound.into()),
+            path => match multipart::Op::from_path(path) {
+                Some(op) => (
+                    op.path(),
+                    self.multipart(req, now_ms, ledger, transport, op)
+                        .await
+                        .unwrap_or_else(Response::from),
+                ),
+                None => ("other", ApiError::NotFound.into()),
+            },
         };
         resp.route = route;
         if req.method == "HEAD" {

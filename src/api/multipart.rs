@@ -30,7 +30,7 @@ use sha2::Sha256;
 
 use super::quota::Ledger;
 use super::{ApiError, Request, Response, Service, Target};
-use crate::ledger::{Ask, Call, Limits, Outcome, Reply};
+use crate::ledger::{Ask, Call, Limits, Outcome, Reply, Stale};
 use crate::policy;
 use crate::store::list_parts::{self, Part};
 use crate::store::ticket::{Ticket, TicketError};
@@ -70,7 +70,15 @@ impl Op {
         }
     }
 
-    fn path(self) -> &'static str {
+    /// The control request of a route, if it is one.
+    pub(super) fn from_path(path: &str) -> Option<Self> {
+        [Self::Create, Self::Complete, Self::Abort]
+            .into_iter()
+            .find(|op| op.path() == path)
+    }
+
+    /// Its route.
+    pub(super) fn path(self) -> &'static str {
         match self {
             Self::Create => CREATE_PATH,
             Self::Complete => COMPLETE_PATH,
@@ -362,6 +370,15 @@ impl Service {
                 jti: Some((format!("create:{nonce}"), pass.expires)),
                 // Open until its ticket expires, unless completed or aborted before.
                 open: pass.open_limit.map(|_| (store_id.clone(), expires)),
+                // Aborted by the ledger's alarm once stale, unless completed or aborted before.
+                cleanup: self.config.quota.cleanup_grace_secs.map(|grace| {
+                    let stale = Stale {
+                        at: expires.saturating_add(grace),
+                        target: target.name.clone(),
+                        key: pass.key.clone(),
+                    };
+                    (store_id.clone(), stale)
+                }),
                 limits,
             };
             let refusal = match ledger.call(subject, &Call::Reserve(ask)).await {
@@ -380,13 +397,8 @@ impl Service {
                 _ => Some(ApiError::LedgerUnavailable),
             };
             if let Some(refusal) = refusal {
-                let request =
-                    abort::request(&target.write, &target.bucket, &pass.key, &store_id, now)?;
-                let (status, body) = store.send(&request, b"").await?;
-                abort::parse(&Answer {
-                    status,
-                    body: &body,
-                })?;
+                self.abort_at_store(target, &pass.key, &store_id, now, store)
+                    .await?;
                 return Err(refusal);
             }
         }
@@ -460,18 +472,8 @@ impl Service {
             Ok(body) => body,
             Err(breach) => {
                 if breach.aborts() {
-                    let request = abort::request(
-                        &target.write,
-                        &target.bucket,
-                        &ticket.key,
-                        &ticket.upload_id,
-                        now,
-                    )?;
-                    let (status, body) = store.send(&request, b"").await?;
-                    abort::parse(&Answer {
-                        status,
-                        body: &body,
-                    })?;
+                    self.abort_at_store(target, &ticket.key, &ticket.upload_id, now, store)
+                        .await?;
                     self.close(pass, &ticket, ledger).await;
                 }
                 return Err(ApiError::Breach(breach));
@@ -493,6 +495,8 @@ impl Service {
             body: &answer,
         })?;
         self.close(pass, &ticket, ledger).await;
+        self.announce(target, pass, &ticket, &etag, now, ledger)
+            .await;
         let bucket = &target.bucket;
         let location = format!(
             "{}{}{}",
@@ -508,6 +512,37 @@ impl Service {
 }
 
 impl Service {
+    /// Queues the `upload.completed` webhook of a completed upload in its subject's ledger,
+    /// whose alarm delivers it (`WEBHOOK_URL`). A ledger that cannot be reached loses the
+    /// event (the client's answer does not depend on the receiver); it is not retried here.
+    async fn announce<L: Ledger>(
+        &self,
+        target: &Target,
+        pass: &Pass,
+        ticket: &Ticket,
+        etag: &str,
+        now: u64,
+        ledger: &L,
+    ) {
+        let (Some(_), Some(subject)) = (&self.config.webhook, &pass.subject) else {
+            return;
+        };
+        let (iss, sub): (String, String) = serde_json::from_str(subject).unwrap_or_default();
+        let data = crate::webhook::Completed {
+            key: &ticket.key,
+            bucket: target.bucket.name(),
+            target: &target.name,
+            size: ticket.size,
+            content_type: None,
+            etag,
+            iss: &iss,
+            sub: &sub,
+        };
+        let id = crate::webhook::event_id(&target.name, &ticket.key, &ticket.upload_id);
+        let body = crate::webhook::completed_body(&data, now);
+        let _ = ledger.call(subject, &Call::Enqueue(id, body, now)).await;
+    }
+
     /// Closes the upload in the ledger of the pass's subject (an open-multipart budget). A
     /// failure is not the client's: the upload then stays counted until its ticket expires.
     async fn close<L: Ledger>(&self, pass: &Pass, ticket: &Ticket, ledger: &L) {
@@ -533,20 +568,50 @@ impl Service {
             .as_deref()
             .ok_or(ApiError::Ticket(TicketError::Forged))?;
         let ticket = self.open_ticket(target, &pass.key, upload_id, 0)?;
-        let request = abort::request(
-            &target.write,
-            &target.bucket,
-            &ticket.key,
-            &ticket.upload_id,
-            now,
-        )?;
+        self.abort_at_store(target, &ticket.key, &ticket.upload_id, now, store)
+            .await?;
+        self.close(pass, &ticket, ledger).await;
+        Ok(Response::empty(204))
+    }
+
+    /// Aborts a stale multipart upload for its subject's ledger (the alarm of
+    /// `MULTIPART_CLEANUP_GRACE`): the store's upload `store_id` of `key` on the target named
+    /// `target`. `Ok` once it is gone; the error says why not, without a secret.
+    pub async fn abort_stale<T: Transport>(
+        &self,
+        target: &str,
+        key: &str,
+        store_id: &str,
+        now: u64,
+        store: &T,
+    ) -> Result<(), String> {
+        let target = self
+            .targets
+            .iter()
+            .find(|t| t.name == target)
+            .ok_or_else(|| format!("no target {target} in the configuration"))?;
+        self.abort_at_store(target, key, store_id, now, store)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// AbortMultipartUpload of the store's upload `store_id` of `key`: `Ok` once it is gone
+    /// (aborted now, or unknown to the store).
+    async fn abort_at_store<T: Transport>(
+        &self,
+        target: &Target,
+        key: &str,
+        store_id: &str,
+        now: u64,
+        store: &T,
+    ) -> Result<(), ApiError> {
+        let request = abort::request(&target.write, &target.bucket, key, store_id, now)?;
         let (status, body) = store.send(&request, b"").await?;
         abort::parse(&Answer {
             status,
             body: &body,
         })?;
-        self.close(pass, &ticket, ledger).await;
-        Ok(Response::empty(204))
+        Ok(())
     }
 }
 

@@ -133,7 +133,8 @@ impl Service {
                 .into())
             }
         };
-        if limits == Limits::default() && !single_use {
+        let kept = cfg.cleanup_grace_secs.is_some() || self.config.webhook.is_some();
+        if limits == Limits::default() && !single_use && !kept {
             return Ok(None);
         }
         let Some(sub) = claims.sub.as_deref() else {
@@ -189,8 +190,9 @@ impl Service {
         };
         let max = policy::max_upload_size(&self.config.policy, claims);
         let bytes = body.upload_bytes(max);
-        if bytes.is_none() && account.jti.is_none() {
-            // Nothing to count: parts and downloads of a token that may be used again.
+        if (bytes.is_none() || account.limits == Limits::default()) && account.jti.is_none() {
+            // Nothing to count: parts and downloads of a token that may be used again, or a
+            // ledger kept only for the multipart cleanup.
             return Ok(());
         }
         let ask = Ask {
@@ -198,6 +200,7 @@ impl Service {
             grant: bytes.is_some(),
             jti: account.jti,
             open: None,
+            cleanup: None,
             limits: account.limits,
         };
         let reply = ledger

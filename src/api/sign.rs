@@ -219,10 +219,13 @@ impl Service {
                             _ => (multipart::Op::Complete, "POST", now),
                         };
                         self.open_ticket(target, &key, id, at)?;
-                        // The ledger to close the upload in, with an open-multipart budget.
+                        // The ledger to close the upload in (an open-multipart budget, the
+                        // cleanup of stale uploads) or to announce it from (webhooks).
+                        let cleanup = self.config.quota.cleanup_grace_secs.is_some()
+                            || self.config.webhook.is_some();
                         let subject = self
                             .account(scope, claims)?
-                            .filter(|a| a.limits.open_multipart.is_some())
+                            .filter(|a| a.limits.open_multipart.is_some() || cleanup)
                             .map(|a| a.subject);
                         let expires = now + u64::from(ttl);
                         let url = self.control_url(run, origin, target, &key, id, subject, expires);

@@ -83,6 +83,7 @@ mod quota;
 mod receipts;
 mod targets;
 mod tokens;
+mod webhook;
 
 use std::fmt;
 
@@ -96,6 +97,7 @@ pub use quota::QuotaConfig;
 pub use receipts::ReceiptConfig;
 pub use targets::{Access, S3Credentials, TargetConfig, TargetKind};
 pub use tokens::JwtConfig;
+pub use webhook::WebhookConfig;
 
 /// Default of `TARGETS`.
 pub(crate) const DEFAULT_TARGETS: &str = "uploads";
@@ -168,6 +170,8 @@ pub struct Config {
     pub quota: QuotaConfig,
     /// The signed receipts of `/v1/uploads/complete` (off unless `RECEIPT_SECRET` is set).
     pub receipts: ReceiptConfig,
+    /// Completion webhooks (off unless set).
+    pub webhook: Option<WebhookConfig>,
 }
 
 /// Why the configuration was rejected: the variable and the problem, never a secret value.
@@ -210,6 +214,7 @@ impl Config {
             max_body_bytes: limits::parse_max_body_bytes(&vars)?,
             quota: quota::parse_quota(&vars)?,
             receipts: receipts::parse_receipts(&vars)?,
+            webhook: webhook::parse_webhook(&vars)?,
         };
         check_targets(&config)?;
         Ok(config)

@@ -7,6 +7,8 @@ use crate::ledger::Limits;
 
 /// Largest budget value accepted (bytes or grants): 2^53, exact in JavaScript numbers.
 const MAX_QUOTA: u64 = 1 << 53;
+/// Longest `MULTIPART_CLEANUP_GRACE`: 30 days.
+const MAX_CLEANUP_GRACE: u64 = 30 * 86_400;
 
 /// The ledger's settings.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -15,12 +17,18 @@ pub struct QuotaConfig {
     pub limits: Limits,
     /// Whether every token must carry a `jti` and grants once.
     pub single_use_tokens: bool,
+    /// Seconds after a multipart upload's ticket expired (`MULTIPART_LIFETIME`) that its
+    /// subject's ledger aborts it at the store if it was neither completed nor aborted
+    /// (`MULTIPART_CLEANUP_GRACE`); `None`: no cleanup.
+    pub cleanup_grace_secs: Option<u64>,
 }
 
 impl QuotaConfig {
     /// Whether the ledger is consulted at all.
     pub fn enabled(&self) -> bool {
-        self.limits != Limits::default() || self.single_use_tokens
+        self.limits != Limits::default()
+            || self.single_use_tokens
+            || self.cleanup_grace_secs.is_some()
     }
 }
 
@@ -41,6 +49,15 @@ pub(super) fn parse_quota(vars: &Vars<'_>) -> Result<QuotaConfig> {
             open_multipart: optional(vars, "QUOTA_OPEN_MULTIPART")?,
         },
         single_use_tokens: vars.boolean("SINGLE_USE_TOKENS", false)?,
+        cleanup_grace_secs: match vars.get("MULTIPART_CLEANUP_GRACE") {
+            None => None,
+            Some(v) => Some(super::parse_number(
+                "MULTIPART_CLEANUP_GRACE",
+                &v,
+                0,
+                MAX_CLEANUP_GRACE,
+            )?),
+        },
     };
     Ok(cfg)
 }
@@ -58,6 +75,8 @@ mod tests {
             ("QUOTA_GRANTS_PER_HOUR", "9007199254740993"),
             ("SINGLE_USE_TOKENS", "yes please"),
             ("QUOTA_OPEN_MULTIPART", "0"),
+            ("MULTIPART_CLEANUP_GRACE", "-1"),
+            ("MULTIPART_CLEANUP_GRACE", "2592001"),
         ] {
             rejects(with(&[(var, bad)]), var, "");
         }
@@ -75,6 +94,7 @@ mod tests {
                 open_multipart: None,
             },
             single_use_tokens: true,
+            cleanup_grace_secs: None,
         };
         assert_eq!(on, Ok(expected));
     }

@@ -141,6 +141,7 @@ proptest! {
                 grant: s.grant,
                 jti: s.jti.map(|(j, life)| (format!("jti-{j}"), now + life)),
                 open: s.open.map(|(o, life)| (format!("upload-{o}"), now + life)),
+                cleanup: None,
                 limits: Limits {
                     bytes_per_day: s.bytes_limit,
                     grants_per_hour: s.grants_limit,
@@ -210,6 +211,7 @@ fn records_expire() {
         grant: true,
         jti: Some(("a".into(), t0 + 600)),
         open: None,
+        cleanup: None,
         limits: Limits::default(),
     };
     assert!(matches!(book.reserve(&ask, t0), Outcome::Granted { .. }));
@@ -470,7 +472,7 @@ fn usage_shows_the_subject_its_own() {
     );
     assert_eq!(
         body["used"],
-        json!({ "bytes_day": 300, "grants_hour": 1, "open_multipart": 0 })
+        json!({ "bytes_day": 300, "grants_hour": 1, "open_multipart": 0, "webhooks_pending": 0, "webhooks_failed": 0 })
     );
     assert_eq!(
         body["remaining"],
@@ -486,7 +488,7 @@ fn usage_shows_the_subject_its_own() {
     );
     assert_eq!(
         body["used"],
-        json!({ "bytes_day": 0, "grants_hour": 0, "open_multipart": 0 })
+        json!({ "bytes_day": 0, "grants_hour": 0, "open_multipart": 0, "webhooks_pending": 0, "webhooks_failed": 0 })
     );
     let (resp, _) = send(&svc, &ledger, "POST", "/v1/usage", &alice, &json!({}));
     assert_eq!(resp.status, 405);
@@ -537,4 +539,48 @@ fn the_budget_belongs_to_the_verifying_issuer_not_to_an_iss_claim() {
         let (resp, body) = upload(&svc, &ledger, &claims, 10);
         assert_eq!(resp.status, status, "token {i}: {body}");
     }
+}
+
+/// Stale multipart uploads (`MULTIPART_CLEANUP_GRACE`): due at their time, kept until closed
+/// (aborted or completed), postponed when the abort failed, and the alarm is set for them.
+#[test]
+fn stale_uploads_are_due_until_closed() {
+    use presign_worker::ledger::{Call, Stale};
+    let t0 = 1_767_225_600u64;
+    let stale = |at| Stale {
+        at,
+        target: "uploads".into(),
+        key: "alice/1/a.bin".into(),
+    };
+    let ask = |id: &str, at| Ask {
+        cleanup: Some((id.to_owned(), stale(at))),
+        ..Ask::default()
+    };
+    let mut book = Book::default();
+    assert!(matches!(
+        book.reserve(&ask("u1", t0 + 100), t0),
+        Outcome::Granted { .. }
+    ));
+    assert!(matches!(
+        book.reserve(&ask("u2", t0 + 200), t0),
+        Outcome::Granted { .. }
+    ));
+    assert_eq!(book.next_expiry(), Some(t0 + 100));
+    assert!(book.due(t0 + 99).is_empty());
+    assert_eq!(book.due(t0 + 100), vec![("u1".to_owned(), stale(t0 + 100))]);
+    // Pruning never forgets one: only closing does.
+    book.prune(t0 + 10_000);
+    assert_eq!(book.due(t0 + 10_000).len(), 2);
+    book.answer(&Call::Postpone("u1".into(), t0 + 10_300), t0 + 10_000);
+    assert_eq!(
+        book.due(t0 + 10_000),
+        vec![("u2".to_owned(), stale(t0 + 200))]
+    );
+    book.answer(&Call::Close("u2".into()), t0 + 10_000);
+    assert_eq!(book.next_expiry(), Some(t0 + 10_300));
+    book.answer(&Call::Close("u1".into()), t0 + 10_300);
+    assert!(book.is_empty(), "{book:?}");
+    // A book written before the cleanup existed still reads.
+    let old: Book = serde_json::from_str(r#"{"buckets":{},"jtis":{}}"#).unwrap();
+    assert!(old.is_empty());
 }

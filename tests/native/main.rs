@@ -26,3 +26,4 @@ mod sigv4_aws_docs;
 mod sigv4_differential;
 mod sigv4_suite;
 mod url_cli;
+mod webhook;

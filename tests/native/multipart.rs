@@ -939,3 +939,98 @@ fn open_multipart_uploads_are_bounded_per_subject() {
         assert_eq!(created, allowed);
     }
 }
+
+#[test]
+fn with_a_cleanup_grace_the_ledger_records_each_upload_until_it_ends() {
+    let w = World::new(&[
+        ("MULTIPART_CLEANUP_GRACE", "3600"),
+        ("MULTIPART_LIFETIME", "600"),
+    ]);
+    // A ledger kept only for the cleanup: grants are not counted.
+    let (key, id) = w.create("a.mp4", MIB, None);
+    let store_id = FakeStore::store_id(&id);
+    let due = |at| {
+        let books = w.ledger.books.borrow();
+        books.values().flat_map(|b| b.due(at)).collect::<Vec<_>>()
+    };
+    assert!(due(NOW + 4199).is_empty());
+    let stale = due(NOW + 4200);
+    assert_eq!(stale.len(), 1, "{stale:?}");
+    assert_eq!(
+        (
+            stale[0].0.as_str(),
+            stale[0].1.target.as_str(),
+            stale[0].1.key.as_str()
+        ),
+        (store_id.as_str(), "uploads", key.as_str())
+    );
+    // The alarm's abort (`Service::abort_stale`, as the Durable Object calls it).
+    let done =
+        futures_lite_block_on(
+            w.svc
+                .abort_stale("uploads", &key, &store_id, NOW + 4200, &w.store),
+        );
+    assert_eq!(done, Ok(()));
+    assert_eq!(w.open_uploads(), 0);
+    assert!(
+        futures_lite_block_on(w.svc.abort_stale("nope", &key, &store_id, NOW, &w.store)).is_err()
+    );
+    // Completed or aborted through the worker: no longer due.
+    let (key, id) = w.create("b.mp4", MIB, None);
+    w.store.put_part(&FakeStore::store_id(&id), 1, MIB);
+    assert_eq!(w.post(&w.complete_url(&key, &id), b"").status, 200);
+    let (key, id) = w.create("c.mp4", MIB, None);
+    let v = w.signed(
+        &alice(),
+        json!({ "method": "DELETE", "key": key, "uploadId": id }),
+    );
+    let url = v["url"].as_str().unwrap();
+    assert_eq!(
+        call(&w.svc, &w.ledger, &w.store, "DELETE", url, &[], b"", NOW).status,
+        204
+    );
+    assert_eq!(due(NOW + 4200).len(), 1, "only a.mp4's record is left");
+}
+
+/// Polls a future that never waits (the fake store and ledger answer at once).
+fn futures_lite_block_on<F: std::future::Future>(fut: F) -> F::Output {
+    let mut fut = std::pin::pin!(fut);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match fut.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(out) => out,
+        std::task::Poll::Pending => panic!("the fake store never waits"),
+    }
+}
+
+#[test]
+fn a_completion_queues_its_webhook_in_the_subjects_ledger() {
+    let w = World::new(&[
+        ("WEBHOOK_URL", "https://app.example.com/hooks"),
+        ("WEBHOOK_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+    ]);
+    let (key, id) = w.create("a.mp4", MIB, None);
+    w.store.put_part(&FakeStore::store_id(&id), 1, MIB);
+    let url = w.complete_url(&key, &id);
+    assert_eq!(w.post(&url, b"").status, 200);
+    let books = w.ledger.books.borrow();
+    let (subject, book) = books.iter().next().unwrap();
+    assert_eq!(subject, "[\"local\",\"alice\"]");
+    let due = book.deliveries(NOW);
+    assert_eq!(due.len(), 1, "{book:?}");
+    let (msg_id, delivery) = &due[0];
+    assert!(msg_id.starts_with("msg_"), "{msg_id}");
+    let event: Value = serde_json::from_str(&delivery.body).unwrap();
+    assert_eq!(event["type"], "upload.completed");
+    assert_eq!(event["timestamp"], NOW);
+    assert_eq!(
+        event["data"],
+        json!({ "key": key, "bucket": "uploads", "target": "uploads", "size": MIB,
+                "content_type": null, "etag": "\"etag-final\"", "iss": "local", "sub": "alice" })
+    );
+    drop(books);
+    // A refused completion queues nothing.
+    let (key, id) = w.create("b.mp4", MIB, None);
+    assert_eq!(w.post(&w.complete_url(&key, &id), b"").status, 422);
+    let books = w.ledger.books.borrow();
+    assert_eq!(books.values().next().unwrap().deliveries(NOW).len(), 1);
+}
