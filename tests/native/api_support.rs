@@ -170,6 +170,9 @@ pub struct FakeFile {
     pub etag: String,
     pub last_modified: String,
     pub checksum: Option<(String, String)>,
+    /// The ETag HeadObject reports when it is not `etag`: the object was replaced between a
+    /// HEAD and the next request.
+    pub head_etag: Option<String>,
 }
 
 pub struct FakeStore {
@@ -222,6 +225,7 @@ impl FakeStore {
             etag: format!("\"{}\"", hex::encode(&digest[..16])),
             last_modified: "Sun, 01 Jan 2006 12:00:00 GMT".to_owned(),
             checksum: None,
+            head_etag: None,
         };
         self.files.borrow_mut().insert(key.to_owned(), file);
     }
@@ -352,7 +356,10 @@ impl FakeStore {
                 let mut headers = vec![
                     ("content-length".to_owned(), file.bytes.len().to_string()),
                     ("content-type".to_owned(), file.content_type.clone()),
-                    ("etag".to_owned(), file.etag.clone()),
+                    (
+                        "etag".to_owned(),
+                        file.head_etag.clone().unwrap_or_else(|| file.etag.clone()),
+                    ),
                     ("last-modified".to_owned(), file.last_modified.clone()),
                 ];
                 headers.extend(file.checksum.clone());

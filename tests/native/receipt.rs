@@ -433,3 +433,29 @@ fn without_receipt_secret_the_route_is_501_and_method_and_token_are_checked() {
     assert_eq!(e.variable, "RECEIPT_SECRET");
     assert!(!e.to_string().contains(JWT_SECRET));
 }
+
+#[test]
+fn an_object_replaced_during_the_check_is_409_upload_changed() {
+    let svc = service(&[]);
+    let store = FakeStore::new("/uploads/");
+    store.put_file("alice/a.png", "image/png", PNG);
+    store
+        .files
+        .borrow_mut()
+        .get_mut("alice/a.png")
+        .unwrap()
+        .head_etag = Some("\"old\"".into());
+    let r = complete(&svc, &store, "alice/a.png");
+    assert_eq!(
+        (r.status, r.error_code),
+        (409, Some("upload_changed")),
+        "{}",
+        r.body
+    );
+    assert!(!r.body.contains("receipt"), "{}", r.body);
+    // The GET asked for the object the HEAD described.
+    let requests = store.requests.borrow();
+    assert!(requests[1]
+        .2
+        .contains(&("if-match".into(), "\"old\"".into())));
+}
