@@ -223,6 +223,83 @@ fn a_used_jti_is_removed_from_storage_after_its_expiry() {
     assert!(now_secs() > exp, "removed before its expiry");
 }
 
+/// A subject's multipart uploads through the worker, as a client makes them.
+struct Uploader<'a> {
+    env: &'a TestEnv,
+    token: String,
+}
+
+impl<'a> Uploader<'a> {
+    fn new(env: &'a TestEnv, sub: &str) -> Self {
+        let token = token(
+            &env.jwt_secret,
+            &json!({ "sub": sub, "exp": now_secs() + 600 }),
+        );
+        Self { env, token }
+    }
+
+    /// `POST /v1/sign`, which must answer 200.
+    fn sign(&self, body: Value) -> Value {
+        let auth = format!("Bearer {}", self.token);
+        let r = post_json(
+            &self.env.worker.url("/v1/sign"),
+            &[("authorization", &auth)],
+            &body,
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json()
+    }
+
+    /// Sends what the worker signed (a store URL or one of the worker's own).
+    fn run(&self, grant: &Value, body: &[u8]) -> crate::support::HttpResponse {
+        http(
+            grant["method"].as_str().unwrap(),
+            grant["url"].as_str().unwrap(),
+            &[],
+            body,
+        )
+    }
+
+    /// The worker's create answer for an upload of `size` bytes of `name`.
+    fn create(&self, name: &str, size: u64) -> crate::support::HttpResponse {
+        self.run(
+            &self.sign(json!({ "method": "POST", "key": name, "size": size })),
+            b"",
+        )
+    }
+
+    /// A created upload: (key, the client's upload id).
+    fn created(&self, name: &str, size: u64) -> (String, String) {
+        let r = self.create(name, size);
+        assert_eq!(r.status, 200, "{}", r.text());
+        let text = r.text();
+        let field = |tag: &str| {
+            let open = format!("<{tag}>");
+            text.split(&open)
+                .nth(1)
+                .unwrap()
+                .split('<')
+                .next()
+                .unwrap()
+                .to_owned()
+        };
+        (field("Key"), field("UploadId"))
+    }
+
+    /// Part 1 of the upload with `body`.
+    fn part(&self, key: &str, id: &str, body: &[u8]) {
+        let grant =
+            self.sign(json!({ "method": "PUT", "key": key, "uploadId": id, "partNumber": 1 }));
+        assert_eq!(self.run(&grant, body).status, 200);
+    }
+
+    /// The worker's answer to completing (`POST`) or aborting (`DELETE`) the upload.
+    fn finish(&self, method: &str, key: &str, id: &str) -> crate::support::HttpResponse {
+        let grant = self.sign(json!({ "method": method, "key": key, "uploadId": id }));
+        self.run(&grant, b"")
+    }
+}
+
 /// `QUOTA_OPEN_MULTIPART` under `wrangler dev`: the Durable Object counts the uploads the
 /// worker created and frees a place when the worker aborts or completes one.
 #[test]
@@ -232,60 +309,23 @@ fn open_multipart_uploads_are_bounded_by_the_ledger() {
         ("QUOTA_OPEN_MULTIPART", "1"),
         ("ALLOWED_CONTENT_TYPES", "application/octet-stream"),
     ]);
-    let alice = token(
-        &env.jwt_secret,
-        &json!({ "sub": "alice", "exp": now_secs() + 600 }),
-    );
-    let auth = format!("Bearer {alice}");
-    let sign = |body: Value| {
-        let r = post_json(
-            &env.worker.url("/v1/sign"),
-            &[("authorization", &auth)],
-            &body,
-        );
-        assert_eq!(r.status, 200, "{}", r.text());
-        r.json()
-    };
-    let run = |grant: &Value| {
-        http(
-            grant["method"].as_str().unwrap(),
-            grant["url"].as_str().unwrap(),
-            &[],
-            b"",
-        )
-    };
-    let create = || {
-        run(&sign(
-            json!({ "method": "POST", "key": "a.bin", "size": 1 }),
-        ))
-    };
-    let first = create();
-    assert_eq!(first.status, 200, "{}", first.text());
-    let text = first.text();
-    let id = text
-        .split("<UploadId>")
-        .nth(1)
-        .unwrap()
-        .split('<')
-        .next()
-        .unwrap();
-    let key = text
-        .split("<Key>")
-        .nth(1)
-        .unwrap()
-        .split('<')
-        .next()
-        .unwrap();
-    let second = create();
+    let alice = Uploader::new(&env, "alice");
+    let (key, id) = alice.created("a.bin", 1);
+    let second = alice.create("a.bin", 1);
     assert_eq!(second.status, 429, "{}", second.text());
     assert_eq!(second.json()["error"]["reason"], "open_multipart");
     assert!(second.header("retry-after").is_some());
-    assert_eq!(usage(&env.worker, &alice)["used"]["open_multipart"], 1);
+    assert_eq!(
+        usage(&env.worker, &alice.token)["used"]["open_multipart"],
+        1
+    );
     // The worker aborts the first: its place is free again.
-    let abort = sign(json!({ "method": "DELETE", "key": key, "uploadId": id }));
-    assert_eq!(run(&abort).status, 204);
-    assert_eq!(usage(&env.worker, &alice)["used"]["open_multipart"], 0);
-    assert_eq!(create().status, 200);
+    assert_eq!(alice.finish("DELETE", &key, &id).status, 204);
+    assert_eq!(
+        usage(&env.worker, &alice.token)["used"]["open_multipart"],
+        0
+    );
+    assert_eq!(alice.create("a.bin", 1).status, 200);
 }
 
 /// `MULTIPART_CLEANUP_GRACE` under `wrangler dev`: an upload left open is aborted at the store by
@@ -299,56 +339,12 @@ fn stale_multipart_uploads_are_aborted_by_the_ledger_alarm() {
         ("MULTIPART_CLEANUP_GRACE", "1"),
         ("ALLOWED_CONTENT_TYPES", "application/octet-stream"),
     ]);
-    let alice = token(
-        &env.jwt_secret,
-        &json!({ "sub": "alice", "exp": now_secs() + 600 }),
-    );
-    let auth = format!("Bearer {alice}");
-    let sign = |body: Value| {
-        let r = post_json(
-            &env.worker.url("/v1/sign"),
-            &[("authorization", &auth)],
-            &body,
-        );
-        assert_eq!(r.status, 200, "{}", r.text());
-        r.json()
-    };
-    let run = |grant: &Value, body: &[u8]| {
-        http(
-            grant["method"].as_str().unwrap(),
-            grant["url"].as_str().unwrap(),
-            &[],
-            body,
-        )
-    };
-    let create = |name: &str| {
-        let r = run(
-            &sign(json!({ "method": "POST", "key": name, "size": 3 })),
-            b"",
-        );
-        assert_eq!(r.status, 200, "{}", r.text());
-        let text = r.text();
-        let field = |tag: &str| {
-            text.split(&format!("<{tag}>"))
-                .nth(1)
-                .unwrap()
-                .split('<')
-                .next()
-                .unwrap()
-                .to_owned()
-        };
-        (field("Key"), field("UploadId"))
-    };
-    let part = |key: &str, id: &str| {
-        let grant = sign(json!({ "method": "PUT", "key": key, "uploadId": id, "partNumber": 1 }));
-        assert_eq!(run(&grant, b"abc").status, 200);
-    };
-    let (stale_key, stale_id) = create("stale.bin");
-    part(&stale_key, &stale_id);
-    let (done_key, done_id) = create("done.bin");
-    part(&done_key, &done_id);
-    let complete = sign(json!({ "method": "POST", "key": done_key, "uploadId": done_id }));
-    assert_eq!(run(&complete, b"").status, 200);
+    let alice = Uploader::new(&env, "alice");
+    let (stale_key, stale_id) = alice.created("stale.bin", 3);
+    alice.part(&stale_key, &stale_id, b"abc");
+    let (done_key, done_id) = alice.created("done.bin", 3);
+    alice.part(&done_key, &done_id, b"abc");
+    assert_eq!(alice.finish("POST", &done_key, &done_id).status, 200);
 
     let store_id = stale_id.rsplitn(5, '.').last().unwrap().to_owned();
     let files_of = |id: &str| {
@@ -501,47 +497,10 @@ fn a_completion_webhook_is_retried_until_the_receiver_takes_it() {
         ("WEBHOOK_RETRY_BASE", "1"),
         ("ALLOWED_CONTENT_TYPES", "application/octet-stream"),
     ]);
-    let alice = token(
-        &env.jwt_secret,
-        &json!({ "sub": "alice", "exp": now_secs() + 600 }),
-    );
-    let auth = format!("Bearer {alice}");
-    let sign = |body: Value| {
-        let r = post_json(
-            &env.worker.url("/v1/sign"),
-            &[("authorization", &auth)],
-            &body,
-        );
-        assert_eq!(r.status, 200, "{}", r.text());
-        r.json()
-    };
-    let run = |grant: &Value, body: &[u8]| {
-        http(
-            grant["method"].as_str().unwrap(),
-            grant["url"].as_str().unwrap(),
-            &[],
-            body,
-        )
-    };
-    let r = run(
-        &sign(json!({ "method": "POST", "key": "hooked.bin", "size": 3 })),
-        b"",
-    );
-    let text = r.text();
-    let field = |tag: &str| {
-        text.split(&format!("<{tag}>"))
-            .nth(1)
-            .unwrap()
-            .split('<')
-            .next()
-            .unwrap()
-            .to_owned()
-    };
-    let (key, id) = (field("Key"), field("UploadId"));
-    let part = sign(json!({ "method": "PUT", "key": key, "uploadId": id, "partNumber": 1 }));
-    assert_eq!(run(&part, b"abc").status, 200);
-    let complete = sign(json!({ "method": "POST", "key": key, "uploadId": id }));
-    let r = run(&complete, b"");
+    let alice = Uploader::new(&env, "alice");
+    let (key, id) = alice.created("hooked.bin", 3);
+    alice.part(&key, &id, b"abc");
+    let r = alice.finish("POST", &key, &id);
     assert_eq!(r.status, 200, "{}", r.text());
 
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -600,5 +559,8 @@ fn a_completion_webhook_is_retried_until_the_receiver_takes_it() {
     assert_eq!(logs.matches("\"webhook_failed\"").count(), 2, "{logs}");
     assert_eq!(logs.matches("\"webhook_delivered\"").count(), 1, "{logs}");
     assert!(!logs.contains("MfKQ9r8"), "the secret in the logs");
-    assert_eq!(usage(&env.worker, &alice)["used"]["webhooks_pending"], 0);
+    assert_eq!(
+        usage(&env.worker, &alice.token)["used"]["webhooks_pending"],
+        0
+    );
 }
