@@ -655,7 +655,7 @@ impl Service {
             ),
             receipt::COMPLETE_PATH => (
                 receipt::COMPLETE_PATH,
-                self.complete_upload(req, now_ms, remote, transport)
+                self.complete_upload(req, now_ms, remote, ledger, transport)
                     .await
                     .unwrap_or_else(Response::from),
             ),

@@ -90,11 +90,12 @@ struct Completed<'a> {
 
 impl Service {
     /// `POST /v1/uploads/complete` (and its CORS preflight).
-    pub(super) async fn complete_upload<R: Remote, T: Transport>(
+    pub(super) async fn complete_upload<R: Remote, L: super::Ledger, T: Transport>(
         &self,
         req: &Request<'_>,
         now_ms: u64,
         remote: &R,
+        ledger: &L,
         store: &T,
     ) -> Result<Response, ApiError> {
         if req.method == "OPTIONS" {
@@ -196,6 +197,23 @@ impl Service {
             put("checksum", Value::Object(c.clone()));
         }
         let receipt = jwt::sign_hs(Algorithm::HS256, secret, None, &claims_out);
+        // Announced (WEBHOOK_URL) once per object version: the event's id is its ETag's.
+        if let (Some(_), Some(account)) = (&self.config.webhook, self.account(scope, &claims)?) {
+            let data = crate::webhook::Completed {
+                key,
+                bucket: target.bucket.name(),
+                target: &target.name,
+                size: object.size,
+                content_type: Some(&object.content_type),
+                etag: &object.etag,
+                iss: &scope.issuer,
+                sub: &grant.sub,
+            };
+            let id = crate::webhook::event_id(&target.name, key, &object.etag);
+            let body = crate::webhook::completed_body(&data, now);
+            let call = crate::ledger::Call::Enqueue(id, body, now);
+            let _ = ledger.call(&account.subject, &call).await;
+        }
         Ok(Response::json(
             200,
             &Completed {

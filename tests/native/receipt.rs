@@ -459,3 +459,43 @@ fn an_object_replaced_during_the_check_is_409_upload_changed() {
         .2
         .contains(&("if-match".into(), "\"old\"".into())));
 }
+
+#[test]
+fn a_completed_single_put_is_announced_once_per_object_version() {
+    let svc = service(&[
+        ("WEBHOOK_URL", "https://app.example.com/hooks"),
+        ("WEBHOOK_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+    ]);
+    let store = FakeStore::new("/uploads/");
+    store.put_file("alice/1/a.png", "image/png", PNG);
+    let ledger = FakeLedger::default();
+    let auth = format!("Bearer {}", alice());
+    let body = json!({ "key": "alice/1/a.png" }).to_string();
+    let complete = || {
+        request_io(
+            &svc,
+            &ledger,
+            &store,
+            ("POST", "/v1/uploads/complete"),
+            &[
+                ("authorization", &auth),
+                ("content-type", "application/json"),
+            ],
+            body.as_bytes(),
+            NOW * 1000,
+        )
+    };
+    assert_eq!(complete().status, 200);
+    assert_eq!(complete().status, 200);
+    let books = ledger.books.borrow();
+    let due = books.values().next().unwrap().deliveries(NOW);
+    assert_eq!(due.len(), 1, "one event for one object version");
+    let event: Value = serde_json::from_str(&due[0].1.body).unwrap();
+    assert_eq!(event["data"]["key"], "alice/1/a.png");
+    assert_eq!(event["data"]["content_type"], "image/png");
+    assert_eq!(event["data"]["size"], PNG.len());
+    assert_eq!(
+        (event["data"]["iss"].as_str(), event["data"]["sub"].as_str()),
+        (Some("local"), Some("alice"))
+    );
+}
