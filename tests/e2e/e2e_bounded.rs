@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::e2e_multipart::{random_bytes, send, sign, signed, walk, xml_value};
-use crate::support::{http, now_secs, try_http, TestEnv};
+use crate::support::{free_port, http, now_secs, try_http, TestEnv};
 use presign_worker::sigv4::{
     AddressingStyle, Bucket, Credentials, Endpoint, Method, ObjectRequest, Signer,
 };
@@ -322,7 +322,9 @@ enum Fault {
 /// A store at a local port that answers every request with `fault` (its thread ends with the
 /// test binary).
 fn faulty_store(fault: Fault) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    // A port of the harness's (`free_port`), never one the OS could also hand to a process of
+    // another test that is about to bind the harness's.
+    let listener = TcpListener::bind(("127.0.0.1", free_port())).unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
         let mut held = Vec::new();
@@ -350,10 +352,8 @@ fn faulty_store(fault: Fault) -> String {
 #[test]
 #[ignore = "end-to-end: needs s3s-fs and wrangler; run by make test"]
 fn a_failing_store_gets_a_gateway_error_never_a_500_or_a_hang() {
-    let closed = {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("http://127.0.0.1:{}", l.local_addr().unwrap().port())
-    };
+    // Nothing listens there (the harness hands each port out once).
+    let closed = format!("http://127.0.0.1:{}", free_port());
     let cases = [
         ("down", closed, 503, "store_unavailable"),
         (

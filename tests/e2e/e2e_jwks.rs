@@ -850,7 +850,8 @@ fn ps384_tokens_are_accepted_where_allowed() {
 fn a_jwks_server_that_never_answers_is_given_up_on_time() {
     let a = key("silent-a", Algorithm::RS256);
     // An issuer whose JWKS server takes connections and the requests, and never answers.
-    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let silent =
+        std::net::TcpListener::bind(("127.0.0.1", crate::support::free_port())).expect("bind");
     let silent_url = format!("http://{}/jwks.json", silent.local_addr().unwrap());
     silent.set_nonblocking(true).expect("non-blocking listener");
     let held = std::sync::Arc::new(Mutex::new(Vec::new()));
@@ -936,7 +937,8 @@ fn an_endless_jwks_answer_is_cut_at_its_limit() {
     let a = key("endless-a", Algorithm::RS256);
     // An issuer whose JWKS server answers 200 with a chunked body that never ends (for a
     // minute at most), declaring no length.
-    let endless = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let endless =
+        std::net::TcpListener::bind(("127.0.0.1", crate::support::free_port())).expect("bind");
     let endless_url = format!("http://{}/jwks.json", endless.local_addr().unwrap());
     endless
         .set_nonblocking(true)

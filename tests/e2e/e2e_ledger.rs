@@ -397,7 +397,8 @@ type Hook = (Vec<(String, String)>, String);
 /// returns its URL and what it received.
 fn webhook_receiver(failures: usize) -> (String, std::sync::Arc<std::sync::Mutex<Vec<Hook>>>) {
     use std::io::{Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    // A port of the harness's, never one another test's process is about to bind.
+    let listener = std::net::TcpListener::bind(("127.0.0.1", crate::support::free_port())).unwrap();
     let url = format!(
         "http://127.0.0.1:{}/hooks/uploads",
         listener.local_addr().unwrap().port()
