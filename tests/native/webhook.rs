@@ -105,3 +105,66 @@ fn the_outbox_keeps_an_event_until_delivered_or_given_up() {
     };
     assert_eq!((usage.webhooks_pending, usage.webhooks_failed), (0, 20));
 }
+
+/// The README's verification snippet, run with Node.js on messages the worker signs: it accepts
+/// them, and refuses a changed body or an old timestamp.
+#[test]
+fn the_readmes_verification_snippet_accepts_what_the_worker_signs() {
+    use base64::Engine as _;
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start = readme
+        .find("```js\n  import { createHmac, timingSafeEqual } from 'node:crypto'")
+        .expect("the snippet in the README");
+    let code = &readme[start + "```js\n".len()..];
+    let code = &code[..code.find("```").unwrap()];
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(SECRET.trim_start_matches("whsec_"))
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let body = r#"{"type":"upload.completed","data":{"key":"alice/ü.bin"}}"#;
+    let message = |ts: u64, body: &str| {
+        let h: serde_json::Map<String, serde_json::Value> =
+            webhook::headers(&key, "msg_readme", ts, body)
+                .into_iter()
+                .map(|(n, v)| (n.to_owned(), v.into()))
+                .collect();
+        serde_json::Value::Object(h).to_string()
+    };
+    let script = format!(
+        "{code}\nconst b = {body:?};\nconsole.log(JSON.stringify([verify({good}, b), verify({good}, b + ' '), verify({old}, b)]))\n",
+        good = message(now, body),
+        old = message(now - 3600, body),
+        body = body,
+    );
+    let dir = std::env::temp_dir().join(format!("presign-readme-webhook-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("verify.mjs");
+    std::fs::write(&file, script).unwrap();
+    let out = match Command::new("node")
+        .arg(&file)
+        .env("WEBHOOK_SECRET", SECRET)
+        .output()
+    {
+        Ok(out) => out,
+        Err(e) => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "node is needed for this test in CI: {e}"
+            );
+            eprintln!("node not found: skipped");
+            return;
+        }
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout.trim(), "[true,false,false]");
+}
