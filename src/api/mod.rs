@@ -710,8 +710,18 @@ impl Service {
 
     /// The answer to `OPTIONS` on a JSON route: a CORS preflight when there is an `Origin`.
     fn preflight(&self, req: &Request<'_>) -> Result<Response, ApiError> {
+        self.preflight_for(req, "POST, OPTIONS")
+    }
+
+    /// [`preflight`](Self::preflight) of a route taking `methods` (a method other than GET,
+    /// HEAD and POST must be listed for a browser to send it: the worker-run abort's DELETE).
+    fn preflight_for(
+        &self,
+        req: &Request<'_>,
+        methods: &'static str,
+    ) -> Result<Response, ApiError> {
         if (req.header)("origin").is_none() {
-            return Ok(Response::empty(204).header("allow", "POST, OPTIONS"));
+            return Ok(Response::empty(204).header("allow", methods));
         }
         if self.allowed_origin(req).is_none() {
             return Err(PolicyError::forbidden(
@@ -722,7 +732,7 @@ impl Service {
         }
         let header = &self.config.jwt.header;
         Ok(Response::empty(204)
-            .header("access-control-allow-methods", "POST, OPTIONS")
+            .header("access-control-allow-methods", methods)
             .header(
                 "access-control-allow-headers",
                 format!("{header}, content-type"),

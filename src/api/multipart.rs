@@ -86,6 +86,14 @@ impl Op {
         }
     }
 
+    /// The methods the route takes (its `Allow`, and what its CORS preflight allows).
+    fn allow(self) -> &'static str {
+        match self {
+            Self::Create | Self::Complete => "POST, OPTIONS",
+            Self::Abort => "DELETE, OPTIONS",
+        }
+    }
+
     /// The HTTP method of the route (Uppy sends AbortMultipartUpload's own, `DELETE`).
     fn method(self) -> &'static str {
         match self {
@@ -312,15 +320,8 @@ impl Service {
     ) -> Result<Response, ApiError> {
         match req.method {
             m if m == op.method() => {}
-            "OPTIONS" => return self.preflight(req),
-            _ => {
-                return Err(ApiError::MethodNotAllowed {
-                    allow: match op {
-                        Op::Abort => "DELETE, OPTIONS",
-                        _ => "POST, OPTIONS",
-                    },
-                })
-            }
+            "OPTIONS" => return self.preflight_for(req, op.allow()),
+            _ => return Err(ApiError::MethodNotAllowed { allow: op.allow() }),
         }
         let now = now_ms / 1000;
         let text = query_param(req.query, "pass").ok_or(ApiError::Ticket(TicketError::Forged))?;

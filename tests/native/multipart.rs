@@ -805,6 +805,24 @@ fn the_worker_aborts_an_upload_even_an_expired_one() {
             at,
         )
     };
+    // A browser sends DELETE cross-origin only when the preflight allows it.
+    let r = call(
+        &w.svc,
+        &w.ledger,
+        &w.store,
+        "OPTIONS",
+        url,
+        &[("origin", APP), ("access-control-request-method", "DELETE")],
+        b"",
+        later,
+    );
+    assert_eq!(r.status, 204);
+    assert!(
+        r.headers
+            .contains(&("access-control-allow-methods", "DELETE, OPTIONS".to_owned())),
+        "{:?}",
+        r.headers
+    );
     let r = del(later);
     assert_eq!(r.status, 204, "{}", r.body);
     assert!(r
