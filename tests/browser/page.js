@@ -89,11 +89,39 @@ async function main() {
     throw new Error(`Uppy: ${result?.successful?.length ?? 0} uploaded, failed: ${failed.join('; ') || 'none'}`)
   }
   log(`uploaded ${FILES.length} files in ${ms} ms`)
+  const cancelled = await cancelOne()
   return {
     uploadMs: ms,
     signed,
+    cancelled,
     files: Object.entries(expected).map(([id, f]) => ({ ...f, key: keys[id] ?? null })),
   }
+}
+
+// A multipart upload removed once its first part is in: Uppy aborts it (AbortMultipartUpload,
+// a DELETE to the worker's URL, cross-origin). Reports whether the abort was signed.
+async function cancelOne() {
+  const id = uppy.addFile({
+    name: 'cancelled.bin',
+    type: 'application/octet-stream',
+    data: new Blob([randomBytes(20 * MiB)], { type: 'application/octet-stream' }),
+  })
+  const firstPart = new Promise((resolve) => {
+    uppy.on('s3-multipart:part-uploaded', (file) => {
+      if (file?.id === id) resolve()
+    })
+  })
+  const uploading = uppy.upload().catch((e) => log(`upload after removal: ${e}`))
+  await firstPart
+  uppy.removeFile(id)
+  await uploading
+  const t0 = performance.now()
+  const abortSigned = () => signed.some((s) => s.method === 'DELETE' && s.uploadId)
+  while (!abortSigned() && performance.now() - t0 < 10000) {
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  log(`cancelled.bin removed; abort signed: ${abortSigned()}`)
+  return { name: 'cancelled.bin', abortSigned: abortSigned() }
 }
 
 main().then(

@@ -304,6 +304,8 @@ fn uppy_6_in_chromium_uploads_multipart_and_single_put_with_signed_urls() {
     let requests = proxied(&proxy_log);
     let failed: Vec<&str> = proxy_log
         .lines()
+        // The cancelled upload's part in flight may be cut off by the browser.
+        .filter(|l| !l.contains("cancelled.bin"))
         .filter(|l| {
             let status = l.rsplit_once(" -> ").map_or("", |(_, s)| s);
             (l.starts_with("proxy ") && !status.starts_with('2'))
@@ -351,7 +353,8 @@ fn uppy_6_in_chromium_uploads_multipart_and_single_put_with_signed_urls() {
         diag(&runner)
     );
     let worker_logs = env.worker.logs();
-    for route in ["/v1/multipart/create", "/v1/multipart/complete"] {
+    // Two creates (the big file, and the one removed mid-upload), one completion.
+    for (route, times) in [("/v1/multipart/create", 2), ("/v1/multipart/complete", 1)] {
         let answered = worker_logs
             .lines()
             .filter(|l| {
@@ -360,7 +363,7 @@ fn uppy_6_in_chromium_uploads_multipart_and_single_put_with_signed_urls() {
                 ))
             })
             .count();
-        assert_eq!(answered, 1, "{route} once with 200{}", diag(&runner));
+        assert_eq!(answered, times, "{route} with 200{}", diag(&runner));
     }
     let single_requests = requests_for(&requests, &env.store.bucket, &single_key);
     assert!(
@@ -374,6 +377,39 @@ fn uppy_6_in_chromium_uploads_multipart_and_single_put_with_signed_urls() {
         "{single_key}: expected one PutObject signing content-length{}",
         diag(&runner)
     );
+
+    // The file removed mid-upload: Uppy had the worker abort it (a cross-origin DELETE, after a
+    // preflight that must allow it), and the store keeps nothing of it.
+    assert_eq!(
+        report["cancelled"]["abortSigned"],
+        json!(true),
+        "Uppy signed no abort: {report}"
+    );
+    let aborted = |logs: &str| {
+        logs.contains("\"method\":\"DELETE\",\"route\":\"/v1/multipart/abort\",\"status\":204")
+    };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !aborted(&env.worker.logs()) {
+        assert!(
+            Instant::now() < deadline,
+            "the worker ran no abort for the removed file{}",
+            diag(&runner)
+        );
+        sleep(Duration::from_millis(100));
+    }
+    let preflight_ok = env
+        .worker
+        .logs()
+        .contains("\"method\":\"OPTIONS\",\"route\":\"/v1/multipart/abort\",\"status\":204");
+    assert!(preflight_ok, "no preflight of the abort{}", diag(&runner));
+    let left: Vec<PathBuf> = crate::e2e_multipart::walk(&env.store.root)
+        .into_iter()
+        .filter(|p| {
+            let name = p.file_name().unwrap_or_default().to_string_lossy();
+            name.starts_with(".upload") || p.to_string_lossy().contains("cancelled.bin")
+        })
+        .collect();
+    assert!(left.is_empty(), "the cancelled upload left {left:?}");
 
     eprintln!(
         "e2e_browser: store + worker started in {:.1}s; browser run {:.1}s (page upload {} ms); \
