@@ -494,13 +494,21 @@ pub fn created_upload(
     let url = v["url"].as_str().unwrap();
     let r = request_io(svc, &NoLedger, &store, ("POST", url), &[], b"", now_ms);
     assert_eq!(r.status, 200, "{}", r.body);
-    let id = r
-        .body
-        .split("<UploadId>")
-        .nth(1)
-        .unwrap()
-        .split('<')
-        .next()
-        .unwrap();
-    (v["key"].as_str().unwrap().to_owned(), id.to_owned())
+    (
+        v["key"].as_str().unwrap().to_owned(),
+        xml_text(&r.body, "UploadId"),
+    )
+}
+
+/// The text of the first `<tag>` of an XML answer.
+pub fn xml_text(body: &str, tag: &str) -> String {
+    let open = format!("<{tag}>");
+    let start = body
+        .find(&open)
+        .unwrap_or_else(|| panic!("no {tag} in {body}"))
+        + open.len();
+    let end = body[start..].find(&format!("</{tag}>")).unwrap() + start;
+    body[start..end]
+        .replace("&quot;", "\"")
+        .replace("&amp;", "&")
 }

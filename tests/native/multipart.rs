@@ -3,7 +3,9 @@
 //! every request to its grant, the completion is decided from the store's own part list, and
 //! an upload that breaks its grant is aborted, never completed. The same runs end to end
 //! against s3s-fs in `tests/e2e/e2e_multipart.rs`.
-use crate::api_support::{hs256, request_io, service_from, FakeLedger, FakeStore, ORIGIN};
+use crate::api_support::{
+    hs256, request_io, service_from, xml_text as xml, FakeLedger, FakeStore, ORIGIN,
+};
 use presign_worker::api::{NoLedger, Response, Service};
 use presign_worker::store::StoreError;
 use serde_json::{json, Value};
@@ -153,19 +155,6 @@ impl World {
     fn open_uploads(&self) -> usize {
         self.store.uploads.borrow().len()
     }
-}
-
-/// The text of the first `<tag>` of an XML answer.
-fn xml(body: &str, tag: &str) -> String {
-    let open = format!("<{tag}>");
-    let start = body
-        .find(&open)
-        .unwrap_or_else(|| panic!("no {tag} in {body}"))
-        + open.len();
-    let end = body[start..].find(&format!("</{tag}>")).unwrap() + start;
-    body[start..end]
-        .replace("&quot;", "\"")
-        .replace("&amp;", "&")
 }
 
 fn code(r: &Response) -> String {

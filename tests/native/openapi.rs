@@ -5,7 +5,8 @@
 use std::collections::BTreeSet;
 
 use crate::api_support::{
-    created_upload, hs256, request, request_io, request_with, service_from, FakeLedger, FakeStore,
+    created_upload, hs256, request, request_io, request_with, service_from, xml_text, FakeLedger,
+    FakeStore,
 };
 use presign_worker::api::{config_invalid_response, Response, Service};
 use serde_json::{json, Value};
@@ -526,24 +527,8 @@ fn every_answer_matches_the_document() {
     let r = at("POST", create);
     assert_eq!(r.status, 200, "{}", r.body);
     check_answer(&spec, "/v1/multipart/create", "POST", &r, &mut seen);
-    let id = r
-        .body
-        .split("<UploadId>")
-        .nth(1)
-        .unwrap()
-        .split('<')
-        .next()
-        .unwrap()
-        .to_owned();
-    let key = r
-        .body
-        .split("<Key>")
-        .nth(1)
-        .unwrap()
-        .split('<')
-        .next()
-        .unwrap()
-        .to_owned();
+    let id = xml_text(&r.body, "UploadId");
+    let key = xml_text(&r.body, "Key");
     let complete = |id: &str| {
         let v: Value = serde_json::from_str(
             &sign(&json!({ "method": "POST", "key": key, "uploadId": id })).body,
@@ -578,20 +563,9 @@ fn every_answer_matches_the_document() {
         check_wrong_method(&spec, path, &at("GET", path), &mut seen);
     }
     // /v1/multipart/abort (DELETE), of an upload that has a part.
-    let (_, abort_id) = {
-        let r = at("POST", create);
-        assert_eq!(r.status, 200, "{}", r.body);
-        let id = r
-            .body
-            .split("<UploadId>")
-            .nth(1)
-            .unwrap()
-            .split('<')
-            .next()
-            .unwrap()
-            .to_owned();
-        (r, id)
-    };
+    let r = at("POST", create);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let abort_id = xml_text(&r.body, "UploadId");
     let v: Value = serde_json::from_str(
         &sign(&json!({ "method": "DELETE", "key": key, "uploadId": abort_id })).body,
     )
