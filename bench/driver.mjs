@@ -408,13 +408,24 @@ async function check(name, workerUrl, s3Port, dataDir, alg = "HS256", usage = ""
   if (problems.length) die(`${name}: ${problems.join("; ")}`);
 }
 
+// `workerd serve CAPNP` on 127.0.0.1:PORT: the child, a promise of its exit, and its stderr so far.
+async function serveWorkerd(workerd, capnp, port) {
+  const { spawn } = await import("node:child_process");
+  let log = "";
+  const child = spawn(workerd, ["serve", capnp, "--socket-addr", `http=127.0.0.1:${port}`], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  child.stderr.on("data", (d) => (log += d));
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  return { child, exited, log: () => log };
+}
+
 // Start-up: spawns `workerd serve CAPNP` for each name=capnp pair, ROUNDS times, interleaved,
 // and times spawn → first HTTP answer (any status) on GET /healthz, polling every millisecond;
 // each workerd is stopped before the next starts. Prints {name: {median_ms, min_ms, max_ms,
 // samples}}. (Node 20's V8 cannot compile our module: it lacks wasm GC types and exnref, which
 // workerd's V8 has; so compile and instantiate are measured in workerd, with the probes.)
 async function startup(rounds, pairs) {
-  const { spawn } = await import("node:child_process");
   const workerd = path.join(ROOT, "node_modules/.bin/workerd");
   let child = null;
   const stop = () => child && child.exitCode === null && child.signalCode === null && child.kill("SIGKILL");
@@ -424,13 +435,10 @@ async function startup(rounds, pairs) {
   for (let r = 0; r < rounds; r++) {
     for (const [name, capnp] of pairs) {
       const port = await freePort();
-      let log = "";
       const t0 = performance.now();
-      child = spawn(workerd, ["serve", capnp, "--socket-addr", `http=127.0.0.1:${port}`], {
-        stdio: ["ignore", "ignore", "pipe"],
-      });
-      child.stderr.on("data", (d) => (log += d));
-      const exited = new Promise((resolve) => child.once("exit", resolve));
+      const served = await serveWorkerd(workerd, capnp, port);
+      child = served.child;
+      const { exited } = served;
       let ms = null;
       while (performance.now() - t0 < 20000 && child.exitCode === null) {
         try {
@@ -446,7 +454,7 @@ async function startup(rounds, pairs) {
       await exited;
       clearTimeout(timer);
       child = null;
-      if (ms === null) die(`workerd serve ${capnp} did not answer: ${log.slice(0, 500)}`);
+      if (ms === null) die(`workerd serve ${capnp} did not answer: ${served.log().slice(0, 500)}`);
       samples[name].push(ms);
     }
   }
@@ -521,7 +529,6 @@ function accepts(port) {
 // last request's own latency), extra_ms (first − tenth), each the median of the rounds with
 // min/max, statuses}}.
 async function firstRequest(rounds, pairs, requests = 10) {
-  const { spawn } = await import("node:child_process");
   const workerd = path.join(ROOT, "node_modules/.bin/workerd");
   const job = {
     method: "POST",
@@ -539,13 +546,10 @@ async function firstRequest(rounds, pairs, requests = 10) {
   for (let r = 0; r < rounds; r++) {
     for (const [name, capnp] of pairs) {
       const port = await freePort();
-      let log = "";
       const t0 = performance.now();
-      child = spawn(workerd, ["serve", capnp, "--socket-addr", `http=127.0.0.1:${port}`], {
-        stdio: ["ignore", "ignore", "pipe"],
-      });
-      child.stderr.on("data", (d) => (log += d));
-      const exited = new Promise((resolve) => child.once("exit", resolve));
+      const served = await serveWorkerd(workerd, capnp, port);
+      child = served.child;
+      const { exited } = served;
       let listen = null;
       while (performance.now() - t0 < 20000 && child.exitCode === null) {
         if (await accepts(port)) {
@@ -572,7 +576,7 @@ async function firstRequest(rounds, pairs, requests = 10) {
       await exited;
       clearTimeout(timer);
       child = null;
-      if (listen === null) die(`workerd serve ${capnp} did not listen: ${log.slice(0, 500)}`);
+      if (listen === null) die(`workerd serve ${capnp} did not listen: ${served.log().slice(0, 500)}`);
       const s = samples[name];
       s.spawn_ms.push(first);
       s.listen_ms.push(listen);
