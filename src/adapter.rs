@@ -504,8 +504,6 @@ fn build_service(env: &Env) -> Option<&'static Service> {
     })
 }
 
-/// The service of this isolate, for a request: the first one also logs what building it had
-/// to tell the operator.
 /// POSTs `body` with `headers` to `url` (a webhook delivery): the answer's status, or why
 /// none came within `limit`. The answer's body is read (up to 64 KiB) and dropped.
 pub(crate) async fn post(
@@ -550,6 +548,8 @@ pub(crate) fn service_of(env: &Env) -> Option<&'static Service> {
     build_service(env)
 }
 
+/// The service of this isolate, for a request: the first one also logs what building it had
+/// to tell the operator.
 fn service(env: &Env) -> Option<&'static Service> {
     let svc = build_service(env);
     for (error, line) in STARTUP_LOG.take() {
