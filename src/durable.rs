@@ -21,7 +21,7 @@ use worker::{js_sys, Env};
 
 use crate::adapter::{warn, within};
 use crate::api::{Ledger, LedgerUnavailable};
-use crate::ledger::{Book, Call, Delivery, Reply, Stale};
+use crate::ledger::{Book, Call, Delivery, Reply, Stale, Upload};
 use crate::webhook;
 
 /// Longest wait for the object's answer; then the grant is refused (`ledger_unavailable`).
@@ -83,6 +83,7 @@ pub fn ledger_step(
     let work = Work {
         aborts: book.due(now),
         deliveries: book.deliveries(now),
+        deletions: book.deletions(now),
     };
     let due = match (reply.is_null(), work.is_empty()) {
         (true, false) => JsValue::from_str(&serde_json::to_string(&work).unwrap_or_default()),
@@ -96,11 +97,13 @@ pub fn ledger_step(
 struct Work {
     aborts: Vec<(String, Stale)>,
     deliveries: Vec<(String, Delivery)>,
+    #[serde(default)]
+    deletions: Vec<Upload>,
 }
 
 impl Work {
     fn is_empty(&self) -> bool {
-        self.aborts.is_empty() && self.deliveries.is_empty()
+        self.aborts.is_empty() && self.deliveries.is_empty() && self.deletions.is_empty()
     }
 }
 
@@ -110,11 +113,13 @@ const ABORT_RETRY_SECS: u64 = 300;
 const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Does the alarm's `work` (the fourth value of [`ledger_step`]) for the `Ledger` class:
-/// aborts the stale multipart uploads at the store and delivers the due webhooks, logging
-/// each (`multipart_cleaned_up` / `multipart_cleanup_failed`, `webhook_delivered` /
-/// `webhook_failed` / `webhook_given_up`). Resolves to the ledger calls that record the
-/// outcomes, as a JSON array: [`Call::Close`] or [`Call::Postpone`] for each abort,
-/// [`Call::Delivered`] or [`Call::Retry`] for each delivery.
+/// aborts the stale multipart uploads at the store, deletes the uncompleted uploads
+/// (`DELETE_UNCOMPLETED_AFTER`) and delivers the due webhooks, logging each
+/// (`multipart_cleaned_up` / `multipart_cleanup_failed`, `upload_cleaned_up` /
+/// `upload_cleanup_failed`, `webhook_delivered` / `webhook_failed` / `webhook_given_up`).
+/// Resolves to the ledger calls that record the outcomes, as a JSON array: [`Call::Removed`]
+/// or [`Call::Postpone`] for each abort, [`Call::Removed`] or [`Call::PostponeDelete`] for
+/// each deletion, [`Call::Delivered`] or [`Call::Retry`] for each delivery.
 #[wasm_bindgen]
 pub fn run_due(env: Env, work: String, now_ms: f64) -> js_sys::Promise {
     worker::wasm_bindgen_futures::future_to_promise(async move {
@@ -129,7 +134,8 @@ async fn run_all(env: &Env, work: &str, now_ms: f64) -> Result<String, JsValue> 
     let svc = crate::adapter::service_of(env)
         .ok_or_else(|| JsValue::from_str("the configuration is invalid"))?;
     let now = (now_ms / 1000.0) as u64;
-    let mut calls = Vec::with_capacity(work.aborts.len() + work.deliveries.len());
+    let mut calls =
+        Vec::with_capacity(work.aborts.len() + work.deliveries.len() + work.deletions.len());
     for (id, stale) in work.aborts {
         let done = svc
             .abort_stale(
@@ -150,8 +156,28 @@ async fn run_all(env: &Env, work: &str, now_ms: f64) -> Result<String, JsValue> 
         });
         worker::console_log!("{line}");
         calls.push(match done {
-            Ok(()) => Call::Close(id),
+            // Its bytes go back to the budget.
+            Ok(()) => Call::Removed(stale.target, stale.key, Some(id)),
             Err(_) => Call::Postpone(id, now + ABORT_RETRY_SECS),
+        });
+    }
+    for upload in work.deletions {
+        let done = svc
+            .delete_uncompleted(&upload, now, &crate::adapter::JsStore)
+            .await;
+        let line = serde_json::json!({
+            "level": if done.is_ok() { "info" } else { "warn" },
+            "event": if done.is_ok() { "upload_cleaned_up" } else { "upload_cleanup_failed" },
+            "target": upload.target,
+            "key": upload.key,
+            "outcome": done.as_ref().ok().map(|d| d.name()),
+            "size": match done { Ok(crate::api::Deleted::Object { size }) => Some(size), _ => None },
+            "problem": done.as_ref().err(),
+        });
+        worker::console_log!("{line}");
+        calls.push(match done {
+            Ok(_) => Call::Removed(upload.target, upload.key, None),
+            Err(_) => Call::PostponeDelete(upload.target, upload.key, now + ABORT_RETRY_SECS),
         });
     }
     for (id, delivery) in work.deliveries {

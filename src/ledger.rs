@@ -47,8 +47,157 @@ pub struct Ask {
     /// unless it is closed before (`MULTIPART_CLEANUP_GRACE`).
     #[serde(default)]
     pub cleanup: Option<(String, Stale)>,
+    /// The upload this grant is for, to remember until it is completed or cleaned up.
+    #[serde(default)]
+    pub upload: Option<Upload>,
+    /// A multipart upload the store created for a remembered upload: the upload's id
+    /// ([`Upload::id`]), the store's id, and until when the record must be kept (the upload's
+    /// expiry plus the cleanup's grace).
+    #[serde(default)]
+    pub link: Option<(String, String, u64)>,
     /// The subject's budgets for this request.
     pub limits: Limits,
+}
+
+/// An upload granted to a subject: what was granted, what it cost, and what became of it. A
+/// book remembers the last [`MAX_UPLOADS`] of them, each until [`until`](Self::until).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Upload {
+    /// The target's name.
+    pub target: String,
+    /// The object key.
+    pub key: String,
+    /// The granted size in bytes: exactly this, or at most this when not `exact` (a POST
+    /// policy without a declared size).
+    pub size: u64,
+    /// Whether the object must have exactly `size` bytes.
+    pub exact: bool,
+    /// The content type as signed.
+    pub content_type: String,
+    /// The signed checksum, as (algorithm, base64 value), when the grant has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<(String, String)>,
+    /// Unix seconds of the grant.
+    pub granted_at: u64,
+    /// Unix seconds from which the object is deleted at the store unless completed
+    /// (`DELETE_UNCOMPLETED_AFTER`); `None`: never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete_at: Option<u64>,
+    /// Unix seconds until which the record is kept (a pending deletion keeps it longer).
+    pub until: u64,
+    /// What the grant counted against the day's budget: (minute, bytes), returned when the
+    /// upload is removed without completing. Set by the ledger.
+    #[serde(default)]
+    pub charged: (u64, u64),
+    /// The store's id of its multipart upload, once the worker created it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multipart: Option<String>,
+    /// The object's ETag once completed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed: Option<String>,
+}
+
+impl Upload {
+    /// When the book next has to act on it: delete it, or forget it.
+    fn next_event(&self) -> u64 {
+        match (self.completed.is_none(), self.delete_at) {
+            (true, Some(at)) => at,
+            _ => self.until + 1,
+        }
+    }
+
+    /// The book's name of the upload of `key` on `target`.
+    pub fn id(target: &str, key: &str) -> String {
+        format!("{target}\n{key}")
+    }
+
+    /// What an object of `size` bytes, `content_type` and stored `checksum` differs in from
+    /// this grant: the names `size`, `content_type`, `checksum`, with one sentence each. A
+    /// checksum is compared only when both sides have one of the same algorithm; content types
+    /// are compared without their case.
+    pub fn differs(
+        &self,
+        size: u64,
+        content_type: &str,
+        checksum: Option<(&str, &str)>,
+    ) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        if (self.exact && size != self.size) || size > self.size {
+            let how = if self.exact { "exactly" } else { "at most" };
+            out.push((
+                "size",
+                format!(
+                    "its size of {size} bytes is not the {how} {} granted",
+                    self.size
+                ),
+            ));
+        }
+        if !content_type.eq_ignore_ascii_case(&self.content_type) {
+            out.push((
+                "content_type",
+                format!(
+                    "its content type {content_type:?} is not the {:?} granted",
+                    self.content_type
+                ),
+            ));
+        }
+        if let (Some((alg, value)), Some((granted_alg, granted))) = (checksum, &self.checksum) {
+            if alg == granted_alg && value != granted {
+                out.push((
+                    "checksum",
+                    format!("its {alg} checksum is not the one granted"),
+                ));
+            }
+        }
+        out
+    }
+}
+
+/// Most uploads a book remembers; past it, the oldest records are forgotten (completed ones
+/// first), and with them the deletion of an uncompleted one.
+pub const MAX_UPLOADS: usize = 1000;
+
+/// What a completed object is, as the worker read it from the store (`Call::Complete`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Completion {
+    /// The target's name.
+    pub target: String,
+    /// The object key.
+    pub key: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its content type as stored.
+    pub content_type: String,
+    /// Its stored checksum (algorithm, value).
+    #[serde(default)]
+    pub checksum: Option<(String, String)>,
+    /// Its ETag.
+    pub etag: String,
+    /// The store's id of the multipart upload it completes, to close.
+    #[serde(default)]
+    pub multipart: Option<String>,
+    /// The completion webhook to queue (message id, body), when webhooks are on.
+    #[serde(default)]
+    pub webhook: Option<(String, String)>,
+}
+
+/// The ledger's verdict on a [`Completion`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// It is what was granted (or no grant is remembered for the key: `granted` is `None`);
+    /// it is recorded as completed and its webhook queued (once per ETag).
+    Completed {
+        /// The remembered grant, if any.
+        granted: Option<Upload>,
+    },
+    /// It differs from the remembered grant: nothing was recorded.
+    Differs {
+        /// The grant.
+        granted: Upload,
+        /// What differs: field name and sentence.
+        fields: Vec<(String, String)>,
+    },
 }
 
 /// A multipart upload to abort at the store when it is stale: when, and where it is.
@@ -94,6 +243,9 @@ pub struct Usage {
     /// Completion webhooks given up after their last attempt (the last 20 are kept).
     #[serde(default)]
     pub webhooks_failed: u64,
+    /// Granted uploads remembered and not (yet) completed.
+    #[serde(default)]
+    pub uploads_uncompleted: u64,
 }
 
 /// Which budget a refused reservation would break.
@@ -157,6 +309,9 @@ pub struct Book {
     /// Webhooks given up: message id → when (the last [`MAX_FAILED`]).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     failed: BTreeMap<String, u64>,
+    /// Granted uploads by [`Upload::id`] (the last [`MAX_UPLOADS`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    uploads: BTreeMap<String, Upload>,
 }
 
 impl Book {
@@ -166,6 +321,94 @@ impl Book {
         self.buckets = self.buckets.split_off(&first);
         self.jtis.retain(|_, until| *until >= now);
         self.open.retain(|_, until| *until >= now);
+        // An uncompleted upload waiting for its deletion stays until the deletion is done.
+        self.uploads
+            .retain(|_, u| u.until >= now || (u.completed.is_none() && u.delete_at.is_some()));
+    }
+
+    /// Remembers `upload`, granted at `now` with `bytes` counted against the day's budget,
+    /// forgetting the oldest records past [`MAX_UPLOADS`] (completed ones first).
+    fn remember(&mut self, mut upload: Upload, bytes: u64, now: u64) {
+        upload.charged = (now / BUCKET_SECS, bytes);
+        self.uploads
+            .insert(Upload::id(&upload.target, &upload.key), upload);
+        while self.uploads.len() > MAX_UPLOADS {
+            let oldest = self
+                .uploads
+                .iter()
+                .min_by_key(|(_, u)| (u.completed.is_none(), u.granted_at))
+                .map(|(id, _)| id.clone());
+            if let Some(id) = oldest {
+                self.uploads.remove(&id);
+            }
+        }
+    }
+
+    /// Gives back what an upload that never completed counted against the day's budget (its
+    /// minute's bucket, or the next one still in the window), and forgets it.
+    fn refund(&mut self, id: &str) {
+        let Some(upload) = self.uploads.remove(id) else {
+            return;
+        };
+        if upload.completed.is_some() {
+            self.uploads.insert(id.to_owned(), upload);
+            return;
+        }
+        let (minute, bytes) = upload.charged;
+        if let Some((_, b)) = self.buckets.range_mut(minute..).next() {
+            b.bytes = b.bytes.saturating_sub(bytes);
+        }
+        if let Some(store_id) = &upload.multipart {
+            self.open.remove(store_id);
+            self.cleanup.remove(store_id);
+        }
+    }
+
+    /// The remembered upload of `key` on `target`.
+    pub fn upload(&self, target: &str, key: &str) -> Option<&Upload> {
+        self.uploads.get(&Upload::id(target, key))
+    }
+
+    /// Records `done` as completed if it is what its remembered grant allows (see
+    /// [`Verdict`]); closes its multipart upload and queues its webhook at `now`.
+    fn complete(&mut self, done: &Completion, now: u64) -> Verdict {
+        let id = Upload::id(&done.target, &done.key);
+        let granted = self.uploads.get(&id).cloned();
+        if let Some(g) = &granted {
+            let checksum = done
+                .checksum
+                .as_ref()
+                .map(|(a, v)| (a.as_str(), v.as_str()));
+            let fields = g.differs(done.size, &done.content_type, checksum);
+            if g.completed.as_deref() != Some(done.etag.as_str()) && !fields.is_empty() {
+                return Verdict::Differs {
+                    granted: g.clone(),
+                    fields: fields.into_iter().map(|(f, s)| (f.to_owned(), s)).collect(),
+                };
+            }
+        }
+        let again = granted
+            .as_ref()
+            .is_some_and(|g| g.completed.as_deref() == Some(done.etag.as_str()));
+        if let Some(u) = self.uploads.get_mut(&id) {
+            u.completed = Some(done.etag.clone());
+            u.delete_at = None;
+        }
+        if let Some(store_id) = &done.multipart {
+            self.open.remove(store_id);
+            self.cleanup.remove(store_id);
+        }
+        if let (false, Some((msg, body))) = (again, &done.webhook) {
+            self.outbox.entry(msg.clone()).or_insert_with(|| Delivery {
+                body: body.clone(),
+                timestamp: now,
+                attempts: 0,
+                next: now,
+            });
+        }
+        Verdict::Completed {
+            granted: self.uploads.get(&id).cloned().or(granted),
+        }
     }
 
     /// Usage in the windows ending at `now`.
@@ -183,6 +426,11 @@ impl Book {
         usage.open_multipart = self.open.values().filter(|u| **u >= now).count() as u64;
         usage.webhooks_pending = self.outbox.len() as u64;
         usage.webhooks_failed = self.failed.len() as u64;
+        usage.uploads_uncompleted = self
+            .uploads
+            .values()
+            .filter(|u| u.completed.is_none())
+            .count() as u64;
         usage
     }
 
@@ -305,14 +553,18 @@ impl Book {
         if let Some((id, stale)) = &ask.cleanup {
             self.cleanup.insert(id.clone(), stale.clone());
         }
+        if let Some(upload) = &ask.upload {
+            self.remember(upload.clone(), ask.bytes, now);
+        }
+        if let Some((id, store_id, until)) = &ask.link {
+            if let Some(u) = self.uploads.get_mut(id) {
+                u.multipart = Some(store_id.clone());
+                u.until = u.until.max(*until);
+                u.delete_at = u.delete_at.map(|at| at.max(*until));
+            }
+        }
         Outcome::Granted {
-            usage: Usage {
-                bytes_day: usage.bytes_day.saturating_add(ask.bytes),
-                grants_hour: usage.grants_hour.saturating_add(grants),
-                open_multipart: self.open.len() as u64,
-                webhooks_pending: self.outbox.len() as u64,
-                webhooks_failed: self.failed.len() as u64,
-            },
+            usage: self.usage(now),
         }
     }
 
@@ -331,6 +583,7 @@ impl Book {
             .values()
             .map(|s| s.at)
             .chain(self.outbox.values().map(|d| d.next))
+            .chain(self.uploads.values().map(Upload::next_event))
             .min();
         let jti = match (jti, stale) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -365,6 +618,15 @@ impl Book {
             .collect()
     }
 
+    /// The uncompleted uploads to delete at `now` (`DELETE_UNCOMPLETED_AFTER`).
+    pub fn deletions(&self, now: u64) -> Vec<Upload> {
+        self.uploads
+            .values()
+            .filter(|u| u.completed.is_none() && u.delete_at.is_some_and(|at| at <= now))
+            .cloned()
+            .collect()
+    }
+
     /// Whether `jti` is remembered as used.
     pub fn has_jti(&self, jti: &str) -> bool {
         self.jtis.contains_key(jti)
@@ -378,6 +640,7 @@ impl Book {
             && self.cleanup.is_empty()
             && self.outbox.is_empty()
             && self.failed.is_empty()
+            && self.uploads.is_empty()
     }
 }
 
@@ -386,7 +649,7 @@ impl Book {
 #[serde(rename_all = "snake_case")]
 pub enum Call {
     /// Reserve a grant.
-    Reserve(Ask),
+    Reserve(Box<Ask>),
     /// Read the usage.
     Usage,
     /// A multipart upload (the store's id) is no longer open: completed or aborted. Answered
@@ -403,6 +666,17 @@ pub enum Call {
     /// Delivery `id` failed: try again at the time given, or give it up (`None`). Answered
     /// with the usage.
     Retry(String, Option<u64>),
+    /// An object was read at the store after its upload: record it as completed if it is what
+    /// was granted. Answered with a [`Reply::Completion`].
+    Complete(Completion),
+    /// The upload of (target, key) ended without completing (aborted, found stale, deleted
+    /// as not what was granted or never completed): its bytes are given back to the day's
+    /// budget and it is forgotten (a completed upload is kept), and its multipart upload (the
+    /// store's id) is no longer open. Answered with the usage.
+    Removed(String, String, Option<String>),
+    /// The deletion of an uncompleted upload (target, key) failed: try again at the time given.
+    /// Answered with the usage.
+    PostponeDelete(String, String, u64),
 }
 
 /// The ledger's answer to a [`Call`] (JSON).
@@ -413,6 +687,8 @@ pub enum Reply {
     Reserved(Outcome),
     /// The answer of [`Call::Usage`].
     Usage(Usage),
+    /// The answer of [`Call::Complete`].
+    Completion(Verdict),
 }
 
 impl Book {
@@ -466,6 +742,23 @@ impl Book {
                         }
                     }
                     (None, _) => {}
+                }
+                Reply::Usage(self.usage(now))
+            }
+            Call::Complete(done) => Reply::Completion(self.complete(done, now)),
+            Call::Removed(target, key, store_id) => {
+                self.refund(&Upload::id(target, key));
+                if let Some(id) = store_id {
+                    self.open.remove(id);
+                    self.cleanup.remove(id);
+                }
+                Reply::Usage(self.usage(now))
+            }
+            Call::PostponeDelete(target, key, at) => {
+                if let Some(u) = self.uploads.get_mut(&Upload::id(target, key)) {
+                    if u.completed.is_none() && u.delete_at.is_some() {
+                        u.delete_at = Some(*at);
+                    }
                 }
                 Reply::Usage(self.usage(now))
             }

@@ -2,7 +2,7 @@
 //! store as an attachment under a file name.
 
 use super::body::{Fields, FromBody};
-use super::{ApiError, Platform, Response, Service, Signed};
+use super::{ApiError, Platform, Service, Signed};
 use crate::config::Access;
 use crate::jwt::Claims;
 use crate::policy::{self, Scope};
@@ -34,7 +34,7 @@ impl Service {
         now: u64,
         platform: &mut dyn Platform,
         _origin: &str,
-    ) -> Result<Response, ApiError> {
+    ) -> Result<super::Granting, ApiError> {
         let target = self.target(scope, claims, req.target.as_deref())?;
         let grant = scope.grant(claims)?;
         grant.check_key(&req.key)?;
@@ -58,6 +58,10 @@ impl Service {
         let presigned = target
             .signer(Access::Read)
             .presign(&target.bucket, &object, ttl, now)?;
-        Ok(Signed::new(target, "GET", &presigned.url, &req.key, ttl, now).answer())
+        Ok(
+            Signed::new(target, "GET", &presigned.url, &req.key, ttl, now)
+                .answer()
+                .into(),
+        )
     }
 }

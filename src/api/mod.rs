@@ -30,6 +30,7 @@ use crate::jwt::{Claims, KeySet, Validation};
 use crate::policy::{self, PolicyError, Scope};
 mod auth;
 mod body;
+mod cleanup;
 mod download;
 mod error;
 mod multipart;
@@ -41,6 +42,7 @@ mod tests;
 mod upload;
 
 use body::FromBody;
+pub use cleanup::Deleted;
 pub(crate) use error::ApiError;
 pub use quota::{Ledger, LedgerUnavailable, NoLedger};
 
@@ -330,7 +332,21 @@ pub fn config_invalid_response() -> Response {
 /// randomness, and the worker's origin → the answer (or a refusal). A successful answer leaves
 /// only after the ledger reserved what it grants (`quota.rs`).
 type Handler<T> =
-    fn(&Service, &Scope, &Claims, &T, u64, &mut dyn Platform, &str) -> Result<Response, ApiError>;
+    fn(&Service, &Scope, &Claims, &T, u64, &mut dyn Platform, &str) -> Result<Granting, ApiError>;
+
+/// A signing route's answer with the upload it grants, if any: the ledger remembers it when
+/// the token has one ([`Service::reserve`]).
+pub(super) struct Granting {
+    resp: Response,
+    upload: Option<crate::ledger::Upload>,
+}
+
+impl From<Response> for Granting {
+    /// An answer that grants no upload (downloads, parts, the control URLs).
+    fn from(resp: Response) -> Self {
+        Self { resp, upload: None }
+    }
+}
 
 /// One storage target, ready to sign.
 struct Target {
@@ -777,9 +793,10 @@ impl Service {
     ) -> Result<Response, ApiError> {
         let (scope, claims, body, now) = self.admit(req, now_ms, remote).await?;
         let parsed: T = body::parse(body).map_err(ApiError::InvalidRequest)?;
-        let resp = handler(self, scope, &claims, &parsed, now, platform, req.origin)?;
-        self.reserve(scope, &claims, &parsed, ledger).await?;
-        Ok(resp)
+        let granting = handler(self, scope, &claims, &parsed, now, platform, req.origin)?;
+        self.reserve(scope, &claims, &parsed, granting.upload, now, ledger)
+            .await?;
+        Ok(granting.resp)
     }
 
     /// Everything a JSON route checks before its body: method, token, media type, size.

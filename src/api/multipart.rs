@@ -19,8 +19,10 @@
 //!   completes only when the parts are what the ticket grants: at most
 //!   `ceil(size / part size)`, each of its exact length, adding up to exactly the declared size.
 //!   Otherwise it aborts the upload at the store (its parts are freed) and answers `422
-//!   size_exceeded` (or `size_mismatch` when smaller). The answer is a
-//!   `CompleteMultipartUploadResult` with `Location`, which Uppy needs.
+//!   size_exceeded` (or `size_mismatch` when smaller). The completed object is then read and
+//!   settled as `/v1/uploads/complete` does (`receipt.rs`). The answer is a
+//!   `CompleteMultipartUploadResult` with `Location`, which Uppy needs, and the receipt when
+//!   receipts are configured.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -30,7 +32,7 @@ use sha2::Sha256;
 
 use super::quota::Ledger;
 use super::{ApiError, Request, Response, Service, Target};
-use crate::ledger::{Ask, Call, Limits, Outcome, Reply, Stale};
+use crate::ledger::{Ask, Call, Limits, Outcome, Reply, Stale, Upload};
 use crate::policy;
 use crate::store::list_parts::{self, Part};
 use crate::store::ticket::{Ticket, TicketError};
@@ -136,6 +138,10 @@ pub(super) struct Pass {
     /// Complete, abort: the ticketed upload id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     upload_id: Option<String>,
+    /// Complete, abort: the issuer (its configured name) and `sub` of the token that asked,
+    /// for the receipt and the webhook.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    owner: Option<(String, String)>,
 }
 
 /// The MAC of a pass's encoded body.
@@ -255,6 +261,7 @@ impl Service {
             subject,
             open_limit,
             upload_id: None,
+            owner: None,
         };
         format!(
             "{origin}{CREATE_PATH}?pass={}",
@@ -274,6 +281,7 @@ impl Service {
         key: &str,
         upload_id: &str,
         subject: Option<String>,
+        owner: (String, String),
         expires: u64,
     ) -> String {
         let pass = Pass {
@@ -288,6 +296,7 @@ impl Service {
             subject,
             open_limit: None,
             upload_id: Some(upload_id.to_owned()),
+            owner: Some(owner),
         };
         format!(
             "{origin}{}?pass={}",
@@ -365,14 +374,23 @@ impl Service {
                 open_multipart: pass.open_limit,
                 ..Limits::default()
             };
+            let grace = self.config.quota.cleanup_grace_secs;
             let ask = Ask {
                 bytes: 0,
                 grant: false,
                 jti: Some((format!("create:{nonce}"), pass.expires)),
+                upload: None,
+                // The upload /v1/sign granted is now this multipart upload, and is kept at
+                // least until it can no longer be completed or is cleaned up.
+                link: Some((
+                    Upload::id(&target.name, &pass.key),
+                    store_id.clone(),
+                    expires.saturating_add(grace.unwrap_or(0)),
+                )),
                 // Open until its ticket expires, unless completed or aborted before.
                 open: pass.open_limit.map(|_| (store_id.clone(), expires)),
                 // Aborted by the ledger's alarm once stale, unless completed or aborted before.
-                cleanup: self.config.quota.cleanup_grace_secs.map(|grace| {
+                cleanup: grace.map(|grace| {
                     let stale = Stale {
                         at: expires.saturating_add(grace),
                         target: target.name.clone(),
@@ -382,7 +400,7 @@ impl Service {
                 }),
                 limits,
             };
-            let refusal = match ledger.call(subject, &Call::Reserve(ask)).await {
+            let refusal = match ledger.call(subject, &Call::Reserve(Box::new(ask))).await {
                 Ok(Reply::Reserved(Outcome::Granted { .. })) => None,
                 Ok(Reply::Reserved(Outcome::Replayed)) => Some(ApiError::TicketUsed),
                 Ok(Reply::Reserved(Outcome::Exceeded {
@@ -454,7 +472,12 @@ impl Service {
     }
 
     /// CompleteMultipartUpload at the store for a complete pass, when the listed parts keep
-    /// the ticket's grant; else the upload is aborted.
+    /// the ticket's grant; else the upload is aborted. The completed object is then checked
+    /// and settled as `/v1/uploads/complete` does ([`Service::settle`]): its first bytes, its
+    /// grant in the ledger, the webhook; the answer carries the receipt in `<Receipt>` when
+    /// receipts are configured. Completing again after a success (the answer was lost) finds
+    /// the upload gone at the store and the object of the ticket's size in its place: it is
+    /// settled again, with the same receipt.
     async fn run_complete<L: Ledger, T: Transport>(
         &self,
         target: &Target,
@@ -468,36 +491,74 @@ impl Service {
             .as_deref()
             .ok_or(ApiError::Ticket(TicketError::Forged))?;
         let ticket = self.open_ticket(target, &pass.key, upload_id, now)?;
-        let parts = self.list_all(target, &ticket, now, store).await?;
-        let body = match complete::body(&ticket, &parts) {
-            Ok(body) => body,
-            Err(breach) => {
-                if breach.aborts() {
-                    self.abort_at_store(target, &ticket.key, &ticket.upload_id, now, store)
-                        .await?;
-                    self.close(pass, &ticket, ledger).await;
-                }
-                return Err(ApiError::Breach(breach));
+        let subject = pass.subject.as_deref();
+        let seen = match self.list_all(target, &ticket, now, store).await {
+            Ok(parts) => {
+                let body = match complete::body(&ticket, &parts) {
+                    Ok(body) => body,
+                    Err(breach) => {
+                        if breach.aborts() {
+                            self.abort_at_store(target, &ticket.key, &ticket.upload_id, now, store)
+                                .await?;
+                            self.removed(target, &ticket, subject, ledger).await;
+                        }
+                        return Err(ApiError::Breach(breach));
+                    }
+                };
+                let if_none_match =
+                    policy::no_overwrite_header(&self.config.policy, false).is_some();
+                let request = complete::request(
+                    &target.write,
+                    &target.bucket,
+                    &ticket.key,
+                    &ticket.upload_id,
+                    body.as_bytes(),
+                    if_none_match,
+                    now,
+                )?;
+                let (status, answer) = store.send(&request, body.as_bytes()).await?;
+                complete::parse(&Answer {
+                    status,
+                    body: &answer,
+                })?;
+                self.inspect(target, &ticket.key, now, store).await?
             }
+            Err(ApiError::Store(e)) if e.code() == "upload_not_found" => {
+                // Completed before (or aborted): only an object of the ticket's size counts.
+                match self.inspect(target, &ticket.key, now, store).await {
+                    Ok(seen) if seen.object.size == ticket.size => seen,
+                    Ok(_) | Err(ApiError::UploadMissing) => return Err(ApiError::Store(e)),
+                    Err(other) => return Err(other),
+                }
+            }
+            Err(other) => return Err(other),
         };
-        let if_none_match = policy::no_overwrite_header(&self.config.policy, false).is_some();
-        let request = complete::request(
-            &target.write,
-            &target.bucket,
-            &ticket.key,
-            &ticket.upload_id,
-            body.as_bytes(),
-            if_none_match,
-            now,
-        )?;
-        let (status, answer) = store.send(&request, body.as_bytes()).await?;
-        let etag = complete::parse(&Answer {
-            status,
-            body: &answer,
-        })?;
-        self.close(pass, &ticket, ledger).await;
-        self.announce(target, pass, &ticket, &etag, now, ledger)
-            .await;
+        let (iss, sub) = pass.owner.clone().unwrap_or_default();
+        let owner = super::receipt::Owner {
+            iss: &iss,
+            sub: &sub,
+            ledger: subject,
+        };
+        let mismatch = super::receipt::Mismatch {
+            fields: Vec::new(),
+            details: Vec::new(),
+            deleted: false,
+        };
+        let event_id = crate::webhook::event_id(&target.name, &ticket.key, &ticket.upload_id);
+        let done = self
+            .settle(
+                target,
+                &ticket.key,
+                seen,
+                mismatch,
+                &owner,
+                Some(&ticket.upload_id),
+                &event_id,
+                now,
+                ledger,
+                store,
+            )
+            .await?;
         let bucket = &target.bucket;
         let location = format!(
             "{}{}{}",
@@ -507,50 +568,35 @@ impl Service {
         );
         Ok(Response::xml(
             200,
-            complete::answer(&location, bucket.name(), &ticket.key, &etag),
+            complete::answer(
+                &location,
+                bucket.name(),
+                &ticket.key,
+                &done.object.etag,
+                done.receipt.as_deref(),
+            ),
         ))
     }
 }
 
 impl Service {
-    /// Queues the `upload.completed` webhook of a completed upload in its subject's ledger,
-    /// whose alarm delivers it (`WEBHOOK_URL`). A ledger that cannot be reached loses the
-    /// event (the client's answer does not depend on the receiver); it is not retried here.
-    async fn announce<L: Ledger>(
+    /// Tells the ledger of the pass's subject that the upload ended without completing: its
+    /// bytes go back to the budget and it is no longer open. A failure is not the client's:
+    /// the upload then stays counted until its ticket expires.
+    async fn removed<L: Ledger>(
         &self,
         target: &Target,
-        pass: &Pass,
         ticket: &Ticket,
-        etag: &str,
-        now: u64,
+        subject: Option<&str>,
         ledger: &L,
     ) {
-        let (Some(_), Some(subject)) = (&self.config.webhook, &pass.subject) else {
-            return;
-        };
-        let (iss, sub): (String, String) = serde_json::from_str(subject).unwrap_or_default();
-        let data = crate::webhook::Completed {
-            key: &ticket.key,
-            bucket: target.bucket.name(),
-            target: &target.name,
-            size: ticket.size,
-            content_type: None,
-            etag,
-            iss: &iss,
-            sub: &sub,
-        };
-        let id = crate::webhook::event_id(&target.name, &ticket.key, &ticket.upload_id);
-        let body = crate::webhook::completed_body(&data, now);
-        let _ = ledger.call(subject, &Call::Enqueue(id, body, now)).await;
-    }
-
-    /// Closes the upload in the ledger of the pass's subject (an open-multipart budget). A
-    /// failure is not the client's: the upload then stays counted until its ticket expires.
-    async fn close<L: Ledger>(&self, pass: &Pass, ticket: &Ticket, ledger: &L) {
-        if let Some(subject) = &pass.subject {
-            let _ = ledger
-                .call(subject, &Call::Close(ticket.upload_id.clone()))
-                .await;
+        if let Some(subject) = subject {
+            let call = Call::Removed(
+                target.name.clone(),
+                ticket.key.clone(),
+                Some(ticket.upload_id.clone()),
+            );
+            let _ = ledger.call(subject, &call).await;
         }
     }
 
@@ -571,7 +617,8 @@ impl Service {
         let ticket = self.open_ticket(target, &pass.key, upload_id, 0)?;
         self.abort_at_store(target, &ticket.key, &ticket.upload_id, now, store)
             .await?;
-        self.close(pass, &ticket, ledger).await;
+        self.removed(target, &ticket, pass.subject.as_deref(), ledger)
+            .await;
         Ok(Response::empty(204))
     }
 

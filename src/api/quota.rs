@@ -16,11 +16,14 @@ use super::download::DownloadBody;
 use super::upload::UploadBody;
 use super::{ApiError, Request, Response, Service};
 use crate::jwt::{self, Claims, ErrorKind};
-use crate::ledger::{Ask, Budget, Call, Limits, Outcome, Reply, Usage};
+use crate::ledger::{Ask, Budget, Call, Limits, Outcome, Reply, Upload, Usage};
 use crate::policy::{self, Scope};
 
 /// Seconds a client is told to wait when the ledger could not be reached.
 pub(crate) const LEDGER_RETRY_AFTER: u64 = 5;
+/// Seconds a ledger remembers a granted upload (longer while its deletion is pending): the
+/// completion checks it against the grant within this time.
+pub(crate) const UPLOAD_RECORD_SECS: u64 = 86_400;
 /// Longest `jti` remembered, in bytes.
 const MAX_JTI_LEN: usize = 256;
 
@@ -133,7 +136,9 @@ impl Service {
                 .into())
             }
         };
-        let kept = cfg.cleanup_grace_secs.is_some() || self.config.webhook.is_some();
+        let kept = cfg.cleanup_grace_secs.is_some()
+            || cfg.delete_uncompleted_secs.is_some()
+            || self.config.webhook.is_some();
         if limits == Limits::default() && !single_use && !kept {
             return Ok(None);
         }
@@ -177,12 +182,15 @@ impl Service {
         }))
     }
 
-    /// Reserves what a granted `body` costs in the token's ledger; `Ok` lets the answer go.
+    /// Reserves what a granted `body` costs in the token's ledger, and remembers the `upload`
+    /// it grants at `now`; `Ok` lets the answer go.
     pub(super) async fn reserve<T: Charged, L: Ledger>(
         &self,
         scope: &Scope,
         claims: &Claims,
         body: &T,
+        upload: Option<Upload>,
+        now: u64,
         ledger: &L,
     ) -> Result<(), ApiError> {
         let Some(account) = self.account(scope, claims)? else {
@@ -190,21 +198,35 @@ impl Service {
         };
         let max = policy::max_upload_size(&self.config.policy, claims);
         let bytes = body.upload_bytes(max);
-        if (bytes.is_none() || account.limits == Limits::default()) && account.jti.is_none() {
-            // Nothing to count: parts and downloads of a token that may be used again, or a
-            // ledger kept only for the multipart cleanup.
+        if bytes.is_none() && account.jti.is_none() {
+            // Nothing to count or remember: parts and downloads of a token that may be used
+            // again.
             return Ok(());
         }
+        let upload = upload.map(|mut u| {
+            let cfg = &self.config;
+            // Deleted no earlier than its URL expires: an upload may still come until then.
+            u.delete_at = cfg
+                .quota
+                .delete_uncompleted_secs
+                .map(|after| now.saturating_add(after.max(cfg.policy.url_ttl_secs)));
+            u.until = now
+                .saturating_add(UPLOAD_RECORD_SECS)
+                .max(u.delete_at.unwrap_or(0));
+            u
+        });
         let ask = Ask {
             bytes: bytes.unwrap_or(0),
             grant: bytes.is_some(),
             jti: account.jti,
             open: None,
             cleanup: None,
+            upload,
+            link: None,
             limits: account.limits,
         };
         let reply = ledger
-            .call(&account.subject, &Call::Reserve(ask))
+            .call(&account.subject, &Call::Reserve(Box::new(ask)))
             .await
             .map_err(|LedgerUnavailable| ApiError::LedgerUnavailable)?;
         match reply {
@@ -224,7 +246,7 @@ impl Service {
                 usage,
                 limits: account.limits,
             })),
-            Reply::Usage(_) => Err(ApiError::LedgerUnavailable),
+            Reply::Usage(_) | Reply::Completion(_) => Err(ApiError::LedgerUnavailable),
         }
     }
 

@@ -26,7 +26,7 @@
 use super::body::{Fields, FromBody};
 use super::multipart;
 use super::upload::{header_refs, AskedType, UploadAsk};
-use super::{ApiError, Platform, Response, Service, Signed};
+use super::{ApiError, Granting, Platform, Service, Signed};
 use crate::config::Access;
 use crate::jwt::Claims;
 use crate::policy::{self, PolicyError, Scope};
@@ -109,7 +109,7 @@ impl Service {
         now: u64,
         platform: &mut dyn Platform,
         origin: &str,
-    ) -> Result<Response, ApiError> {
+    ) -> Result<Granting, ApiError> {
         let cfg = &self.config.policy;
         let op = operation(req)?;
         let target = self.target(scope, claims, req.target.as_deref())?;
@@ -119,6 +119,8 @@ impl Service {
             ttl = ttl.min(u32::try_from(asked).unwrap_or(u32::MAX));
         }
 
+        // The upload a PutObject grants (the other operations grant none here).
+        let mut upload = None;
         let (key, headers, store_id) = match op {
             Operation::PutObject | Operation::CreateMultipartUpload => {
                 let ask = UploadAsk {
@@ -167,11 +169,16 @@ impl Service {
                         now + u64::from(ttl),
                         nonce,
                     );
-                    let headers = [("content-type".to_owned(), plan.content_type)];
-                    return Ok(Signed::new(target, "POST", &url, &plan.key, ttl, now)
+                    let headers = [("content-type".to_owned(), plan.content_type.clone())];
+                    let resp = Signed::new(target, "POST", &url, &plan.key, ttl, now)
                         .headers(&headers)
-                        .answer());
+                        .answer();
+                    return Ok(Granting {
+                        resp,
+                        upload: Some(plan.record(target, size, now)),
+                    });
                 }
+                upload = Some(plan.record(target, 0, now));
                 (plan.key, plan.headers, None)
             }
             _ => {
@@ -219,19 +226,17 @@ impl Service {
                             _ => (multipart::Op::Complete, "POST", now),
                         };
                         self.open_ticket(target, &key, id, at)?;
-                        // The ledger to close the upload in (an open-multipart budget, the
-                        // cleanup of stale uploads) or to announce it from (webhooks).
-                        let cleanup = self.config.quota.cleanup_grace_secs.is_some()
-                            || self.config.webhook.is_some();
-                        let subject = self
-                            .account(scope, claims)?
-                            .filter(|a| a.limits.open_multipart.is_some() || cleanup)
-                            .map(|a| a.subject);
+                        // The ledger that checks the grant and records the upload's end
+                        // (budgets, cleanups, webhooks), and the receipt's subject.
+                        let subject = self.account(scope, claims)?.map(|a| a.subject);
+                        let owner = (scope.issuer.clone(), grant.sub.clone());
                         let expires = now + u64::from(ttl);
-                        let url = self.control_url(run, origin, target, &key, id, subject, expires);
+                        let url = self
+                            .control_url(run, origin, target, &key, id, subject, owner, expires);
                         return Ok(Signed::new(target, method, &url, &key, ttl, now)
                             .headers(&[])
-                            .answer());
+                            .answer()
+                            .into());
                     }
                     _ => None,
                 };
@@ -278,11 +283,10 @@ impl Service {
             .into_iter()
             .filter(|(n, _)| n != "content-length")
             .collect();
-        Ok(
-            Signed::new(target, method.as_str(), &presigned.url, &key, ttl, now)
-                .headers(&to_send)
-                .answer(),
-        )
+        let resp = Signed::new(target, method.as_str(), &presigned.url, &key, ttl, now)
+            .headers(&to_send)
+            .answer();
+        Ok(Granting { resp, upload })
     }
 }
 

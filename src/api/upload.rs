@@ -7,7 +7,7 @@
 use serde_json::{Map, Value};
 
 use super::body::{Fields, FromBody};
-use super::{ApiError, Platform, Response, Service, Signed, Target};
+use super::{ApiError, Granting, Platform, Service, Signed, Target};
 use crate::config::Access;
 use crate::jwt::Claims;
 use crate::policy::{self, Grant, PolicyError, Scope};
@@ -78,6 +78,31 @@ pub(super) struct UploadPlan {
     pub(super) headers: Vec<(String, String)>,
     /// The declared size, within the maximum.
     pub(super) size: Option<u64>,
+}
+
+impl UploadPlan {
+    /// The ledger's record of this plan's grant on `target` at `now`: exactly its declared
+    /// size, else at most `max` (the ledger sets the rest).
+    pub(super) fn record(&self, target: &Target, max: u64, now: u64) -> crate::ledger::Upload {
+        let checksum = self.headers.iter().find_map(|(name, value)| {
+            name.strip_prefix("x-amz-checksum-")
+                .map(|alg| (alg.to_owned(), value.clone()))
+        });
+        crate::ledger::Upload {
+            target: target.name.clone(),
+            key: self.key.clone(),
+            size: self.size.unwrap_or(max),
+            exact: self.size.is_some(),
+            content_type: self.content_type.clone(),
+            checksum,
+            granted_at: now,
+            delete_at: None,
+            until: 0,
+            charged: (0, 0),
+            multipart: None,
+            completed: None,
+        }
+    }
 }
 
 /// `headers` as the borrowed pairs the signer takes.
@@ -169,7 +194,7 @@ impl Service {
         now: u64,
         platform: &mut dyn Platform,
         _origin: &str,
-    ) -> Result<Response, ApiError> {
+    ) -> Result<Granting, ApiError> {
         let target = self.target(scope, claims, req.target.as_deref())?;
         let grant = scope.grant(claims)?;
         let ttl = policy::url_ttl(&self.config.policy, claims, now)?;
@@ -192,11 +217,13 @@ impl Service {
         let presigned = target
             .signer(Access::Write)
             .presign(&target.bucket, &object, ttl, now)?;
-        Ok(
-            Signed::new(target, "PUT", &presigned.url, &plan.key, ttl, now)
-                .headers(&presigned.headers)
-                .answer(),
-        )
+        let resp = Signed::new(target, "PUT", &presigned.url, &plan.key, ttl, now)
+            .headers(&presigned.headers)
+            .answer();
+        Ok(Granting {
+            resp,
+            upload: Some(plan.record(target, req.size, now)),
+        })
     }
 
     /// PutObject as an S3 POST policy form: exact key and content type, and a size range
@@ -208,7 +235,7 @@ impl Service {
         plan: &UploadPlan,
         ttl: u32,
         now: u64,
-    ) -> Result<Response, ApiError> {
+    ) -> Result<Granting, ApiError> {
         let max = policy::max_upload_size(&self.config.policy, claims);
         let (min_size, max_size) = plan.size.map_or((0, max), |s| (s, s));
         let cond = PostConditions {
@@ -220,9 +247,13 @@ impl Service {
         let form = target
             .signer(Access::Write)
             .post_policy(&target.bucket, &cond, ttl, now)?;
-        Ok(Signed::new(target, "POST", &form.url, &plan.key, ttl, now)
+        let resp = Signed::new(target, "POST", &form.url, &plan.key, ttl, now)
             .headers(&[])
             .fields(&form.fields)
-            .answer())
+            .answer();
+        Ok(Granting {
+            resp,
+            upload: Some(plan.record(target, max, now)),
+        })
     }
 }

@@ -1,6 +1,7 @@
 //! The upload ledger (`src/ledger.rs`): per-subject budgets (`QUOTA_BYTES_PER_DAY`,
-//! `QUOTA_GRANTS_PER_HOUR`, `QUOTA_OPEN_MULTIPART`) and single-use tokens (`SINGLE_USE_TOKENS`). With none of them set
-//! the ledger is off: no Durable Object is called.
+//! `QUOTA_GRANTS_PER_HOUR`, `QUOTA_OPEN_MULTIPART`), single-use tokens (`SINGLE_USE_TOKENS`) and
+//! the cleanups (`MULTIPART_CLEANUP_GRACE`, `DELETE_UNCOMPLETED_AFTER`). With none of them set
+//! (nor webhooks) the ledger is off: no Durable Object is called.
 
 use super::{Result, Vars};
 use crate::ledger::Limits;
@@ -21,6 +22,10 @@ pub struct QuotaConfig {
     /// subject's ledger aborts it at the store if it was neither completed nor aborted
     /// (`MULTIPART_CLEANUP_GRACE`); `None`: no cleanup.
     pub cleanup_grace_secs: Option<u64>,
+    /// Seconds after a grant that its subject's ledger deletes the object at the store if the
+    /// upload was never completed (`DELETE_UNCOMPLETED_AFTER`, at least `URL_TTL`); `None`:
+    /// never.
+    pub delete_uncompleted_secs: Option<u64>,
 }
 
 impl QuotaConfig {
@@ -29,6 +34,7 @@ impl QuotaConfig {
         self.limits != Limits::default()
             || self.single_use_tokens
             || self.cleanup_grace_secs.is_some()
+            || self.delete_uncompleted_secs.is_some()
     }
 }
 
@@ -58,6 +64,15 @@ pub(super) fn parse_quota(vars: &Vars<'_>) -> Result<QuotaConfig> {
                 MAX_CLEANUP_GRACE,
             )?),
         },
+        delete_uncompleted_secs: match vars.get("DELETE_UNCOMPLETED_AFTER") {
+            None => None,
+            Some(v) => Some(super::parse_number(
+                "DELETE_UNCOMPLETED_AFTER",
+                &v,
+                1,
+                MAX_CLEANUP_GRACE,
+            )?),
+        },
     };
     Ok(cfg)
 }
@@ -77,6 +92,8 @@ mod tests {
             ("QUOTA_OPEN_MULTIPART", "0"),
             ("MULTIPART_CLEANUP_GRACE", "-1"),
             ("MULTIPART_CLEANUP_GRACE", "2592001"),
+            ("DELETE_UNCOMPLETED_AFTER", "0"),
+            ("DELETE_UNCOMPLETED_AFTER", "2592001"),
         ] {
             rejects(with(&[(var, bad)]), var, "");
         }
@@ -95,6 +112,7 @@ mod tests {
             },
             single_use_tokens: true,
             cleanup_grace_secs: None,
+            delete_uncompleted_secs: None,
         };
         assert_eq!(on, Ok(expected));
     }

@@ -177,12 +177,22 @@ pub fn parse(answer: &Answer<'_>) -> Result<String, StoreError> {
 }
 
 /// The answer the client gets: a `CompleteMultipartUploadResult` with `Location` (which Uppy
-/// needs and some stores leave out), `Bucket`, `Key` and `ETag`.
-pub fn answer(location: &str, bucket: &str, key: &str, etag: &str) -> String {
+/// needs and some stores leave out), `Bucket`, `Key` and `ETag`, and the worker's receipt in
+/// `Receipt` when there is one (S3 clients ignore an element they do not know).
+pub fn answer(
+    location: &str,
+    bucket: &str,
+    key: &str,
+    etag: &str,
+    receipt: Option<&str>,
+) -> String {
+    let receipt = receipt.map_or_else(String::new, |r| {
+        format!("<Receipt>{}</Receipt>", xml::escape(r))
+    });
     format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CompleteMultipartUploadResult \
          xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Location>{}</Location><Bucket>{}\
-         </Bucket><Key>{}</Key><ETag>{}</ETag></CompleteMultipartUploadResult>",
+         </Bucket><Key>{}</Key><ETag>{}</ETag>{receipt}</CompleteMultipartUploadResult>",
         xml::escape(location),
         xml::escape(bucket),
         xml::escape(key),
@@ -296,7 +306,7 @@ mod tests {
             }),
             Err(StoreError::Malformed(_))
         ));
-        let a = answer("https://h/b/a&b", "b", "a&b", "\"e\"");
+        let a = answer("https://h/b/a&b", "b", "a&b", "\"e\"", None);
         assert!(
             a.contains("<Location>https://h/b/a&amp;b</Location>")
                 && a.contains("<Key>a&amp;b</Key>"),

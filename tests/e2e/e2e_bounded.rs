@@ -97,11 +97,8 @@ fn assert_store_clean(env: &TestEnv, open: &[&str]) {
     }
 }
 
-/// Signs UploadPart `n` of the store's upload `store_id` with the store's own credential: a
-/// client that got the part in some other way than the worker (another credential, a store
-/// that does not check signed lengths, UploadPartCopy). Only the worker's completion stands in
-/// its way.
-fn foreign_part_url(env: &TestEnv, key: &str, store_id: &str, n: u16) -> String {
+/// A signer with the store's own credential, and the test bucket.
+pub(crate) fn store_signer(env: &TestEnv) -> (Signer, Bucket) {
     let creds = Credentials::new(&env.store.access_key, &env.store.secret_key, None);
     let signer = Signer::s3(creds, "us-east-1").unwrap();
     let bucket = Bucket::new(
@@ -110,6 +107,15 @@ fn foreign_part_url(env: &TestEnv, key: &str, store_id: &str, n: u16) -> String 
         AddressingStyle::Path,
     )
     .unwrap();
+    (signer, bucket)
+}
+
+/// Signs UploadPart `n` of the store's upload `store_id` with the store's own credential: a
+/// client that got the part in some other way than the worker (another credential, a store
+/// that does not check signed lengths, UploadPartCopy). Only the worker's completion stands in
+/// its way.
+fn foreign_part_url(env: &TestEnv, key: &str, store_id: &str, n: u16) -> String {
+    let (signer, bucket) = store_signer(env);
     let number = n.to_string();
     let req = ObjectRequest {
         method: Method::Put,

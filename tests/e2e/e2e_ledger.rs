@@ -565,3 +565,79 @@ fn a_completion_webhook_is_retried_until_the_receiver_takes_it() {
         0
     );
 }
+
+/// `DELETE_UNCOMPLETED_AFTER` under `wrangler dev`: the ledger's alarm deletes what was
+/// granted and uploaded but never completed, keeps what was completed, gives the bytes of
+/// both uncompleted grants back to the budget, and logs each.
+#[test]
+#[ignore = "end-to-end: needs s3s-fs and wrangler; run by make test"]
+fn uncompleted_uploads_are_deleted_by_the_ledger_alarm() {
+    let env = TestEnv::start(&[
+        ("URL_TTL", "2"),
+        ("DELETE_UNCOMPLETED_AFTER", "2"),
+        ("QUOTA_BYTES_PER_DAY", "1000"),
+        (
+            "RECEIPT_SECRET",
+            "e2e-cleanup-receipt-secret-0123456789abcdef",
+        ),
+        ("ALLOWED_CONTENT_TYPES", "text/plain"),
+    ]);
+    let alice = Uploader::new(&env, "alice");
+    let put = |name: &str, body: &[u8]| {
+        let grant = alice.sign(json!({ "method": "PUT", "key": name, "size": body.len(), "contentType": "text/plain" }));
+        let r = crate::e2e_multipart::send(&grant, body);
+        assert_eq!(r.status, 200, "{}", r.text());
+        grant["key"].as_str().unwrap().to_owned()
+    };
+    let kept = put("kept.txt", b"abc");
+    let auth = format!("Bearer {}", alice.token);
+    let r = post_json(
+        &env.worker.url("/v1/uploads/complete"),
+        &[("authorization", &auth)],
+        &json!({ "key": kept }),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let lost = put("lost.txt", b"xyz");
+    let never = alice.sign(
+        json!({ "method": "PUT", "key": "never.txt", "size": 4, "contentType": "text/plain" }),
+    );
+    let never = never["key"].as_str().unwrap().to_owned();
+    let used = &usage(&env.worker, &alice.token)["used"];
+    assert_eq!(
+        (&used["bytes_day"], &used["uploads_uncompleted"]),
+        (&json!(10), &json!(2))
+    );
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while env.store.read_object(&lost).is_some()
+        || env.worker.logs().matches("upload_cleaned_up").count() < 2
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the uncompleted upload was not deleted within 30 s:\n{}",
+            env.worker.logs()
+        );
+        thread::sleep(Duration::from_millis(250));
+    }
+    assert_eq!(env.store.read_object(&kept).as_deref(), Some(&b"abc"[..]));
+    let logs = env.worker.logs();
+    let line = |key: &str| {
+        logs.lines()
+            .find(|l| l.contains("upload_cleaned_up") && l.contains(key))
+            .unwrap_or_else(|| panic!("no cleanup line for {key}:\n{logs}"))
+            .to_owned()
+    };
+    assert!(line(&lost).contains("\"deleted\""), "{}", line(&lost));
+    assert!(
+        line(&never).contains("nothing_uploaded"),
+        "{}",
+        line(&never)
+    );
+    assert!(!logs.contains("upload_cleanup_failed"), "{logs}");
+    assert!(!logs.contains(&env.store.secret_key));
+    let used = &usage(&env.worker, &alice.token)["used"];
+    assert_eq!(
+        (&used["bytes_day"], &used["uploads_uncompleted"]),
+        (&json!(3), &json!(0))
+    );
+}

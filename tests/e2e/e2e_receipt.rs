@@ -201,3 +201,96 @@ fn mismatched_objects_are_deleted_and_a_store_down_is_503_with_retry_after() {
     assert_eq!(v["error"]["code"], "store_unavailable", "{v}");
     assert!(v.get("receipt").is_none());
 }
+
+/// Writes `bytes` under `key` with the store's own credential (not through a grant): a
+/// different body than the one granted.
+fn put_directly(env: &TestEnv, key: &str, content_type: &str, bytes: &[u8]) {
+    use presign_worker::sigv4::{Method, ObjectRequest};
+    let (signer, bucket) = crate::e2e_bounded::store_signer(env);
+    let req = ObjectRequest {
+        method: Method::Put,
+        key,
+        query: &[],
+        headers: &[("content-type", content_type)],
+    };
+    let url = signer.presign(&bucket, &req, 300, now_secs()).unwrap().url;
+    let put = http("PUT", &url, &[("content-type", content_type)], bytes);
+    assert_eq!(put.status, 200, "{}", put.text());
+}
+
+/// With the ledger on, each grant is remembered: the completion checks the object against
+/// exactly what was granted, not only against the token's maximum, and a multipart upload's
+/// completion answers the receipt itself.
+#[test]
+#[ignore = "end-to-end: needs s3s-fs and wrangler; run by make test"]
+fn a_completion_is_checked_against_its_grant_in_the_ledger() {
+    let mut v = vars();
+    v.push(("QUOTA_BYTES_PER_DAY", "100000000"));
+    v.push((
+        "ALLOWED_CONTENT_TYPES",
+        "image/*,text/plain,application/octet-stream",
+    ));
+    let env = TestEnv::start(&v);
+    let alice = token(&env);
+    let key = upload(&env, &alice, "notes.txt", "text/plain", b"granted body");
+    // Another body under the key, smaller than granted but within the token's maximum.
+    put_directly(&env, &key, "text/plain", b"other");
+    let r = api(&env, "/v1/uploads/complete", &alice, &json!({ "key": key }));
+    assert_eq!(r.status, 422, "{}", r.text());
+    let e = &r.json()["error"];
+    assert_eq!(
+        (&e["code"], &e["mismatch"]),
+        (&json!("upload_mismatch"), &json!(["size"]))
+    );
+    // The granted size again, but of another type than the grant's.
+    put_directly(&env, &key, "application/octet-stream", b"granted body");
+    let r = api(&env, "/v1/uploads/complete", &alice, &json!({ "key": key }));
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert_eq!(r.json()["error"]["mismatch"], json!(["content_type"]));
+    put_directly(&env, &key, "text/plain", b"granted body");
+    let r = api(&env, "/v1/uploads/complete", &alice, &json!({ "key": key }));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(verified(r.json()["receipt"].as_str().unwrap())["size"], 12);
+
+    // Multipart: the worker's completion answers the receipt, which /v1/uploads/complete
+    // gives again byte for byte.
+    let auth = format!("Bearer {alice}");
+    let sign = |body: Value| {
+        let r = post_json(
+            &env.worker.url("/v1/sign"),
+            &[("authorization", &auth)],
+            &body,
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json()
+    };
+    let create = sign(json!({ "method": "POST", "key": "pic.png", "size": PNG.len() }));
+    let r = http("POST", create["url"].as_str().unwrap(), &[], b"");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let text = r.text();
+    let field = |text: &str, tag: &str| {
+        text.split(&format!("<{tag}>"))
+            .nth(1)
+            .and_then(|t| t.split('<').next())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let (key, id) = (field(&text, "Key"), field(&text, "UploadId"));
+    let part = sign(json!({ "method": "PUT", "key": key, "uploadId": id, "partNumber": 1 }));
+    assert_eq!(
+        http("PUT", part["url"].as_str().unwrap(), &[], PNG).status,
+        200
+    );
+    let done = sign(json!({ "method": "POST", "key": key, "uploadId": id }));
+    let r = http("POST", done["url"].as_str().unwrap(), &[], b"");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let receipt = field(&r.text(), "Receipt");
+    let claims = verified(&receipt);
+    assert_eq!(
+        (&claims["key"], &claims["size"]),
+        (&json!(key), &json!(PNG.len()))
+    );
+    assert_eq!(claims["content_checked"], true);
+    let r = api(&env, "/v1/uploads/complete", &alice, &json!({ "key": key }));
+    assert_eq!(r.json()["receipt"].as_str(), Some(receipt.as_str()));
+}

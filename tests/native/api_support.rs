@@ -173,6 +173,8 @@ pub struct FakeFile {
     /// The ETag HeadObject reports when it is not `etag`: the object was replaced between a
     /// HEAD and the next request.
     pub head_etag: Option<String>,
+    /// Its size when `bytes` are not kept (a completed multipart upload).
+    pub size: Option<u64>,
 }
 
 pub struct FakeStore {
@@ -189,6 +191,11 @@ pub struct FakeStore {
     pub answer: RefCell<Option<(u16, String)>>,
     /// Parts per ListParts page (S3's is up to 1000).
     pub page: Cell<usize>,
+    /// The content type each open upload was created with: id → type.
+    pub types: RefCell<BTreeMap<String, String>>,
+    /// The first bytes of every object a multipart upload completes (parts keep only their
+    /// sizes): a PNG signature unless a test sets others.
+    pub multipart_start: RefCell<Vec<u8>>,
     next: Cell<u32>,
 }
 
@@ -203,6 +210,8 @@ impl FakeStore {
             fail: RefCell::default(),
             answer: RefCell::default(),
             page: Cell::new(1000),
+            types: RefCell::default(),
+            multipart_start: RefCell::new(b"\x89PNG\r\n\x1a\n".to_vec()),
             next: Cell::new(0),
         }
     }
@@ -226,6 +235,7 @@ impl FakeStore {
             last_modified: "Sun, 01 Jan 2006 12:00:00 GMT".to_owned(),
             checksum: None,
             head_etag: None,
+            size: None,
         };
         self.files.borrow_mut().insert(key.to_owned(), file);
     }
@@ -272,6 +282,10 @@ impl FakeStore {
                 self.uploads
                     .borrow_mut()
                     .insert(id.clone(), (key.clone(), BTreeMap::new()));
+                let content_type = header("content-type").unwrap_or("binary/octet-stream");
+                self.types
+                    .borrow_mut()
+                    .insert(id.clone(), content_type.to_owned());
                 (200, format!("<InitiateMultipartUploadResult><Bucket>b</Bucket><Key>{}</Key><UploadId>{id}</UploadId></InitiateMultipartUploadResult>", xml_escape(&key)))
             }
             ("GET", Some(id)) => {
@@ -312,6 +326,18 @@ impl FakeStore {
                     size += parts[&n];
                 }
                 self.objects.borrow_mut().insert(key.clone(), size);
+                let content_type = self.types.borrow_mut().remove(&id).unwrap_or_default();
+                let start = self.multipart_start.borrow();
+                let file = FakeFile {
+                    bytes: start[..start.len().min(size as usize)].to_vec(),
+                    content_type,
+                    etag: "\"etag-final\"".to_owned(),
+                    last_modified: "Sun, 01 Jan 2006 12:00:00 GMT".to_owned(),
+                    checksum: None,
+                    head_etag: None,
+                    size: Some(size),
+                };
+                self.files.borrow_mut().insert(key.clone(), file);
                 (200, format!("<CompleteMultipartUploadResult><Key>{}</Key><ETag>\"etag-final\"</ETag></CompleteMultipartUploadResult>", xml_escape(&key)))
             }
             ("DELETE", Some(id)) => match self.uploads.borrow_mut().remove(&id) {
@@ -354,7 +380,10 @@ impl FakeStore {
             "HEAD" => {
                 assert_eq!(header("x-amz-checksum-mode"), Some("ENABLED"));
                 let mut headers = vec![
-                    ("content-length".to_owned(), file.bytes.len().to_string()),
+                    (
+                        "content-length".to_owned(),
+                        file.size.unwrap_or(file.bytes.len() as u64).to_string(),
+                    ),
                     ("content-type".to_owned(), file.content_type.clone()),
                     (
                         "etag".to_owned(),

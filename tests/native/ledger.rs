@@ -2,7 +2,7 @@
 //! (a list of every grant and used `jti`, summed afresh for each question), and the API's use of
 //! it through `Service::handle_with` with a fake ledger that keeps real books in memory.
 use presign_worker::api::{Response, Service};
-use presign_worker::ledger::{Ask, Book, Budget, Limits, Outcome, Usage};
+use presign_worker::ledger::{Ask, Book, Budget, Call, Limits, Outcome, Reply, Usage};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
@@ -142,6 +142,8 @@ proptest! {
                 jti: s.jti.map(|(j, life)| (format!("jti-{j}"), now + life)),
                 open: s.open.map(|(o, life)| (format!("upload-{o}"), now + life)),
                 cleanup: None,
+                upload: None,
+                link: None,
                 limits: Limits {
                     bytes_per_day: s.bytes_limit,
                     grants_per_hour: s.grants_limit,
@@ -212,6 +214,8 @@ fn records_expire() {
         jti: Some(("a".into(), t0 + 600)),
         open: None,
         cleanup: None,
+        upload: None,
+        link: None,
         limits: Limits::default(),
     };
     assert!(matches!(book.reserve(&ask, t0), Outcome::Granted { .. }));
@@ -472,7 +476,8 @@ fn usage_shows_the_subject_its_own() {
     );
     assert_eq!(
         body["used"],
-        json!({ "bytes_day": 300, "grants_hour": 1, "open_multipart": 0, "webhooks_pending": 0, "webhooks_failed": 0 })
+        json!({ "bytes_day": 300, "grants_hour": 1, "open_multipart": 0, "webhooks_pending": 0,
+                "webhooks_failed": 0, "uploads_uncompleted": 1 })
     );
     assert_eq!(
         body["remaining"],
@@ -488,7 +493,8 @@ fn usage_shows_the_subject_its_own() {
     );
     assert_eq!(
         body["used"],
-        json!({ "bytes_day": 0, "grants_hour": 0, "open_multipart": 0, "webhooks_pending": 0, "webhooks_failed": 0 })
+        json!({ "bytes_day": 0, "grants_hour": 0, "open_multipart": 0, "webhooks_pending": 0,
+                "webhooks_failed": 0, "uploads_uncompleted": 0 })
     );
     let (resp, _) = send(&svc, &ledger, "POST", "/v1/usage", &alice, &json!({}));
     assert_eq!(resp.status, 405);
@@ -583,4 +589,170 @@ fn stale_uploads_are_due_until_closed() {
     // A book written before the cleanup existed still reads.
     let old: Book = serde_json::from_str(r#"{"buckets":{},"jtis":{}}"#).unwrap();
     assert!(old.is_empty());
+}
+
+/// The upload of `key` granted at `at`, of 100 bytes of text/plain, with a deletion at
+/// `delete_at`.
+fn granted(key: &str, at: u64, delete_at: Option<u64>) -> presign_worker::ledger::Upload {
+    presign_worker::ledger::Upload {
+        target: "uploads".into(),
+        key: key.into(),
+        size: 100,
+        exact: true,
+        content_type: "text/plain".into(),
+        checksum: Some(("sha256".into(), "c2hh".into())),
+        granted_at: at,
+        delete_at,
+        until: at + 86_400,
+        charged: (0, 0),
+        multipart: None,
+        completed: None,
+    }
+}
+
+fn completion(key: &str, size: u64, etag: &str) -> presign_worker::ledger::Completion {
+    presign_worker::ledger::Completion {
+        target: "uploads".into(),
+        key: key.into(),
+        size,
+        content_type: "Text/Plain".into(),
+        checksum: None,
+        etag: etag.into(),
+        multipart: None,
+        webhook: Some((format!("msg_{etag}"), "{}".into())),
+    }
+}
+
+/// A grant is remembered with what it cost; a completion is checked against it and recorded
+/// once; an upload removed uncompleted gives its bytes back, a completed one does not.
+#[test]
+fn granted_uploads_are_checked_recorded_and_refunded() {
+    use presign_worker::ledger::{Upload, Verdict};
+    let t0 = 1_767_225_600u64;
+    let mut book = Book::default();
+    let ask = |key: &str, at| Ask {
+        bytes: 100,
+        grant: true,
+        upload: Some(granted(key, at, Some(at + 600))),
+        limits: Limits {
+            bytes_per_day: Some(1000),
+            ..Limits::default()
+        },
+        ..Ask::default()
+    };
+    assert!(matches!(
+        book.reserve(&ask("a", t0), t0),
+        Outcome::Granted { .. }
+    ));
+    assert!(matches!(
+        book.reserve(&ask("b", t0 + 120), t0 + 120),
+        Outcome::Granted { .. }
+    ));
+    assert_eq!(book.upload("uploads", "a").unwrap().charged, (t0 / 60, 100));
+    assert_eq!(book.usage(t0 + 120).uploads_uncompleted, 2);
+    assert_eq!(book.next_expiry(), Some(t0 + 600));
+
+    // Not what was granted: refused, nothing recorded, nothing queued.
+    let reply = book.answer(&Call::Complete(completion("a", 99, "e1")), t0 + 130);
+    let Reply::Completion(Verdict::Differs { fields, .. }) = reply else {
+        panic!("{reply:?}")
+    };
+    assert_eq!(
+        fields.iter().map(|f| f.0.as_str()).collect::<Vec<_>>(),
+        ["size"]
+    );
+    assert!(book.deliveries(t0 + 130).is_empty());
+    let mut wrong_sum = completion("a", 100, "e1");
+    wrong_sum.checksum = Some(("sha256".into(), "b3RoZXI=".into()));
+    let reply = book.answer(&Call::Complete(wrong_sum), t0 + 130);
+    assert!(
+        matches!(reply, Reply::Completion(Verdict::Differs { .. })),
+        "{reply:?}"
+    );
+    // Another algorithm than the granted one is not compared.
+    let mut crc = completion("a", 100, "e1");
+    crc.checksum = Some(("crc32".into(), "AAAAAA==".into()));
+    let reply = book.answer(&Call::Complete(crc), t0 + 130);
+    assert!(
+        matches!(
+            reply,
+            Reply::Completion(Verdict::Completed { granted: Some(_) })
+        ),
+        "{reply:?}"
+    );
+    assert_eq!(book.deliveries(t0 + 130).len(), 1);
+    // Again: the same verdict, no second event; its deletion is off.
+    let reply = book.answer(&Call::Complete(completion("a", 100, "e1")), t0 + 140);
+    assert!(matches!(
+        reply,
+        Reply::Completion(Verdict::Completed { .. })
+    ));
+    assert_eq!(book.deliveries(t0 + 140).len(), 1);
+    assert_eq!(
+        book.upload("uploads", "a").unwrap().completed.as_deref(),
+        Some("e1")
+    );
+    assert_eq!(
+        book.deletions(t0 + 10_000)
+            .iter()
+            .map(|u| u.key.as_str())
+            .collect::<Vec<_>>(),
+        ["b"]
+    );
+    // A key no grant is remembered for: completed, without a grant to check.
+    let reply = book.answer(&Call::Complete(completion("zz", 5, "e9")), t0 + 140);
+    assert_eq!(
+        reply,
+        Reply::Completion(Verdict::Completed { granted: None })
+    );
+
+    // Removing: the completed one keeps its bytes counted, the other gives them back.
+    assert_eq!(book.usage(t0 + 150).bytes_day, 200);
+    book.answer(&Call::Removed("uploads".into(), "a".into(), None), t0 + 150);
+    assert_eq!(book.usage(t0 + 150).bytes_day, 200);
+    book.answer(
+        &Call::PostponeDelete("uploads".into(), "b".into(), t0 + 900),
+        t0 + 720,
+    );
+    assert!(book.deletions(t0 + 899).is_empty());
+    book.answer(&Call::Removed("uploads".into(), "b".into(), None), t0 + 900);
+    assert_eq!(book.usage(t0 + 900).bytes_day, 100);
+    assert!(book.upload("uploads", "b").is_none());
+    // A pending deletion outlives the record's time; a completed record does not.
+    let mut book = Book::default();
+    book.reserve(&ask("c", t0), t0);
+    book.answer(
+        &Call::PostponeDelete("uploads".into(), "c".into(), t0 + 200_000),
+        t0 + 700,
+    );
+    book.prune(t0 + 100_000);
+    assert!(book.upload("uploads", "c").is_some());
+    let _ = Upload::id("uploads", "c");
+}
+
+/// A book remembers at most `MAX_UPLOADS` grants, forgetting completed ones first.
+#[test]
+fn a_book_remembers_a_bounded_number_of_uploads() {
+    use presign_worker::ledger::MAX_UPLOADS;
+    let t0 = 1_767_225_600u64;
+    let mut book = Book::default();
+    let ask = |key: String, at| Ask {
+        upload: Some(granted(&key, at, None)),
+        bytes: 1,
+        grant: true,
+        ..Ask::default()
+    };
+    book.reserve(&ask("first".into(), t0), t0);
+    book.reserve(&ask("done".into(), t0 + 1), t0 + 1);
+    book.answer(&Call::Complete(completion("done", 100, "e")), t0 + 1);
+    for i in 0..MAX_UPLOADS {
+        book.reserve(&ask(format!("k{i}"), t0 + 2), t0 + 2);
+    }
+    assert!(
+        book.upload("uploads", "done").is_none(),
+        "completed ones go first"
+    );
+    assert!(book.upload("uploads", "first").is_none(), "then the oldest");
+    assert!(book.upload("uploads", "k0").is_some());
+    assert_eq!(book.usage(t0 + 2).uploads_uncompleted, MAX_UPLOADS as u64);
 }

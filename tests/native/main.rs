@@ -12,6 +12,7 @@ mod shared_data;
 mod api;
 mod api_fuzz;
 mod api_jwks;
+mod grants;
 mod jwt_attacks;
 mod jwt_cli;
 mod jwt_differential;

@@ -303,7 +303,16 @@ fn a_multipart_upload_runs_through_the_worker() {
     );
     assert_eq!(w.store.objects.borrow()[&key], 12 * MIB);
     let requests = w.store.requests.borrow();
-    let (_, _, headers, body) = requests.last().unwrap();
+    // Create, three pages of parts at most, complete, then the completed object is read:
+    // HeadObject and its first bytes (a PNG).
+    let methods: Vec<&str> = requests
+        .iter()
+        .rev()
+        .take(3)
+        .map(|r| r.0.as_str())
+        .collect();
+    assert_eq!(methods, ["GET", "HEAD", "POST"]);
+    let (_, _, headers, body) = &requests[requests.len() - 3];
     assert_eq!(
         body,
         "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>&quot;etag-1&quot;</ETag></Part>\
@@ -731,15 +740,22 @@ fn every_multipart_request_is_signed_with_the_write_credentials() {
     w.store.put_part(&FakeStore::store_id(&id), 1, MIB);
     assert_eq!(w.post(&w.complete_url(&key, &id), b"").status, 200);
     let requests = w.store.requests.borrow();
-    assert_eq!(requests.len(), 3, "create, list, complete");
-    for (method, _, headers, _) in requests.iter() {
+    // The completed object is then read (HeadObject; video/mp4 has no sniffing rule) with
+    // the read credentials.
+    assert_eq!(requests.len(), 4, "create, list, complete, head");
+    for (i, (method, _, headers, _)) in requests.iter().enumerate() {
         let auth = &headers
             .iter()
             .find(|(n, _)| n == "authorization")
             .unwrap()
             .1;
+        let credential = if i < 3 {
+            "AKIDWRITEONLY"
+        } else {
+            "AKIDREADONLY"
+        };
         assert!(
-            auth.contains("Credential=AKIDWRITEONLY/"),
+            auth.contains(&format!("Credential={credential}/")),
             "{method}: {auth}"
         );
     }
@@ -1032,7 +1048,7 @@ fn a_completion_queues_its_webhook_in_the_subjects_ledger() {
     assert_eq!(
         event["data"],
         json!({ "key": key, "bucket": "uploads", "target": "uploads", "size": MIB,
-                "content_type": null, "etag": "\"etag-final\"", "iss": "local", "sub": "alice" })
+                "content_type": "video/mp4", "etag": "\"etag-final\"", "iss": "local", "sub": "alice" })
     );
     drop(books);
     // A refused completion queues nothing.
