@@ -12,7 +12,8 @@
 //!    512 bytes with `if-match` on the ETag, only for types that have a rule). What differs is
 //!    listed in `422 upload_mismatch` (`size`, `content_type`, `content`); with
 //!    `DELETE_MISMATCHED=true` the object is deleted first (the target's write credentials).
-//! 4. The answer carries a receipt: a compact JWS (HS256, `RECEIPT_SECRET`) of the claims
+//! 4. The answer carries a receipt: a compact JWS (HS256 with `RECEIPT_SECRET`, or EdDSA with
+//!    `RECEIPT_SIGNING_KEY`: `receipt_keys.rs`) of the claims
 //!    `key`, `bucket`, `target`, `size`, `content_type`, `checksum` (when the store keeps one,
 //!    `{"<algorithm>": "<base64>"}`), `etag`, `content_checked`, `sub`, `iss`
 //!    (`RECEIPT_ISSUER`) and `completed_at`. `completed_at` is the object's `Last-Modified`
@@ -27,7 +28,6 @@ use serde_json::{Map, Value};
 use super::body::{self, Fields, FromBody};
 use super::{iso8601, ApiError, Request, Response, Service};
 use crate::jwks::Remote;
-use crate::jwt::{self, Algorithm};
 use crate::policy::{self, sniff};
 use crate::store::get_range::{self, Start};
 use crate::store::{delete, head, Transport};
@@ -103,12 +103,7 @@ impl Service {
         }
         let (scope, claims, body, now) = self.admit(req, now_ms, remote).await?;
         let asked: CompleteBody = body::parse(body).map_err(ApiError::InvalidRequest)?;
-        let secret = self
-            .config
-            .receipts
-            .secret
-            .as_deref()
-            .ok_or(ApiError::ReceiptsNotConfigured)?;
+        self.receipts_enabled()?;
         let target = self.target(scope, &claims, asked.target.as_deref())?;
         let grant = scope.grant(&claims)?;
         grant.check_key(&asked.key)?;
@@ -196,7 +191,7 @@ impl Service {
         if let Some(c) = &checksum {
             put("checksum", Value::Object(c.clone()));
         }
-        let receipt = jwt::sign_hs(Algorithm::HS256, secret, None, &claims_out);
+        let receipt = self.sign_receipt(&claims_out, remote).await?;
         // Announced (WEBHOOK_URL) once per object version: the event's id is its ETag's.
         if let (Some(_), Some(account)) = (&self.config.webhook, self.account(scope, &claims)?) {
             let data = crate::webhook::Completed {
