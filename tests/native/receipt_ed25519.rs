@@ -557,3 +557,77 @@ fn a_public_key_webcrypto_gets_wrong_or_a_failed_signature_is_500_and_logged() {
         assert_eq!(remote.signatures.get(), u32::from(odd == Odd::NoSignature));
     }
 }
+
+/// The README's Node.js snippet, run on a receipt the worker signs, with the key set it serves:
+/// it gives the claims, and refuses a changed payload, another key's receipt and an HS256 one.
+#[test]
+fn the_readmes_node_snippet_verifies_what_the_worker_signs() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start = readme
+        .find("```js\nimport { createPublicKey, verify } from 'node:crypto'")
+        .expect("the snippet in the README");
+    let code = &readme[start + "```js\n".len()..];
+    let code = &code[..code.find("```").unwrap()];
+
+    let receipt_of = |svc: &Service| {
+        let r = complete(svc, &store_with_png(), "alice/p/a.png");
+        assert_eq!(r.status, 200, "{}", r.body);
+        serde_json::from_str::<Value>(&r.body).unwrap()["receipt"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let svc = service(&[("RECEIPT_SIGNING_KEY", &TestKey::new("receipts").pem())]);
+    let good = receipt_of(&svc);
+    let (set, _) = key_set(&svc);
+    let (head, rest) = good.split_once('.').unwrap();
+    let (_, sig) = rest.split_once('.').unwrap();
+    let changed = format!(
+        "{head}.{}.{sig}",
+        URL_SAFE_NO_PAD.encode(br#"{"key":"alice/other.png","sub":"alice"}"#)
+    );
+    let other = receipt_of(&service(&[(
+        "RECEIPT_SIGNING_KEY",
+        &TestKey::new("another").pem(),
+    )]));
+    let hs = receipt_of(&service(&[(
+        "RECEIPT_SECRET",
+        "receipt-ed-hs256-secret-0123456789abcdef",
+    )]));
+    let script = format!(
+        "{code}\nconst keys = JSON.parse({set:?}).keys\n\
+         console.log(JSON.stringify([{good:?}, {changed:?}, {other:?}, {hs:?}].map((r) => verifyReceipt(r, keys))))\n",
+        set = set.body,
+    );
+    let dir = std::env::temp_dir().join(format!("presign-readme-receipt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("verify.mjs");
+    std::fs::write(&file, script).unwrap();
+    let out = match std::process::Command::new("node").arg(&file).output() {
+        Ok(out) => out,
+        Err(e) => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "node is needed for this test in CI: {e}"
+            );
+            eprintln!("node not found: skipped");
+            return;
+        }
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let results: Value = serde_json::from_str(stdout.trim()).expect("JSON from node");
+    assert_eq!(results[0]["key"], "alice/p/a.png", "{results}");
+    assert_eq!(results[0]["iss"], ISSUER, "{results}");
+    assert_eq!(results[0]["sub"], "alice", "{results}");
+    assert_eq!(
+        &results.as_array().unwrap()[1..],
+        [Value::Null, Value::Null, Value::Null]
+    );
+}
