@@ -28,6 +28,10 @@
 //! signatures give [`ErrorKind::AsyncVerificationRequired`] from the synchronous calls.
 //!
 //! Error texts never contain the token or a key.
+//!
+//! Signing, for receipts, the CLI and tests: [`sign_hs`] (HMAC), and [`signing_input`] with
+//! [`with_signature`] for a signature made elsewhere (the receipts' Ed25519 ones, whose private
+//! keys [`ed25519`] reads).
 
 mod algorithm;
 mod claims;
