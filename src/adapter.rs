@@ -33,6 +33,7 @@ use worker::{console_error, console_warn, js_sys, web_sys, worker_sys, Env};
 
 use crate::api::{self, Body, Platform, Service};
 use crate::jwks::Remote;
+use crate::jwt::ed25519::Ed25519PrivateKey;
 use crate::jwt::{Algorithm, PublicKey};
 use crate::sigv4::SignedRequest;
 use crate::store::{Fetched, StoreError, Transport, ANSWER_HEADERS};
@@ -92,6 +93,18 @@ extern "C" {
         usages: &js_sys::Array,
     ) -> std::result::Result<js_sys::Promise, JsValue>;
 
+    /// `crypto.subtle.exportKey(format, key)`.
+    #[wasm_bindgen(js_namespace = ["crypto", "subtle"], js_name = exportKey, catch)]
+    fn export_key(format: &str, key: &JsValue) -> std::result::Result<js_sys::Promise, JsValue>;
+
+    /// `crypto.subtle.sign(algorithm, key, data)`.
+    #[wasm_bindgen(js_namespace = ["crypto", "subtle"], js_name = sign, catch)]
+    fn subtle_sign(
+        algorithm: &JsValue,
+        key: &JsValue,
+        data: &[u8],
+    ) -> std::result::Result<js_sys::Promise, JsValue>;
+
     /// `crypto.subtle.verify(algorithm, key, signature, data)`.
     #[wasm_bindgen(js_namespace = ["crypto", "subtle"], js_name = verify, catch)]
     fn subtle_verify(
@@ -144,6 +157,9 @@ thread_local! {
     static STARTUP_LOG: Cell<Vec<(bool, String)>> = const { Cell::new(Vec::new()) };
     /// WebCrypto keys already imported, with the `verify` parameters of their algorithm.
     static CRYPTO_KEYS: RefCell<Vec<ImportedKey>> = const { RefCell::new(Vec::new()) };
+    /// The receipts' Ed25519 key imported for signing (not extractable), with its private key
+    /// to tell it is the same.
+    static RECEIPT_KEY: RefCell<Option<(Ed25519PrivateKey, JsValue)>> = const { RefCell::new(None) };
 }
 
 /// `fetch`, the Cache API and WebCrypto, for the keys of JWKS issuers.
@@ -234,6 +250,39 @@ async fn imported(alg: Algorithm, key: &PublicKey) -> std::result::Result<Import
         c.push(entry.clone());
     });
     Ok(entry)
+}
+
+/// `{"name":"Ed25519"}`, WebCrypto's algorithm of EdDSA keys and signatures.
+fn ed25519_algorithm() -> std::result::Result<JsValue, JsValue> {
+    js_sys::JSON::parse(r#"{"name":"Ed25519"}"#)
+}
+
+/// `key` imported into WebCrypto (`pkcs8`) for `usage`, `extractable` or not.
+async fn import_ed25519(
+    key: &Ed25519PrivateKey,
+    extractable: bool,
+    usage: &str,
+) -> std::result::Result<JsValue, JsValue> {
+    let der = js_sys::Uint8Array::from(key.pkcs8_der().as_slice());
+    let usages = js_sys::Array::of1(&JsValue::from_str(usage));
+    let import = import_key("pkcs8", &der, &ed25519_algorithm()?, extractable, &usages)?;
+    JsFuture::from(import).await
+}
+
+/// The receipts' key imported for signing, once per isolate.
+async fn receipt_signing_key(key: &Ed25519PrivateKey) -> std::result::Result<JsValue, JsValue> {
+    let cached = RECEIPT_KEY.with(|k| {
+        k.borrow()
+            .as_ref()
+            .filter(|(private, _)| private == key)
+            .map(|(_, crypto_key)| crypto_key.clone())
+    });
+    if let Some(k) = cached {
+        return Ok(k);
+    }
+    let crypto_key = import_ed25519(key, false, "sign").await?;
+    RECEIPT_KEY.with(|k| *k.borrow_mut() = Some((key.clone(), crypto_key.clone())));
+    Ok(crypto_key)
 }
 
 pub(crate) fn warn(event: &str, problem: &str) {
@@ -397,6 +446,49 @@ impl Remote for JsRemote {
                 false
             }
         }
+    }
+
+    async fn ed25519_public(
+        &self,
+        key: &Ed25519PrivateKey,
+    ) -> std::result::Result<[u8; 32], String> {
+        // WebCrypto has no "public key of": an extractable copy, exported as a JWK, holds it
+        // (`x`). That copy is dropped; signing uses a key that is not extractable.
+        let exported = async {
+            let copy = import_ed25519(key, true, "sign").await?;
+            let jwk = JsFuture::from(export_key("jwk", &copy)?).await?;
+            js_sys::Reflect::get(&jwk, &JsValue::from_str("x"))
+        };
+        let x = exported
+            .await
+            .map_err(|e| format!("WebCrypto refused the Ed25519 key: {}", js_problem(&e)))?
+            .as_string()
+            .ok_or("WebCrypto's JWK of the Ed25519 key has no x")?;
+        let bytes = crate::jwt::base64url_decode(&x).ok_or("WebCrypto's x is not base64url")?;
+        bytes
+            .try_into()
+            .map_err(|_| "WebCrypto's x is not 32 bytes long".to_owned())
+    }
+
+    async fn sign_ed25519(
+        &self,
+        key: &Ed25519PrivateKey,
+        input: &[u8],
+    ) -> std::result::Result<[u8; 64], String> {
+        let signed = async {
+            let crypto_key = receipt_signing_key(key).await?;
+            JsFuture::from(subtle_sign(&ed25519_algorithm()?, &crypto_key, input)?).await
+        };
+        let signature = signed
+            .await
+            .map_err(|e| format!("WebCrypto could not sign: {}", js_problem(&e)))?;
+        let buffer = signature
+            .dyn_into::<js_sys::ArrayBuffer>()
+            .map_err(|_| "WebCrypto's signature is not an ArrayBuffer".to_owned())?;
+        js_sys::Uint8Array::new(&buffer)
+            .to_vec()
+            .try_into()
+            .map_err(|_| "WebCrypto's signature is not 64 bytes long".to_owned())
     }
 
     fn log(&self, line: &str) {

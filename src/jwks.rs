@@ -35,6 +35,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::config::{IssuerConfig, JwksSource};
+use crate::jwt::ed25519::Ed25519PrivateKey;
 use crate::jwt::{jwk, Algorithm, KeySet, PublicKey, Validation};
 
 /// Shortest time a fetched JWKS is kept fresh, whatever its `Cache-Control` says (5 min).
@@ -52,7 +53,8 @@ pub const FETCH_DEADLINE: u64 = FETCH_TIMEOUT_MS / 1000 + 3;
 /// (the last one repeats): a quick fetch is seen at once, a slow one costs a few wake-ups.
 pub const WAIT_STEPS_MS: [u64; 6] = [10, 20, 40, 80, 160, 250];
 
-/// What key verification needs from the runtime.
+/// What public-key cryptography and key fetching need from the runtime: the JWKS of issuers
+/// (verification), and the Ed25519 signatures of receipts.
 ///
 /// The futures are not `Send`: the worker runs on one thread.
 #[allow(async_fn_in_trait)]
@@ -74,6 +76,13 @@ pub trait Remote {
     /// the runtime cannot import, ...) counts as a bad signature.
     async fn verify(&self, alg: Algorithm, key: &PublicKey, input: &[u8], signature: &[u8])
         -> bool;
+    /// The public key of the Ed25519 private key `key` (RFC 8032 §5.1.5), for the receipts'
+    /// key set; or why not (logged, so without secrets).
+    async fn ed25519_public(&self, key: &Ed25519PrivateKey) -> Result<[u8; 32], String>;
+    /// The Ed25519 signature (RFC 8032 §5.1.6) of `input` under `key`: a receipt's. Or why not
+    /// (logged, so without secrets).
+    async fn sign_ed25519(&self, key: &Ed25519PrivateKey, input: &[u8])
+        -> Result<[u8; 64], String>;
     /// Writes one structured (JSON) log line.
     fn log(&self, line: &str);
 }

@@ -23,7 +23,8 @@
 //! | 403 / 422 | [`ApiError::Ticket`] | `ticket_invalid`, `ticket_expired` (403), `invalid_upload_id` (422): a multipart upload's ticket or a worker URL's pass |
 //! | 409 | [`ApiError::TicketUsed`] | `ticket_used`: a create URL already created its upload |
 //! | 422 | [`ApiError::Breach`] | `size_exceeded`, `size_mismatch`: the parts break the grant (the upload was aborted) |
-//! | 501 | [`ApiError::ReceiptsNotConfigured`] | `receipts_not_configured`: `/v1/uploads/complete` without `RECEIPT_SECRET` |
+//! | 501 | [`ApiError::ReceiptsNotConfigured`] | `receipts_not_configured`: `/v1/uploads/complete` without `RECEIPT_SECRET` or `RECEIPT_SIGNING_KEY` |
+//! | 404 | [`ApiError::ReceiptKeysNotConfigured`] | `receipt_keys_not_configured`: `/v1/receipts/jwks.json` without `RECEIPT_SIGNING_KEY` (no receipts, or HS256 ones) |
 //! | 409 | [`ApiError::UploadMissing`] | `upload_missing`: no object under the key (not uploaded yet, or deleted) |
 //! | 409 | [`ApiError::UploadChanged`] | `upload_changed`: the object was replaced while it was checked (retry) |
 //! | 422 | [`ApiError::UploadMismatch`] | `upload_mismatch`, with `mismatch` (`size`, `content_type`, `content`) and `deleted` |
@@ -85,8 +86,11 @@ pub(crate) enum ApiError {
     Breach(Breach),
     /// The store failed or refused the worker's own request.
     Store(StoreError),
-    /// `/v1/uploads/complete` without `RECEIPT_SECRET`: receipts cannot be signed.
+    /// `/v1/uploads/complete` without `RECEIPT_SECRET` or `RECEIPT_SIGNING_KEY`: receipts
+    /// cannot be signed.
     ReceiptsNotConfigured,
+    /// `/v1/receipts/jwks.json` without `RECEIPT_SIGNING_KEY`: no public key to publish.
+    ReceiptKeysNotConfigured,
     /// `/v1/uploads/complete` of a key that holds no object.
     UploadMissing,
     /// The object was replaced between the worker's HeadObject and its ranged GET.
@@ -124,6 +128,7 @@ impl ApiError {
             Self::Breach(_) => 422,
             Self::Store(e) => e.status(),
             Self::ReceiptsNotConfigured => 501,
+            Self::ReceiptKeysNotConfigured => 404,
             Self::UploadMissing | Self::UploadChanged => 409,
             Self::UploadMismatch(_) => 422,
         }
@@ -150,6 +155,7 @@ impl ApiError {
             Self::Breach(b) => b.code(),
             Self::Store(e) => e.code(),
             Self::ReceiptsNotConfigured => "receipts_not_configured",
+            Self::ReceiptKeysNotConfigured => "receipt_keys_not_configured",
             Self::UploadMissing => "upload_missing",
             Self::UploadChanged => "upload_changed",
             Self::UploadMismatch(_) => "upload_mismatch",
@@ -210,7 +216,12 @@ impl fmt::Display for ApiError {
             Self::Store(e) if e.retryable() => write!(f, "{e}; try again later"),
             Self::Store(e) => write!(f, "{e}"),
             Self::ReceiptsNotConfigured => f.write_str(
-                "this service signs no receipts (RECEIPT_SECRET is not set); ask its operator",
+                "this service signs no receipts (neither RECEIPT_SECRET nor RECEIPT_SIGNING_KEY \
+                 is set); ask its operator",
+            ),
+            Self::ReceiptKeysNotConfigured => f.write_str(
+                "this service publishes no receipt keys: its receipts are not signed with a \
+                 public key (RECEIPT_SIGNING_KEY is not set)",
             ),
             Self::UploadMissing => {
                 f.write_str("the store holds no object under this key; upload it first")

@@ -8,6 +8,7 @@
 //! | `/v1/uploads` | POST | JWT | a presigned PUT: `{"method","url","headers","key","bucket","target","expires_at","expires_in"}` |
 //! | `/v1/sign` | POST | JWT | any single S3 request of an upload, in the shape of Uppy's `signRequest` (see `sign.rs`): `{"method","url","headers","key",…}`, or a POST policy form (`fields`) |
 //! | `/v1/uploads/complete` | POST | JWT | whether the upload landed and is what it claims: `{"receipt","key","bucket","target","size","content_type","etag",…}` with a signed receipt (`receipt.rs`) |
+//! | `/v1/receipts/jwks.json` | GET, HEAD | none | the public key of EdDSA receipts: `{"keys":[{"kty":"OKP","crv":"Ed25519","x","kid","alg":"EdDSA","use":"sig"}]}` (`receipt_keys.rs`) |
 //! | `/v1/downloads` | POST | JWT | a presigned GET: `{"method","url","key","bucket","target","expires_at","expires_in"}` |
 //! | `/v1/usage` | GET, HEAD | JWT | the subject's budgets and usage (`quota.rs`) |
 //! | `/v1/multipart/create` | POST | the URL's pass | the store's `InitiateMultipartUploadResult`, with the ticketed upload id (`multipart.rs`) |
@@ -36,6 +37,7 @@ mod error;
 mod multipart;
 mod quota;
 mod receipt;
+mod receipt_keys;
 mod sign;
 #[cfg(test)]
 mod tests;
@@ -389,6 +391,8 @@ pub struct Service {
     issuer_scopes: Vec<Scope>,
     /// The header checks before a path is chosen: every configured algorithm.
     decode: Validation,
+    /// The public key of `RECEIPT_SIGNING_KEY`, once the [`Remote`] derived it.
+    receipt_public: std::cell::OnceCell<receipt_keys::ReceiptPublicKey>,
 }
 
 impl std::fmt::Debug for Service {
@@ -500,6 +504,7 @@ impl Service {
             hmac_scope,
             issuer_scopes,
             decode,
+            receipt_public: std::cell::OnceCell::new(),
         })
     }
 
@@ -675,6 +680,12 @@ impl Service {
                     .await
                     .unwrap_or_else(Response::from),
             ),
+            receipt_keys::JWKS_PATH => (
+                receipt_keys::JWKS_PATH,
+                self.receipt_jwks(req, remote)
+                    .await
+                    .unwrap_or_else(Response::from),
+            ),
             "/v1/downloads" => (
                 "/v1/downloads",
                 self.api_route(req, now_ms, platform, remote, ledger, Self::sign_download)
@@ -689,7 +700,7 @@ impl Service {
             path => match multipart::Op::from_path(path) {
                 Some(op) => (
                     op.path(),
-                    self.multipart(req, now_ms, ledger, transport, op)
+                    self.multipart(req, now_ms, remote, ledger, transport, op)
                         .await
                         .unwrap_or_else(Response::from),
                 ),
@@ -846,7 +857,8 @@ impl Service {
     }
 }
 
-/// The [`Remote`] of [`Service::handle`]: no network, no shared cache, RustCrypto signatures.
+/// The [`Remote`] of [`Service::handle`]: no network, no shared cache, RustCrypto signatures
+/// (checked, and the receipts' Ed25519 ones made).
 #[cfg(not(target_arch = "wasm32"))]
 struct Offline;
 
@@ -873,6 +885,21 @@ impl Remote for Offline {
         signature: &[u8],
     ) -> bool {
         crate::jwt::verify_public(key, alg, input, signature).unwrap_or(false)
+    }
+
+    async fn ed25519_public(
+        &self,
+        key: &crate::jwt::ed25519::Ed25519PrivateKey,
+    ) -> Result<[u8; 32], String> {
+        Ok(crate::jwt::ed25519::derive_public(key))
+    }
+
+    async fn sign_ed25519(
+        &self,
+        key: &crate::jwt::ed25519::Ed25519PrivateKey,
+        input: &[u8],
+    ) -> Result<[u8; 64], String> {
+        Ok(crate::jwt::ed25519::sign(key, input))
     }
 
     fn log(&self, _line: &str) {}

@@ -319,10 +319,11 @@ impl Service {
 
     /// `/v1/multipart/create`, `/v1/multipart/complete` and `/v1/multipart/abort` (and their
     /// CORS preflights).
-    pub(super) async fn multipart<L: Ledger, T: Transport>(
+    pub(super) async fn multipart<R: crate::jwks::Remote, L: Ledger, T: Transport>(
         &self,
         req: &Request<'_>,
         now_ms: u64,
+        remote: &R,
         ledger: &L,
         store: &T,
         op: Op,
@@ -338,7 +339,10 @@ impl Service {
         debug_assert_eq!(op.path(), req.path);
         match op {
             Op::Create => self.run_create(target, &pass, now, ledger, store).await,
-            Op::Complete => self.run_complete(target, &pass, now, ledger, store).await,
+            Op::Complete => {
+                self.run_complete(target, &pass, now, remote, ledger, store)
+                    .await
+            }
             Op::Abort => self.run_abort(target, &pass, ledger, store, now).await,
         }
     }
@@ -478,11 +482,12 @@ impl Service {
     /// receipts are configured. Completing again after a success (the answer was lost) finds
     /// the upload gone at the store and the object of the ticket's size in its place: it is
     /// settled again, with the same receipt.
-    async fn run_complete<L: Ledger, T: Transport>(
+    async fn run_complete<R: crate::jwks::Remote, L: Ledger, T: Transport>(
         &self,
         target: &Target,
         pass: &Pass,
         now: u64,
+        remote: &R,
         ledger: &L,
         store: &T,
     ) -> Result<Response, ApiError> {
@@ -555,6 +560,7 @@ impl Service {
                 Some(&ticket.upload_id),
                 &event_id,
                 now,
+                remote,
                 ledger,
                 store,
             )

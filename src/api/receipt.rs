@@ -12,7 +12,8 @@
 //!    512 bytes with `if-match` on the ETag, only for types that have a rule). What differs is
 //!    listed in `422 upload_mismatch` (`size`, `content_type`, `content`); with
 //!    `DELETE_MISMATCHED=true` the object is deleted first (the target's write credentials).
-//! 4. The answer carries a receipt: a compact JWS (HS256, `RECEIPT_SECRET`) of the claims
+//! 4. The answer carries a receipt: a compact JWS (HS256 with `RECEIPT_SECRET`, or EdDSA with
+//!    `RECEIPT_SIGNING_KEY`: `receipt_keys.rs`) of the claims
 //!    `key`, `bucket`, `target`, `size`, `content_type`, `checksum` (when the store keeps one,
 //!    `{"<algorithm>": "<base64>"}`), `etag`, `content_checked`, `sub`, `iss`
 //!    (`RECEIPT_ISSUER`) and `completed_at`. `completed_at` is the object's `Last-Modified`
@@ -36,7 +37,6 @@ use serde_json::{Map, Value};
 use super::body::{self, Fields, FromBody};
 use super::{iso8601, ApiError, Request, Response, Service, Target};
 use crate::jwks::Remote;
-use crate::jwt::{self, Algorithm};
 use crate::ledger::{Call, Completion, Reply, Verdict};
 use crate::policy::{self, sniff};
 use crate::store::get_range::{self, Start};
@@ -184,7 +184,7 @@ impl Service {
     /// answer is `422 upload_mismatch`. A ledger that cannot be reached gives `503
     /// ledger_unavailable` and records nothing: the client completes again.
     #[allow(clippy::too_many_arguments)]
-    pub(super) async fn settle<L: super::Ledger, T: Transport>(
+    pub(super) async fn settle<R: Remote, L: super::Ledger, T: Transport>(
         &self,
         target: &Target,
         key: &str,
@@ -194,6 +194,7 @@ impl Service {
         multipart: Option<&str>,
         event_id: &str,
         now: u64,
+        remote: &R,
         ledger: &L,
         store: &T,
     ) -> Result<Settled, ApiError> {
@@ -264,17 +265,14 @@ impl Service {
             }
             return Err(ApiError::UploadMismatch(mismatch));
         }
-        let receipt = self.config.receipts.secret.as_deref().map(|secret| {
-            receipt(
-                target,
-                key,
-                &object,
-                seen.content_checked,
-                owner,
-                self,
-                secret,
-            )
-        });
+        let receipt = match self.config.receipts.enabled() {
+            false => None,
+            true => {
+                let claims =
+                    receipt_claims(target, key, &object, seen.content_checked, owner, self);
+                Some(self.sign_receipt(&claims, remote).await?)
+            }
+        };
         Ok(Settled {
             object,
             content_checked: seen.content_checked,
@@ -296,9 +294,7 @@ impl Service {
         }
         let (scope, claims, body, now) = self.admit(req, now_ms, remote).await?;
         let asked: CompleteBody = body::parse(body).map_err(ApiError::InvalidRequest)?;
-        if self.config.receipts.secret.is_none() {
-            return Err(ApiError::ReceiptsNotConfigured);
-        }
+        self.receipts_enabled()?;
         let target = self.target(scope, &claims, asked.target.as_deref())?;
         let grant = scope.grant(&claims)?;
         grant.check_key(&asked.key)?;
@@ -335,7 +331,7 @@ impl Service {
         let event_id = crate::webhook::event_id(&target.name, key, &seen.object.etag);
         let done = self
             .settle(
-                target, key, seen, mismatch, &owner, None, &event_id, now, ledger, store,
+                target, key, seen, mismatch, &owner, None, &event_id, now, remote, ledger, store,
             )
             .await?;
         let object = &done.object;
@@ -367,16 +363,15 @@ fn checksum_claim(object: &head::Object) -> Option<Map<String, Value>> {
     })
 }
 
-/// The receipt of `object` under `key` on `target` for `owner`, signed with `secret`.
-fn receipt(
+/// The claims of the receipt of `object` under `key` on `target` for `owner`.
+fn receipt_claims(
     target: &Target,
     key: &str,
     object: &head::Object,
     content_checked: bool,
     owner: &Owner<'_>,
     svc: &Service,
-    secret: &[u8],
-) -> String {
+) -> Map<String, Value> {
     let mut claims = Map::new();
     let mut put = |name: &str, v: Value| {
         claims.insert(name.to_owned(), v);
@@ -394,5 +389,5 @@ fn receipt(
     if let Some(c) = checksum_claim(object) {
         put("checksum", Value::Object(c));
     }
-    jwt::sign_hs(Algorithm::HS256, secret, None, &claims)
+    claims
 }

@@ -71,7 +71,8 @@
 //! | `MAX_BODY_BYTES` | `16384` | Largest accepted JSON request body in bytes, 256 to 1048576. |
 //! | `QUOTA_BYTES_PER_DAY` | unset (no budget) | Bytes a subject (issuer + `sub`) may be granted per rolling day, 1 to 2^53, kept in the `LEDGER` Durable Object. A token's `quota_bytes_per_day` claim may lower it. |
 //! | `QUOTA_GRANTS_PER_HOUR` | unset (no budget) | Upload grants a subject may get per rolling hour, 1 to 2^53; a token's `quota_grants_per_hour` claim may lower it. |
-//! | `RECEIPT_SECRET` | unset (no receipts) | *secret*. HS256 key of the receipts of `/v1/uploads/complete`: raw text or `base64:…`, at least 32 bytes, never a token key (`JWT_SECRET`, `JWT_KEYS`). Unset: the route answers `501 receipts_not_configured`. |
+//! | `RECEIPT_SECRET` | unset (no receipts) | *secret*. HS256 key of the receipts of `/v1/uploads/complete`: raw text or `base64:…`, at least 32 bytes, never a token key (`JWT_SECRET`, `JWT_KEYS`). Unset, like `RECEIPT_SIGNING_KEY`: the route answers `501 receipts_not_configured`. |
+//! | `RECEIPT_SIGNING_KEY` | unset (no EdDSA receipts) | *secret*. Ed25519 private key of EdDSA receipts instead (refused together with `RECEIPT_SECRET`): a PKCS#8 PEM block (`-----BEGIN PRIVATE KEY-----`, from `openssl genpkey -algorithm ed25519`; line breaks may be written `\n`) or a private OKP JWK (`{"kty":"OKP","crv":"Ed25519","d":…,"x":…}`, `x` checked against `d`). Never a key of an issuer's inline `ISSUER_<NAME>_JWKS`. Its public key is served by `GET /v1/receipts/jwks.json`, with the RFC 7638 thumbprint as `kid` (the receipts' header names it). |
 //! | `RECEIPT_ISSUER` | `presign-worker` | The `iss` of the receipts (at most 256 bytes). |
 //! | `DELETE_MISMATCHED` | `false` | `true`: `/v1/uploads/complete` deletes an object whose first bytes are not of its content type (the answer says `"deleted": true`). |
 //! | `SINGLE_USE_TOKENS` | `false` | `true`: every token must carry `jti` and `exp` and grants once (a token's `single_use: true` claim asks the same when the ledger is on). |
@@ -94,6 +95,7 @@ pub use issuers::{IssuerConfig, JwksSource};
 pub use limits::CorsConfig;
 pub use policy::{ContentTypeRule, PolicyConfig};
 pub use quota::QuotaConfig;
+pub(crate) use receipts::check_public_key as check_receipt_key;
 pub use receipts::ReceiptConfig;
 pub use targets::{Access, S3Credentials, TargetConfig, TargetKind};
 pub use tokens::JwtConfig;
@@ -168,7 +170,8 @@ pub struct Config {
     pub max_body_bytes: u64,
     /// The upload ledger's budgets and single-use tokens (off unless set).
     pub quota: QuotaConfig,
-    /// The signed receipts of `/v1/uploads/complete` (off unless `RECEIPT_SECRET` is set).
+    /// The signed receipts of `/v1/uploads/complete` (off unless `RECEIPT_SECRET` or
+    /// `RECEIPT_SIGNING_KEY` is set).
     pub receipts: ReceiptConfig,
     /// Completion webhooks (off unless set).
     pub webhook: Option<WebhookConfig>,
@@ -217,6 +220,12 @@ impl Config {
             webhook: webhook::parse_webhook(&vars)?,
         };
         check_targets(&config)?;
+        #[cfg(not(target_arch = "wasm32"))]
+        if let Some(key) = &config.receipts.signing_key {
+            // In the worker, where no curve arithmetic is linked, the same checks run on the
+            // first receipt, once WebCrypto derived the public key.
+            check_receipt_key(&config, key, &crate::jwt::ed25519::derive_public(key))?;
+        }
         Ok(config)
     }
 }
@@ -280,6 +289,24 @@ impl Vars<'_> {
             return Err(ConfigError::new(name, "contains control characters"));
         }
         Ok(Some(v))
+    }
+
+    /// A secret that may span lines (a PEM block): trimmed, `None` when unset or blank.
+    /// Refuses control characters other than line breaks and tabs, without echoing the value.
+    fn multiline_secret(&self, name: &str) -> Result<Option<String>> {
+        let Some(v) = (self.lookup)(name) else {
+            return Ok(None);
+        };
+        let v = v.trim();
+        if v.is_empty() {
+            return Ok(None);
+        }
+        if v.chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        {
+            return Err(ConfigError::new(name, "contains control characters"));
+        }
+        Ok(Some(v.to_owned()))
     }
 
     fn number(&self, name: &str, default: u64, min: u64, max: u64) -> Result<u64> {

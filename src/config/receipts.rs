@@ -1,11 +1,15 @@
 //! Signed receipts of `/v1/uploads/complete`: `RECEIPT_SECRET` (the HS256 key, at least 32
-//! bytes, never one of the token keys) and `RECEIPT_ISSUER` (the receipts' `iss`). Without a
-//! secret the route answers `501 receipts_not_configured`.
+//! bytes, never one of the token keys) or `RECEIPT_SIGNING_KEY` (an Ed25519 private key, PEM or
+//! JWK: EdDSA receipts whose public key `GET /v1/receipts/jwks.json` publishes), and
+//! `RECEIPT_ISSUER` (the receipts' `iss`). Without either key the route answers
+//! `501 receipts_not_configured`; both set is a configuration error (which one signs would
+//! otherwise be a guess).
 
 use std::fmt;
 
-use super::{show, ConfigError, Result, Vars, MIN_JWT_SECRET_BYTES};
-use crate::jwt::parse_secret;
+use super::{show, Config, ConfigError, JwksSource, Result, Vars, MIN_JWT_SECRET_BYTES};
+use crate::jwt::ed25519::Ed25519PrivateKey;
+use crate::jwt::{parse_secret, PublicKey};
 
 /// Default of `RECEIPT_ISSUER`.
 pub(crate) const DEFAULT_RECEIPT_ISSUER: &str = "presign-worker";
@@ -13,19 +17,67 @@ pub(crate) const DEFAULT_RECEIPT_ISSUER: &str = "presign-worker";
 /// The receipts' settings.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct ReceiptConfig {
-    /// The HS256 key (`RECEIPT_SECRET`, decoded); `None`: no receipts.
+    /// The HS256 key (`RECEIPT_SECRET`, decoded); `None`: no HS256 receipts.
     pub secret: Option<Vec<u8>>,
+    /// The Ed25519 key of EdDSA receipts (`RECEIPT_SIGNING_KEY`); `None`: no EdDSA receipts.
+    /// Never set together with `secret`.
+    pub signing_key: Option<Ed25519PrivateKey>,
     /// The receipts' `iss` (`RECEIPT_ISSUER`).
     pub issuer: String,
+}
+
+impl ReceiptConfig {
+    /// Whether receipts are signed (with either key).
+    pub fn enabled(&self) -> bool {
+        self.secret.is_some() || self.signing_key.is_some()
+    }
 }
 
 impl fmt::Debug for ReceiptConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ReceiptConfig")
             .field("secret", &self.secret.as_ref().map(|_| "<set>"))
+            .field("signing_key", &self.signing_key.as_ref().map(|_| "<set>"))
             .field("issuer", &self.issuer)
             .finish()
     }
+}
+
+/// The variable of the Ed25519 key.
+pub(crate) const SIGNING_KEY_VAR: &str = "RECEIPT_SIGNING_KEY";
+
+/// The checks of `RECEIPT_SIGNING_KEY` that need its public key `public` (derived from the
+/// private key by the signer): it is the public key the text states, if any, and not a key of
+/// an issuer's inline JWK set (whose tokens the worker accepts).
+pub(crate) fn check_public_key(
+    config: &Config,
+    key: &Ed25519PrivateKey,
+    public: &[u8; 32],
+) -> Result<()> {
+    if key.stated_public().is_some_and(|stated| stated != public) {
+        return Err(ConfigError::new(
+            SIGNING_KEY_VAR,
+            "its public key (the JWK's x, or the PKCS#8 publicKey) is not the one of its private key",
+        ));
+    }
+    for issuer in &config.jwt.jwks_issuers {
+        let JwksSource::Inline(keys) = &issuer.jwks else {
+            continue;
+        };
+        let shared = keys.keys().iter().any(
+            |k| matches!(k.public_key(), Some(PublicKey::Okp { x, .. }) if x.as_slice() == public),
+        );
+        if shared {
+            return Err(ConfigError::new(
+                SIGNING_KEY_VAR,
+                format!(
+                    "is the key of a token issuer ({}): receipts need their own key",
+                    show(&issuer.name)
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// `RECEIPT_SECRET` (raw text or `base64:…`, like `JWT_SECRET`) and `RECEIPT_ISSUER`.
@@ -43,12 +95,26 @@ pub(super) fn parse_receipts(vars: &Vars<'_>) -> Result<ReceiptConfig> {
             ),
         ));
     }
+    let signing_key = match vars.multiline_secret(SIGNING_KEY_VAR)? {
+        Some(text) => Some(
+            Ed25519PrivateKey::parse(&text)
+                .map_err(|e| ConfigError::new(SIGNING_KEY_VAR, e.to_string()))?,
+        ),
+        None => None,
+    };
     let Some(text) = vars.secret(VAR)? else {
         return Ok(ReceiptConfig {
             secret: None,
+            signing_key,
             issuer,
         });
     };
+    if signing_key.is_some() {
+        return Err(ConfigError::new(
+            VAR,
+            "set RECEIPT_SECRET (HS256 receipts) or RECEIPT_SIGNING_KEY (EdDSA receipts), not both",
+        ));
+    }
     let secret = parse_secret(&text).map_err(|e| ConfigError::new(VAR, e.to_string()))?;
     if secret.len() < MIN_JWT_SECRET_BYTES {
         return Err(ConfigError::new(
@@ -77,6 +143,7 @@ pub(super) fn parse_receipts(vars: &Vars<'_>) -> Result<ReceiptConfig> {
     }
     Ok(ReceiptConfig {
         secret: Some(secret),
+        signing_key: None,
         issuer,
     })
 }
@@ -126,5 +193,73 @@ mod tests {
             "RECEIPT_ISSUER",
             "256 bytes",
         );
+    }
+
+    /// RFC 8410 §10.3's key, as `openssl genpkey` writes one (a trailing line feed too).
+    const PEM: &str = "-----BEGIN PRIVATE KEY-----\n\
+        MC4CAQAwBQYDK2VwBCIEINTuctv5E1hK1bbY8fdp+K06/nwoy/HU++CXqI9EdVhC\n\
+        -----END PRIVATE KEY-----\n";
+    /// RFC 8037 §A.1's private JWK.
+    const JWK: &str = r#"{"kty":"OKP","crv":"Ed25519","d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#;
+
+    #[test]
+    fn signing_key_settings() {
+        let pem = parse(&with(&[("RECEIPT_SIGNING_KEY", PEM)]))
+            .expect("valid")
+            .receipts;
+        assert!(pem.enabled() && pem.secret.is_none());
+        let key = pem.signing_key.as_ref().expect("the key");
+        assert_eq!(key.stated_public(), None);
+        assert!(!format!("{pem:?}").contains("MC4C"), "{pem:?}");
+        let jwk = parse(&with(&[("RECEIPT_SIGNING_KEY", JWK)]))
+            .expect("valid")
+            .receipts;
+        assert!(jwk.signing_key.is_some());
+        assert!(!parse(&base()).expect("valid").receipts.enabled());
+
+        // The parser's refusals name the variable (the rest is jwt::ed25519's).
+        rejects(
+            with(&[("RECEIPT_SIGNING_KEY", "not a key")]),
+            "RECEIPT_SIGNING_KEY",
+            "neither a PEM block",
+        );
+        rejects(
+            with(&[("RECEIPT_SIGNING_KEY", "-----BEGIN PRIVATE KEY-----\u{1}")]),
+            "RECEIPT_SIGNING_KEY",
+            "control characters",
+        );
+        rejects(
+            with(&[
+                ("RECEIPT_SIGNING_KEY", PEM),
+                ("RECEIPT_SECRET", "receipts-0123456789abcdef-0123456789"),
+            ]),
+            "RECEIPT_SECRET",
+            "not both",
+        );
+        // x must be d's public key (RFC 8410's public key is another key's).
+        let wrong_x = JWK.replace(
+            "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
+            "Gb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE",
+        );
+        rejects(
+            with(&[("RECEIPT_SIGNING_KEY", &wrong_x)]),
+            "RECEIPT_SIGNING_KEY",
+            "not the one of its private key",
+        );
+        // Never an issuer's key: RFC 8037's public key is in this inline JWK set.
+        let jwks = r#"{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"ed","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#;
+        let idp = [
+            ("ISSUERS", "idp"),
+            ("ISSUER_IDP_ISS", "https://idp.example"),
+            ("ISSUER_IDP_JWKS", jwks),
+            ("ISSUER_IDP_AUDIENCE", "presign"),
+            ("ISSUER_IDP_ALGORITHMS", "EdDSA"),
+        ];
+        rejects(
+            with(&[&idp[..], &[("RECEIPT_SIGNING_KEY", JWK)]].concat()),
+            "RECEIPT_SIGNING_KEY",
+            "token issuer ('idp')",
+        );
+        assert!(parse(&with(&[&idp[..], &[("RECEIPT_SIGNING_KEY", PEM)]].concat())).is_ok());
     }
 }

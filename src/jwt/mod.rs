@@ -28,9 +28,14 @@
 //! signatures give [`ErrorKind::AsyncVerificationRequired`] from the synchronous calls.
 //!
 //! Error texts never contain the token or a key.
+//!
+//! Signing, for receipts, the CLI and tests: [`sign_hs`] (HMAC), and [`signing_input`] with
+//! [`with_signature`] for a signature made elsewhere (the receipts' Ed25519 ones, whose private
+//! keys [`ed25519`] reads).
 
 mod algorithm;
 mod claims;
+pub mod ed25519;
 mod error;
 mod header;
 pub(crate) mod json;
@@ -365,6 +370,15 @@ pub fn sign_hs(
     kid: Option<&str>,
     claims: &Map<String, Value>,
 ) -> String {
+    let input = signing_input(alg, kid, claims);
+    let signature = hmac_sign(alg, secret, input.as_bytes());
+    with_signature(input, &signature)
+}
+
+/// The signing input of a compact JWS of `claims`, `base64url(header).base64url(payload)`,
+/// whose header is `{"alg":…,"typ":"JWT"}` plus `"kid"` when given. Sign its bytes, then
+/// [`with_signature`].
+pub fn signing_input(alg: Algorithm, kid: Option<&str>, claims: &Map<String, Value>) -> String {
     let mut header = String::with_capacity(64);
     header.push_str("{\"alg\":\"");
     header.push_str(alg.name());
@@ -381,10 +395,24 @@ pub fn sign_hs(
     B64.encode_string(header.as_bytes(), &mut token);
     token.push('.');
     B64.encode_string(&payload, &mut token);
-    let signature = hmac_sign(alg, secret, token.as_bytes());
-    token.push('.');
-    B64.encode_string(&signature, &mut token);
     token
+}
+
+/// `bytes` in unpadded base64url (RFC 7515 §2), as JWS and JWK members hold them.
+pub fn base64url(bytes: &[u8]) -> String {
+    B64.encode(bytes)
+}
+
+/// The bytes of canonical unpadded base64url `text`, or `None`.
+pub fn base64url_decode(text: &str) -> Option<Vec<u8>> {
+    B64.decode(text).ok()
+}
+
+/// The compact JWS of a [`signing_input`] and its `signature`.
+pub fn with_signature(mut input: String, signature: &[u8]) -> String {
+    input.push('.');
+    B64.encode_string(signature, &mut input);
+    input
 }
 
 fn hmac_sign(alg: Algorithm, secret: &[u8], data: &[u8]) -> Vec<u8> {

@@ -2,8 +2,13 @@
 //! `POST /v1/uploads/complete` to `wrangler dev`, which asks the store itself (HeadObject, a
 //! ranged GET) and answers a receipt that the independent `jsonwebtoken` crate verifies and
 //! whose fields are the store's object. Refusals: before the upload, content that is not its
-//! type (deleted with `DELETE_MISMATCHED=true`), and the store down.
-use crate::support::{http, now_secs, post_json, TestEnv};
+//! type (deleted with `DELETE_MISMATCHED=true`), and the store down. EdDSA receipts
+//! (`RECEIPT_SIGNING_KEY`, signed with WebCrypto in workerd) verify under the key set the
+//! worker serves, whose public key is the one openssl derives from the key.
+use crate::support::{http, now_secs, openssl_ed25519_key, post_json, TestEnv};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use jsonwebtoken::jwk::{JwkSet, ThumbprintHash};
 use serde_json::{json, Value};
 
 const RECEIPT_SECRET: &str = "e2e-receipt-secret-0123456789abcdef-xyz";
@@ -293,4 +298,62 @@ fn a_completion_is_checked_against_its_grant_in_the_ledger() {
     assert_eq!(claims["content_checked"], true);
     let r = api(&env, "/v1/uploads/complete", &alice, &json!({ "key": key }));
     assert_eq!(r.json()["receipt"].as_str(), Some(receipt.as_str()));
+}
+
+#[test]
+#[ignore = "end-to-end: needs s3s-fs, wrangler and openssl; run by make test"]
+fn an_eddsa_receipt_verifies_under_the_key_set_the_worker_serves() {
+    let (pem, public) = openssl_ed25519_key();
+    let env = TestEnv::start(&[
+        ("ALLOWED_CONTENT_TYPES", "image/*"),
+        ("RECEIPT_SIGNING_KEY", pem.as_str()),
+        ("RECEIPT_ISSUER", ISSUER),
+    ]);
+    let alice = token(&env);
+
+    // The key set: WebCrypto's public key of the PEM is openssl's.
+    let set = http("GET", &env.worker.url("/v1/receipts/jwks.json"), &[], b"");
+    assert_eq!(set.status, 200, "{}", set.text());
+    assert_eq!(set.header("cache-control"), Some("public, max-age=3600"));
+    let published = set.json();
+    let keys: JwkSet = serde_json::from_value(published.clone()).expect("a JWK set");
+    let thumbprint = keys.keys[0].thumbprint(ThumbprintHash::SHA256);
+    assert_eq!(
+        published,
+        json!({ "keys": [{
+            "kty": "OKP", "crv": "Ed25519", "x": URL_SAFE_NO_PAD.encode(public),
+            "kid": thumbprint, "alg": "EdDSA", "use": "sig"
+        }]})
+    );
+
+    let key = upload(&env, &alice, "pixel.png", "image/png", PNG);
+    let r = api(&env, "/v1/uploads/complete", &alice, &json!({ "key": key }));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    let receipt = v["receipt"].as_str().unwrap();
+    let header = jsonwebtoken::decode_header(receipt).unwrap();
+    assert_eq!(header.alg, jsonwebtoken::Algorithm::EdDSA);
+    assert_eq!(header.kid.as_deref(), Some(thumbprint.as_str()));
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
+    validation.set_required_spec_claims(&["iss", "sub"]);
+    validation.validate_exp = false;
+    validation.set_issuer(&[ISSUER]);
+    let decoding = jsonwebtoken::DecodingKey::from_jwk(&keys.keys[0]).unwrap();
+    let claims = jsonwebtoken::decode::<Value>(receipt, &decoding, &validation)
+        .expect("jsonwebtoken verifies the EdDSA receipt")
+        .claims;
+    let stored = env.store.read_object(&key).expect("the object is stored");
+    assert_eq!(claims["key"], key.as_str());
+    assert_eq!(claims["size"], stored.len());
+    assert_eq!(claims["content_type"], "image/png");
+    assert_eq!(claims["sub"], "alice");
+    for name in ["key", "bucket", "target", "size", "content_type", "etag"] {
+        assert_eq!(v[name], claims[name], "{name}");
+    }
+    // Ed25519 is deterministic: asked again (WebCrypto's key now imported), the same receipt.
+    let again = api(&env, "/v1/uploads/complete", &alice, &json!({ "key": key }));
+    assert_eq!(again.json()["receipt"], v["receipt"]);
+    // Nothing of the private key in the worker's output.
+    let body = pem.lines().nth(1).unwrap();
+    assert!(!env.worker.logs().contains(body), "the key is in the logs");
 }

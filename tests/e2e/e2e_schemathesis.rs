@@ -19,7 +19,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::support::{now_secs, repo_root, Process, TempDir, TestEnv};
+use crate::support::{now_secs, openssl_ed25519_key, repo_root, Process, TempDir, TestEnv};
 use serde_json::{json, Value};
 
 /// The version `scripts/setup.sh` installs (the test reports what it finds).
@@ -93,13 +93,15 @@ fn last_lines(text: &str, n: usize) -> String {
 #[test]
 #[ignore = "end-to-end: needs s3s-fs, wrangler and schemathesis; run by make test"]
 fn schemathesis_finds_the_worker_as_documented() {
+    // Else /v1/uploads/complete answers 501 receipts_not_configured, a server error (and
+    // /v1/receipts/jwks.json 404).
+    let (receipt_key, _) = openssl_ed25519_key();
     let env = TestEnv::start(&[
         ("ALLOWED_CONTENT_TYPES", "*/*"),
         ("MAX_UPLOAD_SIZE", "5368709120"),
         ("MAX_BODY_BYTES", "1048576"),
         ("ALLOW_DELETE", "true"),
-        // Else /v1/uploads/complete answers 501 receipts_not_configured, a server error.
-        ("RECEIPT_SECRET", "schemathesis-receipts-0123456789abcdef"),
+        ("RECEIPT_SIGNING_KEY", receipt_key.as_str()),
     ]);
     let token = jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
@@ -153,9 +155,9 @@ fn schemathesis_finds_the_worker_as_documented() {
          ----- the end of wrangler's output -----\n{}",
         last_lines(&env.worker.logs(), 40)
     );
-    // Not a vacuous pass: the nine operations were run, with many cases.
+    // Not a vacuous pass: the ten operations were run, with many cases.
     assert!(
-        output.contains("Selected: 9/9") && output.contains("Tested: 9"),
+        output.contains("Selected: 10/10") && output.contains("Tested: 10"),
         "not every operation was tested:\n{output}"
     );
     let generated: u64 = output

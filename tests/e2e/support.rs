@@ -62,6 +62,45 @@ pub fn random_hex(n: usize) -> String {
     buf.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A fresh Ed25519 key made by `openssl genpkey`: its PKCS#8 PEM, and its public key as
+/// openssl derives it (the end of its SubjectPublicKeyInfo, RFC 8410: a fixed 12-byte prefix,
+/// then the 32 bytes).
+pub fn openssl_ed25519_key() -> (String, [u8; 32]) {
+    let run = |args: &[&str], input: &[u8]| {
+        let mut child = Command::new("openssl")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run openssl (needed for test keys): {e}"));
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input)
+            .expect("write to openssl");
+        let out = child.wait_with_output().expect("openssl's output");
+        assert!(
+            out.status.success(),
+            "openssl {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let pem = run(&["genpkey", "-algorithm", "ED25519"], b"");
+    let spki = run(&["pkey", "-pubout", "-outform", "DER"], &pem);
+    let prefix = [
+        0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+    ];
+    assert!(
+        spki.len() == 44 && spki.starts_with(&prefix),
+        "unexpected Ed25519 SubjectPublicKeyInfo: {spki:02x?}"
+    );
+    let public = spki[12..].try_into().expect("32 bytes");
+    (String::from_utf8(pem).expect("PEM is text"), public)
+}
+
 /// A free TCP port on 127.0.0.1. Ports handed out by this process are never handed out
 /// again, so tests running in parallel threads do not collide.
 pub fn free_port() -> u16 {

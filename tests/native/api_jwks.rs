@@ -19,6 +19,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use presign_worker::api::{Body, Request, Response, Service};
 use presign_worker::jwks::{Remote, FETCH_DEADLINE};
+use presign_worker::jwt::ed25519::{self, Ed25519PrivateKey};
 use presign_worker::jwt::{self, Algorithm, PublicKey};
 use serde_json::{json, Value};
 
@@ -201,6 +202,18 @@ impl Remote for FakeRemote {
     async fn verify(&self, alg: Algorithm, key: &PublicKey, input: &[u8], sig: &[u8]) -> bool {
         self.verifies.set(self.verifies.get() + 1);
         jwt::verify_public(key, alg, input, sig).unwrap_or(false)
+    }
+
+    async fn ed25519_public(&self, key: &Ed25519PrivateKey) -> Result<[u8; 32], String> {
+        Ok(ed25519::derive_public(key))
+    }
+
+    async fn sign_ed25519(
+        &self,
+        key: &Ed25519PrivateKey,
+        input: &[u8],
+    ) -> Result<[u8; 64], String> {
+        Ok(ed25519::sign(key, input))
     }
 
     fn log(&self, line: &str) {

@@ -23,6 +23,7 @@ mod ledger;
 mod multipart;
 mod openapi;
 mod receipt;
+mod receipt_ed25519;
 mod sigv4_aws_docs;
 mod sigv4_differential;
 mod sigv4_suite;

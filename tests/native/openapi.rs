@@ -154,6 +154,25 @@ fn validate(spec: &Value, schema: &Value, v: &Value, at: &str) -> Result<(), Str
             return fail("not an RFC 3339 UTC date-time".to_owned());
         }
     }
+    if let Some(items) = v.as_array() {
+        let n = items.len() as u64;
+        if schema
+            .get("minItems")
+            .and_then(Value::as_u64)
+            .is_some_and(|m| n < m)
+            || schema
+                .get("maxItems")
+                .and_then(Value::as_u64)
+                .is_some_and(|m| n > m)
+        {
+            return fail("wrong number of items".to_owned());
+        }
+        if let Some(item) = schema.get("items") {
+            for (i, member) in items.iter().enumerate() {
+                validate(spec, item, member, &format!("{at}[{i}]"))?;
+            }
+        }
+    }
     let Some(obj) = v.as_object() else {
         return Ok(());
     };
@@ -322,7 +341,7 @@ fn post_raw(svc: &Service, path: &str, auth: Option<&str>, body: &[u8], ctype: &
 }
 
 #[test]
-fn the_document_is_openapi_3_1_with_the_nine_routes() {
+fn the_document_is_openapi_3_1_with_the_ten_routes() {
     let spec = spec();
     assert!(spec["openapi"].as_str().unwrap().starts_with("3.1"));
     let paths: BTreeSet<&str> = spec["paths"]
@@ -340,6 +359,7 @@ fn the_document_is_openapi_3_1_with_the_nine_routes() {
             "/v1/multipart/abort",
             "/v1/multipart/complete",
             "/v1/multipart/create",
+            "/v1/receipts/jwks.json",
             "/v1/uploads",
             "/v1/uploads/complete",
             "/v1/usage"
@@ -349,6 +369,7 @@ fn the_document_is_openapi_3_1_with_the_nine_routes() {
         ("/v1/multipart/create", "post"),
         ("/v1/multipart/complete", "post"),
         ("/v1/multipart/abort", "delete"),
+        ("/v1/receipts/jwks.json", "get"),
     ] {
         assert_eq!(spec["paths"][path][method]["security"], json!([]), "{path}");
     }
@@ -698,6 +719,25 @@ fn the_validator_refuses_what_it_should() {
         ("header", bad_header),
     ] {
         assert!(validate(&spec, &grant, &v, "g").is_err(), "{name} passed");
+    }
+    // Arrays: their items and their number (the receipts' key set: one public key).
+    let keys = json!({"$ref": "#/components/schemas/ReceiptKeys"});
+    let jwk = json!({
+        "kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
+        "kid": "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k", "alg": "EdDSA", "use": "sig"
+    });
+    assert!(validate(&spec, &keys, &json!({ "keys": [jwk] }), "k").is_ok());
+    let mut private = jwk.clone();
+    private["d"] = json!("nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A");
+    let mut rsa = jwk.clone();
+    rsa["kty"] = json!("RSA");
+    for (name, v) in [
+        ("private", json!({ "keys": [private] })),
+        ("kty", json!({ "keys": [rsa] })),
+        ("none", json!({ "keys": [] })),
+        ("two", json!({ "keys": [jwk, jwk] })),
+    ] {
+        assert!(validate(&spec, &keys, &v, "k").is_err(), "{name} passed");
     }
 }
 
@@ -1117,6 +1157,80 @@ fn completion_answers_match_the_document() {
         .unwrap()
         .keys()
         .map(|s| format!("{path} POST {s}"))
+        .chain([format!("{path} wrong method 405")])
+        .collect();
+    assert_eq!(seen, documented);
+}
+
+#[test]
+fn receipt_key_set_answers_match_the_document() {
+    let spec = spec();
+    let path = "/v1/receipts/jwks.json";
+    // RFC 8410 §10.3's Ed25519 key.
+    let pem = "-----BEGIN PRIVATE KEY-----\n\
+        MC4CAQAwBQYDK2VwBCIEINTuctv5E1hK1bbY8fdp+K06/nwoy/HU++CXqI9EdVhC\n\
+        -----END PRIVATE KEY-----\n";
+    let svc = service(&[("RECEIPT_SIGNING_KEY", pem)]);
+    let mut seen = BTreeSet::new();
+    let r = call(&svc, "GET", path, &[], b"");
+    assert_eq!(r.status, 200, "{}", r.body);
+    check_answer(&spec, path, "GET", &r, &mut seen);
+    let documented = &spec["paths"][path]["get"]["responses"]["200"]["headers"]["Cache-Control"];
+    let cache_control = r.headers.iter().find(|(n, _)| *n == "cache-control");
+    assert_eq!(
+        cache_control.map(|(_, v)| json!(v)).as_ref(),
+        documented["schema"].get("const")
+    );
+    for unsigned in [
+        service(&[]),
+        service(&[("RECEIPT_SECRET", "openapi-receipt-secret-0123456789abcdef")]),
+    ] {
+        check_answer(
+            &spec,
+            path,
+            "GET",
+            &call(&unsigned, "GET", path, &[], b""),
+            &mut seen,
+        );
+    }
+    check_answer(&spec, path, "GET", &config_invalid_response(), &mut seen);
+    check_wrong_method(&spec, path, &call(&svc, "POST", path, &[], b""), &mut seen);
+    // An EdDSA receipt matches the completion's schema too.
+    let store = FakeStore::new("/uploads/");
+    store.put_file(
+        "alice/a.png",
+        "image/png",
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
+    );
+    let alice = format!(
+        "Bearer {}",
+        token(json!({ "sub": "alice", "exp": NOW + 3600 }))
+    );
+    let r = request_io(
+        &svc,
+        &FakeLedger::default(),
+        &store,
+        ("POST", "/v1/uploads/complete"),
+        &[
+            ("authorization", &alice),
+            ("content-type", "application/json"),
+        ],
+        br#"{"key":"alice/a.png"}"#,
+        NOW * 1000,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    check_answer(
+        &spec,
+        "/v1/uploads/complete",
+        "POST",
+        &r,
+        &mut BTreeSet::new(),
+    );
+    let documented: BTreeSet<String> = spec["paths"][path]["get"]["responses"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|s| format!("{path} GET {s}"))
         .chain([format!("{path} wrong method 405")])
         .collect();
     assert_eq!(seen, documented);
