@@ -320,7 +320,8 @@ fn uppy_6_in_chromium_uploads_multipart_and_single_put_with_signed_urls() {
     );
     // The parts went to the store, each URL signing its exact length; the create and complete
     // requests went to the worker, which ran them at the store itself (its own requests reach
-    // the store through the proxy too, as the target's endpoint): create, list, complete.
+    // the store through the proxy too, as the target's endpoint): create, list, complete, and
+    // a HEAD of the completed object (application/octet-stream: no first bytes to read).
     let mp = requests_for(&requests, &env.store.bucket, &mp_key);
     let count = |method: &str, param: &str| {
         mp.iter()
@@ -345,11 +346,13 @@ fn uppy_6_in_chromium_uploads_multipart_and_single_put_with_signed_urls() {
             length_signed,
             count("GET", "uploadId"),
             count("POST", "uploadId"),
+            mp.iter().filter(|r| r.method == "HEAD").count(),
             mp.len()
         ),
-        (1, n_parts, n_parts, n_parts, 1, 1, 3 + n_parts),
+        (1, n_parts, n_parts, n_parts, 1, 1, 1, 4 + n_parts),
         "{mp_key}: expected the worker's create, {n_parts} UploadPart each signing \
-         content-length, the worker's ListParts and complete{}",
+         content-length, the worker's ListParts and complete, and its HeadObject of the \
+         completed object{}",
         diag(&runner)
     );
     let worker_logs = env.worker.logs();
