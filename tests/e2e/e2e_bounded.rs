@@ -322,8 +322,8 @@ enum Fault {
 /// A store at a local port that answers every request with `fault` (its thread ends with the
 /// test binary).
 fn faulty_store(fault: Fault) -> String {
-    // A port of the harness's (`free_port`), never one the OS could also hand to a process of
-    // another test that is about to bind the harness's.
+    // A port of the harness's (`free_port`): below the OS's ephemeral range, so the OS never
+    // hands it out by itself, and handed out once, so no other test's process is about to bind it.
     let listener = TcpListener::bind(("127.0.0.1", free_port())).unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
@@ -352,7 +352,7 @@ fn faulty_store(fault: Fault) -> String {
 #[test]
 #[ignore = "end-to-end: needs s3s-fs and wrangler; run by make test"]
 fn a_failing_store_gets_a_gateway_error_never_a_500_or_a_hang() {
-    // Nothing listens there (the harness hands each port out once).
+    // Nothing listens there (the harness hands each port out once, and the OS never does).
     let closed = format!("http://127.0.0.1:{}", free_port());
     let cases = [
         ("down", closed, 503, "store_unavailable"),

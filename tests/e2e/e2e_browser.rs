@@ -28,7 +28,7 @@ use std::process::Command;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use crate::support::{self, free_port, now_secs, repo_root, Process, TempDir, TestEnv};
+use crate::support::{self, free_port, now_secs, repo_root, Process, S3Store, TempDir, TestEnv};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -209,25 +209,27 @@ fn uppy_6_in_chromium_uploads_multipart_and_single_put_with_signed_urls() {
     check_prerequisites();
     let t0 = Instant::now();
     let page_port = free_port();
-    let proxy_port = free_port();
     let page_origin = format!("http://127.0.0.1:{page_port}");
+    let dir = TempDir::new("browser");
+    // The proxy first: the worker signs for its address.
+    let store = S3Store::start_default();
+    let (proxy_port, proxy) = support::start_cors_proxy(
+        &store.endpoint,
+        &page_origin,
+        &dir.path().join("cors-proxy.log"),
+    );
     let proxy_endpoint = format!("http://127.0.0.1:{proxy_port}");
     let endpoint_var = format!("TARGET_{}_ENDPOINT", support::DEFAULT_TARGET.to_uppercase());
-    let env = TestEnv::start(&[
-        (endpoint_var.as_str(), proxy_endpoint.as_str()),
-        ("CORS_ALLOWED_ORIGINS", page_origin.as_str()),
-        ("ALLOWED_CONTENT_TYPES", "application/octet-stream,image/*"),
-        ("MAX_UPLOAD_SIZE", "104857600"),
-    ]);
-    let started_env = t0.elapsed();
-
-    let dir = TempDir::new("browser");
-    let proxy = support::start_cors_proxy(
-        proxy_port,
-        &env.store.endpoint,
-        &page_origin,
-        dir.path().join("cors-proxy.log"),
+    let env = TestEnv::start_with_store(
+        store,
+        &[
+            (endpoint_var.as_str(), proxy_endpoint.as_str()),
+            ("CORS_ALLOWED_ORIGINS", page_origin.as_str()),
+            ("ALLOWED_CONTENT_TYPES", "application/octet-stream,image/*"),
+            ("MAX_UPLOAD_SIZE", "104857600"),
+        ],
     );
+    let started_env = t0.elapsed();
 
     let t_run = Instant::now();
     let mut cmd = node(&browser_dir().join("run.mjs"));
