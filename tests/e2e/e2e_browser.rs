@@ -354,18 +354,23 @@ fn uppy_6_in_chromium_uploads_multipart_and_single_put_with_signed_urls() {
          content-length, the worker's ListParts and complete{}",
         diag(&runner)
     );
-    let worker_logs = env.worker.logs();
     // Two creates (the big file, and the one removed mid-upload), one completion.
-    for (route, times) in [("/v1/multipart/create", 2), ("/v1/multipart/complete", 1)] {
-        let answered = worker_logs
-            .lines()
-            .filter(|l| {
-                l.contains(&format!(
-                    "\"method\":\"POST\",\"route\":\"{route}\",\"status\":200"
-                ))
-            })
-            .count();
-        assert_eq!(answered, times, "{route} with 200{}", diag(&runner));
+    let routes = [("/v1/multipart/create", 2), ("/v1/multipart/complete", 1)];
+    let answered = |logs: &str, route: &str| {
+        let line = format!("\"method\":\"POST\",\"route\":\"{route}\",\"status\":200");
+        logs.lines().filter(|l| l.contains(&line)).count()
+    };
+    // Written a moment after the answers: waited for, then counted.
+    let worker_logs = env
+        .worker
+        .logs_when(|logs| routes.iter().all(|&(r, times)| answered(logs, r) >= times));
+    for (route, times) in routes {
+        assert_eq!(
+            answered(&worker_logs, route),
+            times,
+            "{route} with 200{}",
+            diag(&runner)
+        );
     }
     let single_requests = requests_for(&requests, &env.store.bucket, &single_key);
     assert!(

@@ -43,6 +43,8 @@ use std::os::unix::process::CommandExt as _;
 pub const S3_READY_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long `wrangler dev` may take to serve the worker (`GET /healthz` answered with JSON).
 pub const WORKER_READY_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long [`Worker::logs_when`] waits for the worker's console lines to be written.
+pub const LOG_TIMEOUT: Duration = Duration::from_secs(30);
 /// Timeout of one HTTP exchange made by [`http`].
 pub const HTTP_TIMEOUT: Duration = Duration::from_secs(30);
 /// The bucket [`TestEnv`] creates.
@@ -700,8 +702,27 @@ impl Worker {
     }
 
     /// Everything wrangler (and the worker's console) printed so far.
+    ///
+    /// The worker's console lines come a moment after its answers (workerd hands them to
+    /// wrangler's node process, which formats each warning with esbuild before writing it),
+    /// seconds later on a loaded machine: to check that something was logged, use
+    /// [`Worker::logs_when`].
     pub fn logs(&self) -> String {
         self.process.logs()
+    }
+
+    /// [`Worker::logs`] once `logged` holds for them (polled until [`LOG_TIMEOUT`]), else the
+    /// output at the deadline: the caller asserts `logged` (or more) on what it gets, and can
+    /// check what must not be there on output that has caught up.
+    pub fn logs_when(&self, logged: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + LOG_TIMEOUT;
+        loop {
+            let logs = self.logs();
+            if logged(&logs) || Instant::now() > deadline {
+                return logs;
+            }
+            sleep(Duration::from_millis(50));
+        }
     }
 }
 
