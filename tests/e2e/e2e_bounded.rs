@@ -4,12 +4,11 @@
 //! afterwards the store holds no object over the grant and no open upload. A store that
 //! fails gets a 502/503/504 JSON answer with `Retry-After`, never a 500 or a hang.
 use std::io::{Read, Write};
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::e2e_multipart::{random_bytes, send, sign, signed, walk, xml_value};
-use crate::support::{free_port, http, now_secs, try_http, TestEnv};
+use crate::support::{free_port, http, listener, now_secs, try_http, TestEnv};
 use presign_worker::sigv4::{
     AddressingStyle, Bucket, Credentials, Endpoint, Method, ObjectRequest, Signer,
 };
@@ -322,9 +321,10 @@ enum Fault {
 /// A store at a local port that answers every request with `fault` (its thread ends with the
 /// test binary).
 fn faulty_store(fault: Fault) -> String {
-    // A port of the harness's (`free_port`): below the OS's ephemeral range, so the OS never
-    // hands it out by itself, and handed out once, so no other test's process is about to bind it.
-    let listener = TcpListener::bind(("127.0.0.1", free_port())).unwrap();
+    // A port of the harness's (`free_port`, through `listener`): below the OS's ephemeral
+    // range, so the OS never hands it out by itself, and handed out once, so no other test's
+    // process is about to bind it.
+    let listener = listener();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
         let mut held = Vec::new();

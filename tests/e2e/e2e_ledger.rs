@@ -398,7 +398,7 @@ type Hook = (Vec<(String, String)>, String);
 fn webhook_receiver(failures: usize) -> (String, std::sync::Arc<std::sync::Mutex<Vec<Hook>>>) {
     use std::io::{Read, Write};
     // A port of the harness's, never one another test's process is about to bind.
-    let listener = std::net::TcpListener::bind(("127.0.0.1", crate::support::free_port())).unwrap();
+    let listener = crate::support::listener();
     let url = format!(
         "http://127.0.0.1:{}/hooks/uploads",
         listener.local_addr().unwrap().port()

@@ -102,7 +102,8 @@ fn random_u64() -> u64 {
 /// this process keeps a UDP socket bound to every port it handed out (TCP ports are not
 /// affected by it), which makes the others skip that port, until it exits. A process that
 /// still loses its port (to something else that listens at a fixed port) exits with "address
-/// already in use"; [`start_on_fresh_ports`] starts it again on new ones.
+/// already in use"; [`start_on_fresh_ports`] starts it again on new ones. (A test binding the
+/// port itself at once uses [`listener`].)
 ///
 /// Where the ephemeral range leaves fewer than 1000 ports above [`PORT_FLOOR`] (a tuned
 /// `ip_local_port_range`), ports come from 1024 to 65535 instead, with a warning: the OS may
@@ -139,6 +140,37 @@ pub fn free_port() -> u16 {
         }
     }
     panic!("no free port found on 127.0.0.1 in {first}..{end}");
+}
+
+/// A listener on 127.0.0.1 at a port from [`free_port`], for a test's own server.
+///
+/// Binding right after [`free_port`] checked the port can fail for a moment: a socket stays
+/// open after this process closed it while a child process that another test is starting
+/// holds a copy of every descriptor, until it execs (seen in 2 of 2000 binds with children
+/// being started all along). So it is tried on other ports.
+pub fn listener() -> TcpListener {
+    let mut last = None;
+    for _ in 0..20 {
+        match TcpListener::bind(("127.0.0.1", free_port())) {
+            Ok(listener) => return listener,
+            Err(e) => last = Some(e),
+        }
+    }
+    panic!("cannot listen on 127.0.0.1: {last:?}");
+}
+
+/// Whether 127.0.0.1:`port` refuses connections within `timeout` (polled). A listener this
+/// process closed can accept a connection for a moment after (see [`listener`]), and a
+/// process that exits closes its ports as it goes.
+pub fn port_closes(port: u16, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while port_open(port) {
+        if Instant::now() > deadline {
+            return false;
+        }
+        sleep(Duration::from_millis(20));
+    }
+    true
 }
 
 /// Whether a process's output says that it could not listen at a port because something else
@@ -1061,14 +1093,11 @@ impl JwksServer {
 
     /// Starts serving `jwks` (the JSON text, served as given) on a free port.
     pub fn start(jwks: &str) -> JwksServer {
-        let (port, listener) = (0..20)
-            .find_map(|_| {
-                let port = free_port();
-                TcpListener::bind(("127.0.0.1", port))
-                    .ok()
-                    .map(|l| (port, l))
-            })
-            .expect("bind a free port on 127.0.0.1 for the JWKS server");
+        let listener = listener();
+        let port = listener
+            .local_addr()
+            .expect("the listener's address")
+            .port();
         let state = Arc::new(JwksState {
             body: Mutex::new(jwks.to_owned()),
             cache_control: Mutex::new(JWKS_DEFAULT_CACHE_CONTROL.to_owned()),
