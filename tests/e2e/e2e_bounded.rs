@@ -4,12 +4,11 @@
 //! afterwards the store holds no object over the grant and no open upload. A store that
 //! fails gets a 502/503/504 JSON answer with `Retry-After`, never a 500 or a hang.
 use std::io::{Read, Write};
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::e2e_multipart::{random_bytes, send, sign, signed, walk, xml_value};
-use crate::support::{free_port, http, now_secs, try_http, TestEnv};
+use crate::support::{free_port, http, listener, now_secs, try_http, TestEnv};
 use presign_worker::sigv4::{
     AddressingStyle, Bucket, Credentials, Endpoint, Method, ObjectRequest, Signer,
 };
@@ -328,9 +327,10 @@ enum Fault {
 /// A store at a local port that answers every request with `fault` (its thread ends with the
 /// test binary).
 fn faulty_store(fault: Fault) -> String {
-    // A port of the harness's (`free_port`), never one the OS could also hand to a process of
-    // another test that is about to bind the harness's.
-    let listener = TcpListener::bind(("127.0.0.1", free_port())).unwrap();
+    // A port of the harness's (`free_port`, through `listener`): below the OS's ephemeral
+    // range, so the OS never hands it out by itself, and handed out once, so no other test's
+    // process is about to bind it.
+    let listener = listener();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
         let mut held = Vec::new();
@@ -358,7 +358,7 @@ fn faulty_store(fault: Fault) -> String {
 #[test]
 #[ignore = "end-to-end: needs s3s-fs and wrangler; run by make test"]
 fn a_failing_store_gets_a_gateway_error_never_a_500_or_a_hang() {
-    // Nothing listens there (the harness hands each port out once).
+    // Nothing listens there (the harness hands each port out once, and the OS never does).
     let closed = format!("http://127.0.0.1:{}", free_port());
     let cases = [
         ("down", closed, 503, "store_unavailable"),
@@ -428,11 +428,9 @@ fn a_failing_store_gets_a_gateway_error_never_a_500_or_a_hang() {
         &json!({ "method": "POST", "key": "a.bin", "size": 10 }),
     );
     assert_eq!(status, 200);
-    let logs = env.worker.logs();
-    assert!(
-        logs.contains("store_timeout") && logs.contains("store_unreachable"),
-        "{logs}"
-    );
+    let logged = |logs: &str| logs.contains("store_timeout") && logs.contains("store_unreachable");
+    let logs = env.worker.logs_when(logged);
+    assert!(logged(&logs), "{logs}");
     assert!(
         !logs.contains(&env.store.secret_key),
         "a secret in the logs"

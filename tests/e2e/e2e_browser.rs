@@ -28,7 +28,7 @@ use std::process::Command;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use crate::support::{self, free_port, now_secs, repo_root, Process, TempDir, TestEnv};
+use crate::support::{self, free_port, now_secs, repo_root, Process, S3Store, TempDir, TestEnv};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -209,25 +209,27 @@ fn uppy_6_in_chromium_uploads_multipart_and_single_put_with_signed_urls() {
     check_prerequisites();
     let t0 = Instant::now();
     let page_port = free_port();
-    let proxy_port = free_port();
     let page_origin = format!("http://127.0.0.1:{page_port}");
+    let dir = TempDir::new("browser");
+    // The proxy first: the worker signs for its address.
+    let store = S3Store::start_default();
+    let (proxy_port, proxy) = support::start_cors_proxy(
+        &store.endpoint,
+        &page_origin,
+        &dir.path().join("cors-proxy.log"),
+    );
     let proxy_endpoint = format!("http://127.0.0.1:{proxy_port}");
     let endpoint_var = format!("TARGET_{}_ENDPOINT", support::DEFAULT_TARGET.to_uppercase());
-    let env = TestEnv::start(&[
-        (endpoint_var.as_str(), proxy_endpoint.as_str()),
-        ("CORS_ALLOWED_ORIGINS", page_origin.as_str()),
-        ("ALLOWED_CONTENT_TYPES", "application/octet-stream,image/*"),
-        ("MAX_UPLOAD_SIZE", "104857600"),
-    ]);
-    let started_env = t0.elapsed();
-
-    let dir = TempDir::new("browser");
-    let proxy = support::start_cors_proxy(
-        proxy_port,
-        &env.store.endpoint,
-        &page_origin,
-        dir.path().join("cors-proxy.log"),
+    let env = TestEnv::start_with_store(
+        store,
+        &[
+            (endpoint_var.as_str(), proxy_endpoint.as_str()),
+            ("CORS_ALLOWED_ORIGINS", page_origin.as_str()),
+            ("ALLOWED_CONTENT_TYPES", "application/octet-stream,image/*"),
+            ("MAX_UPLOAD_SIZE", "104857600"),
+        ],
     );
+    let started_env = t0.elapsed();
 
     let t_run = Instant::now();
     let mut cmd = node(&browser_dir().join("run.mjs"));
@@ -355,18 +357,23 @@ fn uppy_6_in_chromium_uploads_multipart_and_single_put_with_signed_urls() {
          completed object{}",
         diag(&runner)
     );
-    let worker_logs = env.worker.logs();
     // Two creates (the big file, and the one removed mid-upload), one completion.
-    for (route, times) in [("/v1/multipart/create", 2), ("/v1/multipart/complete", 1)] {
-        let answered = worker_logs
-            .lines()
-            .filter(|l| {
-                l.contains(&format!(
-                    "\"method\":\"POST\",\"route\":\"{route}\",\"status\":200"
-                ))
-            })
-            .count();
-        assert_eq!(answered, times, "{route} with 200{}", diag(&runner));
+    let routes = [("/v1/multipart/create", 2), ("/v1/multipart/complete", 1)];
+    let answered = |logs: &str, route: &str| {
+        let line = format!("\"method\":\"POST\",\"route\":\"{route}\",\"status\":200");
+        logs.lines().filter(|l| l.contains(&line)).count()
+    };
+    // Written a moment after the answers: waited for, then counted.
+    let worker_logs = env
+        .worker
+        .logs_when(|logs| routes.iter().all(|&(r, times)| answered(logs, r) >= times));
+    for (route, times) in routes {
+        assert_eq!(
+            answered(&worker_logs, route),
+            times,
+            "{route} with 200{}",
+            diag(&runner)
+        );
     }
     let single_requests = requests_for(&requests, &env.store.bucket, &single_key);
     assert!(

@@ -21,7 +21,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::e2e_browser::{self, chromium, diagnostics, run_report};
-use crate::support::{self, free_port, now_secs, random_hex, repo_root, Process, TempDir, TestEnv};
+use crate::support::{
+    self, free_port, now_secs, random_hex, repo_root, Process, S3Store, TempDir, TestEnv,
+};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -102,23 +104,24 @@ fn demo_pages_upload_show_progress_download_and_refuse_in_words() {
             p.display()
         );
     }
-    let (page_port, proxy_port) = (free_port(), free_port());
+    let page_port = free_port();
     let origin = format!("http://127.0.0.1:{page_port}");
+    let dir = TempDir::new("demo");
+    // The proxy first: the worker signs for its address.
+    let store = S3Store::start_default();
+    let (proxy_port, proxy) =
+        support::start_cors_proxy(&store.endpoint, &origin, &dir.path().join("cors-proxy.log"));
     let endpoint_var = format!("TARGET_{}_ENDPOINT", support::DEFAULT_TARGET.to_uppercase());
     // wrangler.toml's own policy (types, 100 MiB, URL_TTL): what the page shows from it.
-    let env = TestEnv::start(&[
-        (
-            endpoint_var.as_str(),
-            &format!("http://127.0.0.1:{proxy_port}"),
-        ),
-        ("CORS_ALLOWED_ORIGINS", origin.as_str()),
-    ]);
-    let dir = TempDir::new("demo");
-    let proxy = support::start_cors_proxy(
-        proxy_port,
-        &env.store.endpoint,
-        &origin,
-        dir.path().join("cors-proxy.log"),
+    let env = TestEnv::start_with_store(
+        store,
+        &[
+            (
+                endpoint_var.as_str(),
+                &format!("http://127.0.0.1:{proxy_port}"),
+            ),
+            ("CORS_ALLOWED_ORIGINS", origin.as_str()),
+        ],
     );
     let mut cmd = Command::new("node");
     cmd.current_dir(repo_root())

@@ -16,7 +16,7 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use crate::support::{
-    self, http, now_secs, port_open, random_hex, try_http, JwksServer, S3Store, TempDir, TestEnv,
+    self, http, now_secs, port_closes, random_hex, try_http, JwksServer, S3Store, TempDir, TestEnv,
     Worker, HTTP_TIMEOUT,
 };
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -782,7 +782,7 @@ fn cached_keys_outlive_the_jwks_server() {
 
     jenv.server.stop();
     assert!(
-        !port_open(jenv.server.port),
+        port_closes(jenv.server.port, Duration::from_secs(5)),
         "the JWKS server still listens"
     );
     for round in 0..2 {
@@ -850,8 +850,7 @@ fn ps384_tokens_are_accepted_where_allowed() {
 fn a_jwks_server_that_never_answers_is_given_up_on_time() {
     let a = key("silent-a", Algorithm::RS256);
     // An issuer whose JWKS server takes connections and the requests, and never answers.
-    let silent =
-        std::net::TcpListener::bind(("127.0.0.1", crate::support::free_port())).expect("bind");
+    let silent = crate::support::listener();
     let silent_url = format!("http://{}/jwks.json", silent.local_addr().unwrap());
     silent.set_nonblocking(true).expect("non-blocking listener");
     let held = std::sync::Arc::new(Mutex::new(Vec::new()));
@@ -918,14 +917,12 @@ fn a_jwks_server_that_never_answers_is_given_up_on_time() {
         "the worker never reached the silent server"
     );
     // wrangler writes the worker's log lines a moment after the answers.
-    let logged = (0..50).any(|_| {
-        let found = jenv.env.worker.logs().contains("no answer within 5 s");
-        if !found {
-            sleep(Duration::from_millis(100));
-        }
-        found
-    });
-    assert!(logged, "the timeout was not logged\n{}", jenv.diagnosis());
+    let timed_out = |logs: &str| logs.contains("no answer within 5 s");
+    assert!(
+        timed_out(&jenv.env.worker.logs_when(timed_out)),
+        "the timeout was not logged\n{}",
+        jenv.diagnosis()
+    );
     stop.store(true, Ordering::Relaxed);
     holder.join().unwrap();
 }
@@ -937,8 +934,7 @@ fn an_endless_jwks_answer_is_cut_at_its_limit() {
     let a = key("endless-a", Algorithm::RS256);
     // An issuer whose JWKS server answers 200 with a chunked body that never ends (for a
     // minute at most), declaring no length.
-    let endless =
-        std::net::TcpListener::bind(("127.0.0.1", crate::support::free_port())).expect("bind");
+    let endless = crate::support::listener();
     let endless_url = format!("http://{}/jwks.json", endless.local_addr().unwrap());
     endless
         .set_nonblocking(true)
@@ -1002,18 +998,12 @@ fn an_endless_jwks_answer_is_cut_at_its_limit() {
     );
     // Given up on once 256 KiB came, not at the 5 s timeout.
     assert!(took < Duration::from_secs(4), "answered after {took:?}");
-    let logged = (0..50).any(|_| {
-        let found = jenv
-            .env
-            .worker
-            .logs()
-            .contains("the JWKS is over 262144 bytes");
-        if !found {
-            sleep(Duration::from_millis(100));
-        }
-        found
-    });
-    assert!(logged, "the cut was not logged\n{}", jenv.diagnosis());
+    let cut = |logs: &str| logs.contains("the JWKS is over 262144 bytes");
+    assert!(
+        cut(&jenv.env.worker.logs_when(cut)),
+        "the cut was not logged\n{}",
+        jenv.diagnosis()
+    );
     // The other issuer is served all along.
     jenv.accepts(&token(a, "alice"), "the other issuer");
     server.join().unwrap();
@@ -1139,13 +1129,12 @@ fn the_providers_alice_is_not_the_hmac_alice() {
         own["key"].as_str().unwrap().starts_with("local/alice/"),
         "{own}"
     );
-    // The operator was told, in the worker's log.
-    let logs = jenv.env.worker.logs();
-    assert!(
-        logs.contains("issuer_prefix") && logs.contains("idp/{sub}/{uuid}/{filename}"),
-        "{}",
-        tail(&logs, 4000)
-    );
+    // The operator was told, in the worker's log (by the first request, the harness's
+    // `GET /healthz`; wrangler writes it a moment later).
+    let told =
+        |logs: &str| logs.contains("issuer_prefix") && logs.contains("idp/{sub}/{uuid}/{filename}");
+    let logs = jenv.env.worker.logs_when(told);
+    assert!(told(&logs), "{}", tail(&logs, 4000));
 }
 
 #[test]
@@ -1254,7 +1243,10 @@ fn jwks_server_serves_keys_that_verify_the_tokens() {
     // Down: connections are refused.
     server.stop();
     assert!(server.is_stopped());
-    assert!(!port_open(server.port), "still listening after stop()");
+    assert!(
+        port_closes(server.port, Duration::from_secs(5)),
+        "still listening after stop()"
+    );
     assert!(try_http("GET", &server.url, &[], b"", Duration::from_secs(5)).is_err());
     server.stop(); // idempotent
     assert_eq!(server.fetches(), 5);

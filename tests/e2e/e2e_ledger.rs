@@ -398,7 +398,7 @@ type Hook = (Vec<(String, String)>, String);
 fn webhook_receiver(failures: usize) -> (String, std::sync::Arc<std::sync::Mutex<Vec<Hook>>>) {
     use std::io::{Read, Write};
     // A port of the harness's, never one another test's process is about to bind.
-    let listener = std::net::TcpListener::bind(("127.0.0.1", crate::support::free_port())).unwrap();
+    let listener = crate::support::listener();
     let url = format!(
         "http://127.0.0.1:{}/hooks/uploads",
         listener.local_addr().unwrap().port()
@@ -556,7 +556,11 @@ fn a_completion_webhook_is_retried_until_the_receiver_takes_it() {
             (Some("alice"), Some("local"))
         );
     }
-    let logs = env.worker.logs();
+    // Written a moment after the deliveries: waited for, then counted.
+    let logs = env.worker.logs_when(|logs| {
+        logs.matches("\"webhook_failed\"").count() >= 2
+            && logs.matches("\"webhook_delivered\"").count() >= 1
+    });
     assert_eq!(logs.matches("\"webhook_failed\"").count(), 2, "{logs}");
     assert_eq!(logs.matches("\"webhook_delivered\"").count(), 1, "{logs}");
     assert!(!logs.contains("MfKQ9r8"), "the secret in the logs");

@@ -1,9 +1,11 @@
 //! Shared harness of the end-to-end tests (the `support` module of `tests/e2e/`).
 //!
 //! It runs real processes on loopback: an `s3s-fs` store ([`S3Store`]) and `wrangler dev`
-//! serving the already built bundle in `build/` ([`Worker`]), each on a free port, each in its
-//! own temporary directory and process group. Dropping a handle kills the whole group and
-//! removes the directory, so tests leak neither processes nor ports, even when they panic.
+//! serving the already built bundle in `build/` ([`Worker`]), each on a free port below the OS's
+//! ephemeral range ([`free_port`]; started again on fresh ports if another process takes one
+//! first, [`start_on_fresh_ports`]), each in its own temporary directory and process group.
+//! Dropping a handle kills the whole group and removes the directory, so tests leak neither
+//! processes nor ports, even when they panic.
 //! For identity-provider tests, [`JwksServer`] serves a JWK set on loopback from a thread.
 //!
 //! Prerequisites (what `make test` does first): `scripts/setup.sh` (s3s-fs, npm packages) and
@@ -24,10 +26,10 @@
 //! ```
 #![allow(dead_code)] // a harness: not every test uses every part (create_bucket, header_all)
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
@@ -41,6 +43,8 @@ use std::os::unix::process::CommandExt as _;
 pub const S3_READY_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long `wrangler dev` may take to serve the worker (`GET /healthz` answered with JSON).
 pub const WORKER_READY_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long [`Worker::logs_when`] waits for the worker's console lines to be written.
+pub const LOG_TIMEOUT: Duration = Duration::from_secs(30);
 /// Timeout of one HTTP exchange made by [`http`].
 pub const HTTP_TIMEOUT: Duration = Duration::from_secs(30);
 /// The bucket [`TestEnv`] creates.
@@ -101,27 +105,209 @@ pub fn openssl_ed25519_key() -> (String, [u8; 32]) {
     (String::from_utf8(pem).expect("PEM is text"), public)
 }
 
-/// A free TCP port on 127.0.0.1. Ports handed out by this process are never handed out
-/// again, so tests running in parallel threads do not collide.
+/// Lowest port [`free_port`] hands out: above the registered ports services usually listen on.
+pub const PORT_FLOOR: u16 = 20_000;
+/// Where the OS's ephemeral range starts when `/proc` does not say (Linux's default; the BSDs
+/// and macOS start theirs at 49152).
+const DEFAULT_EPHEMERAL_LOW: u16 = 32_768;
+/// How many times a process that lost its port to another one is started again on fresh ports.
+pub const PORT_ATTEMPTS: u32 = 4;
+
+/// The first port of the OS's ephemeral range: `/proc/sys/net/ipv4/ip_local_port_range` when
+/// present, else [`DEFAULT_EPHEMERAL_LOW`].
+fn ephemeral_low() -> u16 {
+    fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(DEFAULT_EPHEMERAL_LOW)
+}
+
+/// A random number from the OS.
+fn random_u64() -> u64 {
+    u64::from_str_radix(&random_hex(8), 16).expect("hex")
+}
+
+/// A free TCP port on 127.0.0.1 for a process to listen on, below the OS's ephemeral range
+/// (from [`PORT_FLOOR`] up to the range's first port, read from `/proc`), picked at random and
+/// checked by binding it.
+///
+/// Why not `bind(0)`: a port from the ephemeral range is free only until the OS hands it out
+/// again, as the source port of an outgoing connection or to another process's `bind(0)`
+/// (workerd and wrangler bind their internal ports so), which happens often on a busy machine
+/// in the seconds before `wrangler dev` binds the port it was given. Below the range the OS
+/// hands out nothing by itself.
+///
+/// Never handed out twice, not even by two test processes at once (two worktrees' test runs):
+/// this process keeps a UDP socket bound to every port it handed out (TCP ports are not
+/// affected by it), which makes the others skip that port, until it exits. A process that
+/// still loses its port (to something else that listens at a fixed port) exits with "address
+/// already in use"; [`start_on_fresh_ports`] starts it again on new ones. (A test binding the
+/// port itself at once uses [`listener`].)
+///
+/// Where the ephemeral range leaves fewer than 1000 ports above [`PORT_FLOOR`] (a tuned
+/// `ip_local_port_range`), ports come from 1024 to 65535 instead, with a warning: the OS may
+/// then hand one of them out.
 pub fn free_port() -> u16 {
-    static GIVEN: OnceLock<Mutex<HashSet<u16>>> = OnceLock::new();
-    let given = GIVEN.get_or_init(|| Mutex::new(HashSet::new()));
-    for _ in 0..100 {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("bind an ephemeral port on 127.0.0.1")
-            .port();
-        if given.lock().unwrap_or_else(|e| e.into_inner()).insert(port) {
+    static GIVEN: OnceLock<Mutex<HashMap<u16, UdpSocket>>> = OnceLock::new();
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    let low = ephemeral_low();
+    let (first, end) = if low >= PORT_FLOOR.saturating_add(1000) {
+        (PORT_FLOOR, low)
+    } else {
+        if !WARNED.swap(true, Ordering::Relaxed) {
+            eprintln!(
+                "warning: the ephemeral port range starts at {low}, leaving no room below it: \
+                 test ports come from 1024-65535, which the OS may hand out too"
+            );
+        }
+        (1024, u16::MAX)
+    };
+    let mut given = GIVEN
+        .get_or_init(|| Mutex::new(HashMap::new()))
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let span = u64::from(end - first);
+    for _ in 0..1000 {
+        let port = first + u16::try_from(random_u64() % span).expect("below the span");
+        if given.contains_key(&port) || TcpListener::bind(("127.0.0.1", port)).is_err() {
+            continue;
+        }
+        // Held until this process exits: the reservation other test processes see.
+        if let Ok(held) = UdpSocket::bind(("127.0.0.1", port)) {
+            given.insert(port, held);
             return port;
         }
     }
-    panic!("no free port found on 127.0.0.1");
+    panic!("no free port found on 127.0.0.1 in {first}..{end}");
+}
+
+/// A listener on 127.0.0.1 at a port from [`free_port`], for a test's own server.
+///
+/// Binding right after [`free_port`] checked the port can fail for a moment: a socket stays
+/// open after this process closed it while a child process that another test is starting
+/// holds a copy of every descriptor, until it execs (seen in 2 of 2000 binds with children
+/// being started all along). So it is tried on other ports.
+pub fn listener() -> TcpListener {
+    let mut last = None;
+    for _ in 0..20 {
+        match TcpListener::bind(("127.0.0.1", free_port())) {
+            Ok(listener) => return listener,
+            Err(e) => last = Some(e),
+        }
+    }
+    panic!("cannot listen on 127.0.0.1: {last:?}");
+}
+
+/// Whether 127.0.0.1:`port` refuses connections within `timeout` (polled). A listener this
+/// process closed can accept a connection for a moment after (see [`listener`]), and a
+/// process that exits closes its ports as it goes.
+pub fn port_closes(port: u16, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while port_open(port) {
+        if Instant::now() > deadline {
+            return false;
+        }
+        sleep(Duration::from_millis(20));
+    }
+    true
+}
+
+/// Whether a process's output says that it could not listen at a port because something else
+/// does (`EADDRINUSE`: node says "address already in use", workerd and Rust programs
+/// "Address already in use").
+pub fn lost_its_port(output: &str) -> bool {
+    output.contains("EADDRINUSE")
+        || output
+            .to_ascii_lowercase()
+            .contains("address already in use")
+}
+
+/// A process that exited because it could not listen at its port ([`lost_its_port`]).
+pub struct PortLost(pub Process);
+
+/// Calls `start` (which starts a process on ports from [`free_port`] and waits until it
+/// serves) until it does not return [`PortLost`], at most [`PORT_ATTEMPTS`] times; then
+/// panics with the last process's output.
+pub fn start_on_fresh_ports<T>(mut start: impl FnMut() -> Result<T, PortLost>) -> T {
+    let mut attempt = 1;
+    loop {
+        match start() {
+            Ok(started) => return started,
+            Err(PortLost(mut process)) => {
+                if attempt == PORT_ATTEMPTS {
+                    process.fail(&format!(
+                        "lost its port to another process {PORT_ATTEMPTS} times in a row"
+                    ));
+                }
+                eprintln!(
+                    "note: {} lost its port to another process (attempt {attempt} of \
+                     {PORT_ATTEMPTS}); starting it again on fresh ports",
+                    process.name
+                );
+                attempt += 1;
+            }
+        }
+    }
 }
 
 /// Whether something accepts TCP connections on 127.0.0.1:`port`.
 pub fn port_open(port: u16) -> bool {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+}
+
+/// Whether a process of the process group `pgid` listens at TCP `port`, from `/proc` (the
+/// listening sockets of `/proc/net/tcp{,6}`, then the open files of the group's processes);
+/// `None` where `/proc/net` cannot be read.
+fn group_listens(pgid: u32, port: u16) -> Option<bool> {
+    let mut sockets = Vec::new();
+    let mut readable = false;
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = fs::read_to_string(table) else {
+            continue;
+        };
+        readable = true;
+        for line in text.lines().skip(1) {
+            // sl local_address rem_address st ... inode: the port in hex, 0A is LISTEN.
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let local_port = fields
+                .get(1)
+                .and_then(|a| a.rsplit(':').next())
+                .and_then(|p| u16::from_str_radix(p, 16).ok());
+            if fields.len() > 9 && fields[3] == "0A" && local_port == Some(port) {
+                sockets.push(format!("socket:[{}]", fields[9]));
+            }
+        }
+    }
+    if !readable {
+        return None;
+    }
+    if sockets.is_empty() {
+        return Some(false);
+    }
+    for entry in fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(stat) = fs::read_to_string(entry.path().join("stat")) else {
+            continue; // not a process, or gone
+        };
+        // `pid (comm) state ppid pgrp ...`; the command name may hold spaces and parentheses.
+        let pgrp = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(2))
+            .and_then(|p| p.parse::<u32>().ok());
+        if pgrp != Some(pgid) {
+            continue;
+        }
+        let Ok(fds) = fs::read_dir(entry.path().join("fd")) else {
+            continue;
+        };
+        for fd in fds.flatten() {
+            let target = fs::read_link(fd.path()).unwrap_or_default();
+            if sockets.iter().any(|s| target.as_os_str() == s.as_str()) {
+                return Some(true);
+            }
+        }
+    }
+    Some(false)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -191,6 +377,13 @@ impl Process {
         self.child.id()
     }
 
+    /// Whether this process (or one it started) listens at TCP `port` on loopback; where
+    /// `/proc` does not tell, whether anything accepts connections there ([`port_open`]).
+    /// Unlike [`port_open`], not fooled by another process that took the port.
+    pub fn listens(&self, port: u16) -> bool {
+        group_listens(self.pid(), port).unwrap_or_else(|| port_open(port))
+    }
+
     /// Everything the process printed so far.
     pub fn logs(&self) -> String {
         fs::read(&self.log)
@@ -207,12 +400,33 @@ impl Process {
         }
     }
 
-    /// Waits until something accepts connections on 127.0.0.1:`port`; panics with the process's
-    /// output when it exits first or `timeout` passes.
+    /// Waits until the process listens at `port` ([`Process::listens`]); panics with the
+    /// process's output when it exits first or `timeout` passes.
     pub fn wait_listening(&mut self, port: u16, timeout: Duration) {
+        self.await_port(port, timeout, false);
+    }
+
+    /// [`Process::wait_listening`], except that a process that exits because it lost its port
+    /// ([`lost_its_port`]) comes back as [`PortLost`], to be started again on another port
+    /// ([`start_on_fresh_ports`]).
+    pub fn listening(mut self, port: u16, timeout: Duration) -> Result<Process, PortLost> {
+        if self.await_port(port, timeout, true) {
+            Ok(self)
+        } else {
+            Err(PortLost(self))
+        }
+    }
+
+    /// Waits until the process listens at `port` ([`Process::listens`]): `true` then, `false`
+    /// when it exited having lost its port and `may_lose` is set; panics with the process's
+    /// output when it exits otherwise or `timeout` passes.
+    fn await_port(&mut self, port: u16, timeout: Duration, may_lose: bool) -> bool {
         let deadline = Instant::now() + timeout;
-        while !port_open(port) {
+        while !self.listens(port) {
             if self.exited().is_some() {
+                if may_lose && lost_its_port(&self.logs()) {
+                    return false;
+                }
                 self.fail("exited before listening");
             }
             if Instant::now() > deadline {
@@ -222,6 +436,7 @@ impl Process {
             }
             sleep(Duration::from_millis(50));
         }
+        true
     }
 
     /// Panics with the process's output.
@@ -288,19 +503,21 @@ fn tail(s: &str, max: usize) -> &str {
 pub const PROXY_READY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Starts `tests/browser/cors-proxy.mjs` (the README's bucket CORS rule for `origin`, in front of
-/// the store at `upstream`, which has no CORS of its own) on 127.0.0.1:`port`, output in `log`;
-/// waits (at most [`PROXY_READY_TIMEOUT`]) until it listens.
-pub fn start_cors_proxy(port: u16, upstream: &str, origin: &str, log: PathBuf) -> Process {
+/// the store at `upstream`, which has no CORS of its own) on a free port, output in `log`; waits
+/// (at most [`PROXY_READY_TIMEOUT`]) until it listens. Returns the port and the process.
+pub fn start_cors_proxy(upstream: &str, origin: &str, log: &Path) -> (u16, Process) {
     let root = repo_root();
-    let mut cmd = Command::new("node");
-    cmd.current_dir(&root)
-        .arg(root.join("tests/browser/cors-proxy.mjs"))
-        .args(["--port", &port.to_string()])
-        .args(["--upstream", upstream])
-        .args(["--origin", origin]);
-    let mut proxy = Process::spawn("cors-proxy", cmd, log);
-    proxy.wait_listening(port, PROXY_READY_TIMEOUT);
-    proxy
+    start_on_fresh_ports(|| {
+        let port = free_port();
+        let mut cmd = Command::new("node");
+        cmd.current_dir(&root)
+            .arg(root.join("tests/browser/cors-proxy.mjs"))
+            .args(["--port", &port.to_string()])
+            .args(["--upstream", upstream])
+            .args(["--origin", origin]);
+        let proxy = Process::spawn("cors-proxy", cmd, log.to_path_buf());
+        Ok((port, proxy.listening(port, PROXY_READY_TIMEOUT)?))
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -326,23 +543,26 @@ pub struct S3Store {
 
 impl S3Store {
     /// Starts `s3s-fs` on a free port with `bucket` created and the given keys; waits (at
-    /// most [`S3_READY_TIMEOUT`]) until it accepts connections.
+    /// most [`S3_READY_TIMEOUT`]) until it listens. Started again on another port
+    /// when it lost its port to another process ([`start_on_fresh_ports`]).
     pub fn start(bucket: &str, access_key: &str, secret_key: &str) -> S3Store {
         let dir = TempDir::new("s3");
         let root = dir.path().join("data");
         fs::create_dir_all(root.join(bucket)).expect("create the bucket directory");
-        let port = free_port();
         let bin = find_s3s_fs();
-        let mut cmd = Command::new(&bin);
-        cmd.args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--access-key", access_key, "--secret-key", secret_key])
-            .arg(&root)
-            .env(
-                "RUST_LOG",
-                std::env::var("S3S_LOG").unwrap_or_else(|_| "warn".into()),
-            );
-        let mut process = Process::spawn("s3s-fs", cmd, dir.path().join("s3s-fs.log"));
-        process.wait_listening(port, S3_READY_TIMEOUT);
+        let (port, process) = start_on_fresh_ports(|| {
+            let port = free_port();
+            let mut cmd = Command::new(&bin);
+            cmd.args(["--host", "127.0.0.1", "--port", &port.to_string()])
+                .args(["--access-key", access_key, "--secret-key", secret_key])
+                .arg(&root)
+                .env(
+                    "RUST_LOG",
+                    std::env::var("S3S_LOG").unwrap_or_else(|_| "warn".into()),
+                );
+            let process = Process::spawn("s3s-fs", cmd, dir.path().join("s3s-fs.log"));
+            Ok((port, process.listening(port, S3_READY_TIMEOUT)?))
+        });
         S3Store {
             port,
             endpoint: format!("http://127.0.0.1:{port}"),
@@ -436,6 +656,8 @@ impl Worker {
     /// `.dev.vars` is ignored (an empty `--env-file` replaces it), state goes to a temporary
     /// directory. Waits (at most [`WORKER_READY_TIMEOUT`]) until the worker itself answers
     /// `GET /healthz` (a JSON response of any status: a misconfigured worker answers 500).
+    /// Started again on other ports when it lost one of its ports to another process
+    /// ([`start_on_fresh_ports`]).
     pub fn start(vars: &[(&str, &str)]) -> Worker {
         Worker::start_in(vars, None)
     }
@@ -464,12 +686,23 @@ impl Worker {
                 wrangler.display()
             );
         }
+        start_on_fresh_ports(|| Worker::try_start(&wrangler, vars, state))
+    }
+
+    /// One start of `wrangler dev` on fresh ports (see [`Worker::start`]): [`PortLost`] when it
+    /// exited because another process took one of them.
+    fn try_start(
+        wrangler: &Path,
+        vars: &[(&str, &str)],
+        state: Option<&Path>,
+    ) -> Result<Worker, PortLost> {
+        let root = repo_root();
         let dir = TempDir::new("wrangler");
         let env_file = dir.path().join("empty.env");
         fs::write(&env_file, "").expect("write the empty env file");
         let port = free_port();
         let inspector_port = free_port();
-        let mut cmd = Command::new(&wrangler);
+        let mut cmd = Command::new(wrangler);
         cmd.current_dir(&root)
             .arg("dev")
             .arg("--config")
@@ -500,7 +733,8 @@ impl Worker {
         let health = format!("{base_url}/healthz");
         let deadline = Instant::now() + WORKER_READY_TIMEOUT;
         loop {
-            if port_open(port) {
+            // Its own port, not one another process took (which it would answer for).
+            if process.listens(port) {
                 if let Ok(res) = try_http("GET", &health, &[], b"", Duration::from_secs(5)) {
                     // The worker itself answered (every answer of it is JSON; a misconfigured
                     // worker answers 500 `config_invalid`). wrangler's own error pages are not.
@@ -513,6 +747,9 @@ impl Worker {
                 }
             }
             if process.exited().is_some() {
+                if lost_its_port(&process.logs()) {
+                    return Err(PortLost(process));
+                }
                 process.fail("exited before answering GET /healthz");
             }
             if Instant::now() > deadline {
@@ -522,12 +759,12 @@ impl Worker {
             }
             sleep(Duration::from_millis(250));
         }
-        Worker {
+        Ok(Worker {
             port,
             base_url,
             process,
             _dir: dir,
-        }
+        })
     }
 
     /// `base_url` + `path` (`path` starts with `/`).
@@ -536,8 +773,27 @@ impl Worker {
     }
 
     /// Everything wrangler (and the worker's console) printed so far.
+    ///
+    /// The worker's console lines come a moment after its answers (workerd hands them to
+    /// wrangler's node process, which formats each warning with esbuild before writing it),
+    /// seconds later on a loaded machine: to check that something was logged, use
+    /// [`Worker::logs_when`].
     pub fn logs(&self) -> String {
         self.process.logs()
+    }
+
+    /// [`Worker::logs`] once `logged` holds for them (polled until [`LOG_TIMEOUT`]), else the
+    /// output at the deadline: the caller asserts `logged` (or more) on what it gets, and can
+    /// check what must not be there on output that has caught up.
+    pub fn logs_when(&self, logged: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + LOG_TIMEOUT;
+        loop {
+            let logs = self.logs();
+            if logged(&logs) || Instant::now() > deadline {
+                return logs;
+            }
+            sleep(Duration::from_millis(50));
+        }
     }
 }
 
@@ -605,7 +861,12 @@ pub struct TestEnv {
 impl TestEnv {
     /// Starts a store and a worker (see the type's documentation).
     pub fn start(extra_vars: &[(&str, &str)]) -> TestEnv {
-        let store = S3Store::start_default();
+        TestEnv::start_with_store(S3Store::start_default(), extra_vars)
+    }
+
+    /// [`TestEnv::start`] with a store already started (so that what sits in front of it, a
+    /// CORS proxy, can be started before the worker that signs for it).
+    pub fn start_with_store(store: S3Store, extra_vars: &[(&str, &str)]) -> TestEnv {
         let jwt_secret = random_hex(32);
         let mut vars = TestEnv::base_vars(&store, &jwt_secret);
         for (k, v) in extra_vars {
@@ -871,14 +1132,11 @@ impl JwksServer {
 
     /// Starts serving `jwks` (the JSON text, served as given) on a free port.
     pub fn start(jwks: &str) -> JwksServer {
-        let (port, listener) = (0..20)
-            .find_map(|_| {
-                let port = free_port();
-                TcpListener::bind(("127.0.0.1", port))
-                    .ok()
-                    .map(|l| (port, l))
-            })
-            .expect("bind a free port on 127.0.0.1 for the JWKS server");
+        let listener = listener();
+        let port = listener
+            .local_addr()
+            .expect("the listener's address")
+            .port();
         let state = Arc::new(JwksState {
             body: Mutex::new(jwks.to_owned()),
             cache_control: Mutex::new(JWKS_DEFAULT_CACHE_CONTROL.to_owned()),
@@ -1073,4 +1331,85 @@ fn jwks_serve_connection(mut stream: TcpStream, state: &JwksState) {
     // connection before the answer is read.
     let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
     while matches!(stream.read(&mut buf), Ok(n) if n > 0) {}
+}
+
+// ---------------------------------------------------------------------------------------------
+// The harness's own tests
+
+#[test]
+fn free_ports_are_below_the_ephemeral_range_and_never_handed_out_twice() {
+    let low = ephemeral_low();
+    assert!(
+        low >= PORT_FLOOR + 1000,
+        "this machine's ephemeral range starts at {low}: no room below it"
+    );
+    let ports: Vec<u16> = (0..200).map(|_| free_port()).collect();
+    let distinct: std::collections::HashSet<u16> = ports.iter().copied().collect();
+    assert_eq!(
+        distinct.len(),
+        ports.len(),
+        "a port handed out twice: {ports:?}"
+    );
+    for &port in &ports {
+        assert!(
+            (PORT_FLOOR..low).contains(&port),
+            "{port} is not in {PORT_FLOOR}..{low}"
+        );
+        // Free for the process it is meant for (TCP), reserved against other test processes
+        // (UDP: what their free_port tries to bind).
+        TcpListener::bind(("127.0.0.1", port)).unwrap_or_else(|e| panic!("{port}: {e}"));
+        assert!(
+            UdpSocket::bind(("127.0.0.1", port)).is_err(),
+            "{port} is not reserved"
+        );
+    }
+}
+
+#[test]
+fn the_messages_of_a_lost_port_are_recognised() {
+    for lost in [
+        // node (the CORS proxy, the page servers)
+        "Error: listen EADDRINUSE: address already in use 127.0.0.1:20001",
+        // wrangler dev
+        "✘ [ERROR] Address already in use (127.0.0.1:38123). Please check that you are not \
+         already running a server on this address or specify a different port with --port.",
+        // s3s-fs (Rust's io::Error)
+        "Error: Address already in use (os error 98)",
+    ] {
+        assert!(lost_its_port(lost), "{lost}");
+    }
+    for other in [
+        "Ready on http://127.0.0.1:20001",
+        "Error: Permission denied (os error 13)",
+    ] {
+        assert!(!lost_its_port(other), "{other}");
+    }
+}
+
+#[test]
+#[ignore = "end-to-end: needs node; run by make test"]
+fn a_process_that_lost_its_port_is_started_again_on_another() {
+    let dir = TempDir::new("ports");
+    // The first attempt gets a port that something else listens at already.
+    let taken = TcpListener::bind(("127.0.0.1", free_port())).unwrap();
+    let taken_port = taken.local_addr().unwrap().port();
+    let mut attempts = 0;
+    let (port, mut process) = start_on_fresh_ports(|| {
+        attempts += 1;
+        let port = if attempts == 1 {
+            taken_port
+        } else {
+            free_port()
+        };
+        let mut cmd = Command::new("node");
+        cmd.arg("-e").arg(format!(
+            "require('node:net').createServer().listen({port}, '127.0.0.1')"
+        ));
+        let log = dir.path().join(format!("node-{attempts}.log"));
+        let process = Process::spawn("node", cmd, log);
+        Ok((port, process.listening(port, Duration::from_secs(20))?))
+    });
+    assert_eq!(attempts, 2);
+    assert_ne!(port, taken_port);
+    assert!(port_open(port) && process.exited().is_none());
 }
