@@ -3,7 +3,8 @@
 //! [`JsLedger`], the core's [`api::Ledger`](crate::api::Ledger) that calls the object.
 //!
 //! One object per subject (named by the token's issuer and `sub`). It keeps the subject's
-//! [`Book`] as one JSON row of its SQLite storage; the class reads the row, calls
+//! [`Book`] as one JSON row of its SQLite storage, and the book's granted uploads as a row
+//! each (so that a call's cost does not grow with them: it loads only the one it needs); the class reads the row, calls
 //! [`ledger_step`] and writes the result without awaiting anything in between, so no two calls
 //! interleave: the object is the one place where a subject's budget is counted. Its alarm
 //! removes what has expired (used `jti`s after their token's `exp` plus leeway, buckets past the
@@ -21,7 +22,7 @@ use worker::{js_sys, Env};
 
 use crate::adapter::{warn, within};
 use crate::api::{Ledger, LedgerUnavailable};
-use crate::ledger::{Book, Call, Delivery, Reply, Stale, Upload};
+use crate::ledger::{Book, Call, Delivery, Reply, Stale, Upload, MAX_UPLOADS};
 use crate::webhook;
 
 /// Longest wait for the object's answer; then the grant is refused (`ledger_unavailable`).
@@ -34,27 +35,55 @@ extern "C" {
     fn ledger_call(env: &JsValue, name: &str, body: &str) -> Result<js_sys::Promise, JsValue>;
 }
 
+/// The upload record a ledger call reads or changes ([`Call::upload_id`]), for the `Ledger`
+/// class of `src/shim.js` to load before [`ledger_step`]; `None` for other calls (or a call it
+/// cannot read, which the step then refuses).
+#[wasm_bindgen]
+pub fn ledger_upload_of(call: &str) -> Option<String> {
+    serde_json::from_str::<Call>(call).ok()?.upload_id()
+}
+
 /// One step of a subject's ledger, for the `Ledger` class of `src/shim.js`: `stored` is the
 /// book's row (`null` when there is none), `call` a [`Call`] as JSON (`null` for the alarm,
-/// which only prunes), `now_ms` the object's clock.
+/// which only prunes), `now_ms` the object's clock. The upload records are kept apart, one
+/// row each: `loaded` is the JSON array of those the step needs (the call's,
+/// [`ledger_upload_of`]; for the alarm, those whose time has come), `total` and `uncompleted`
+/// count all the rows (loaded ones included).
 ///
-/// Returns `[reply, book, next, due]`: the [`Reply`] as JSON (`null` for the alarm); the book
-/// to store (`undefined`: unchanged, `null`: delete the row); when (milliseconds) the alarm
-/// should next run (`null`: nothing to expire); and for the alarm, the stale multipart uploads
-/// to abort and the webhooks to deliver now, as JSON `{"aborts": […], "deliveries": […]}`
-/// (`null`: nothing), for [`run_due`]. Fails (throws) on a stored book or call it
-/// cannot read, so that the grant is refused rather than counted against an empty book.
+/// Returns `[reply, book, next, due, rows]`: the [`Reply`] as JSON (`null` for the alarm); the
+/// book to store (`undefined`: unchanged, `null`: delete the row); when (milliseconds) the
+/// alarm should next run for the book itself (`null`: nothing to expire; the class also
+/// wakes for the records' own times); for the alarm, the stale multipart uploads to abort, the
+/// uploads to delete and the webhooks to deliver now, as JSON (`null`: nothing), for
+/// [`run_due`]; and the upload rows to write, as JSON `{"rows": [[id, json | null, next
+/// (seconds), uncompleted (0/1), granted_at], …], "evict": n}` (`null` json: delete the row;
+/// `evict`: how many rows to forget beyond [`MAX_UPLOADS`], completed ones first, then the
+/// oldest). Fails (throws) on a stored book or call it cannot read, so that the grant is
+/// refused rather than counted against an empty book.
 #[wasm_bindgen]
 pub fn ledger_step(
     stored: Option<String>,
     call: Option<String>,
     now_ms: f64,
+    loaded: &str,
+    total: f64,
+    uncompleted: f64,
 ) -> Result<js_sys::Array, JsValue> {
     let now = (now_ms / 1000.0) as u64;
     let mut book: Book = match stored {
         None => Book::default(),
         Some(s) => serde_json::from_str(&s).map_err(|_| JsValue::from_str("unreadable book"))?,
     };
+    let loaded: Vec<Upload> =
+        serde_json::from_str(loaded).map_err(|_| JsValue::from_str("unreadable uploads"))?;
+    let loaded_ids: Vec<String> = loaded
+        .iter()
+        .map(|u| Upload::id(&u.target, &u.key))
+        .collect();
+    let loaded_open = loaded.iter().filter(|u| u.completed.is_none()).count() as u64;
+    let others = (uncompleted as u64).saturating_sub(loaded_open);
+    let others_total = (total as u64).saturating_sub(loaded.len() as u64);
+    book.load_uploads(loaded, others);
     let (reply, changed) = match call {
         None => {
             book.prune(now);
@@ -72,6 +101,32 @@ pub fn ledger_step(
             )
         }
     };
+    let work = Work {
+        aborts: book.due(now),
+        deliveries: book.deliveries(now),
+        deletions: book.deletions(now),
+    };
+    let uploads = book.take_uploads();
+    let mut rows: Vec<serde_json::Value> = loaded_ids
+        .iter()
+        .filter(|id| !uploads.contains_key(*id))
+        .map(|id| serde_json::json!([id, null, 0, 0, 0]))
+        .collect();
+    if changed {
+        for (id, u) in &uploads {
+            let json = serde_json::to_string(u).unwrap_or_default();
+            let open = u8::from(u.completed.is_none());
+            rows.push(serde_json::json!([
+                id,
+                json,
+                u.next_event(),
+                open,
+                u.granted_at
+            ]));
+        }
+    }
+    let evict = (others_total + uploads.len() as u64).saturating_sub(MAX_UPLOADS as u64);
+    let rows = serde_json::json!({ "rows": rows, "evict": evict }).to_string();
     let stored = match (changed, book.is_empty()) {
         (false, _) => JsValue::UNDEFINED,
         (true, true) => JsValue::NULL,
@@ -80,16 +135,13 @@ pub fn ledger_step(
     let next = book
         .next_expiry()
         .map_or(JsValue::NULL, |at| JsValue::from_f64(at as f64 * 1000.0));
-    let work = Work {
-        aborts: book.due(now),
-        deliveries: book.deliveries(now),
-        deletions: book.deletions(now),
-    };
     let due = match (reply.is_null(), work.is_empty()) {
         (true, false) => JsValue::from_str(&serde_json::to_string(&work).unwrap_or_default()),
         _ => JsValue::NULL,
     };
-    Ok(js_sys::Array::of4(&reply, &stored, &next, &due))
+    let out = js_sys::Array::of4(&reply, &stored, &next, &due);
+    out.push(&JsValue::from_str(&rows));
+    Ok(out)
 }
 
 /// What an alarm has to do outside the book: stale uploads to abort, webhooks to deliver.

@@ -98,8 +98,8 @@ pub struct Upload {
 }
 
 impl Upload {
-    /// When the book next has to act on it: delete it, or forget it.
-    fn next_event(&self) -> u64 {
+    /// When the book next has to act on it (Unix seconds): delete it, or forget it.
+    pub fn next_event(&self) -> u64 {
         match (self.completed.is_none(), self.delete_at) {
             (true, Some(at)) => at,
             _ => self.until + 1,
@@ -309,9 +309,13 @@ pub struct Book {
     /// Webhooks given up: message id → when (the last [`MAX_FAILED`]).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     failed: BTreeMap<String, u64>,
-    /// Granted uploads by [`Upload::id`] (the last [`MAX_UPLOADS`]).
+    /// Granted uploads by [`Upload::id`] (the last [`MAX_UPLOADS`]). A storage may keep them
+    /// apart and load only those a call needs ([`Call::upload_id`], [`Book::load_uploads`]).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     uploads: BTreeMap<String, Upload>,
+    /// Uncompleted uploads its storage keeps apart and did not load, for the usage.
+    #[serde(skip)]
+    stored_uncompleted: u64,
 }
 
 impl Book {
@@ -362,6 +366,22 @@ impl Book {
             self.open.remove(store_id);
             self.cleanup.remove(store_id);
         }
+    }
+
+    /// Takes the upload records out, for a storage that keeps them apart from the rest of
+    /// the book (the Durable Object: one SQLite row each, so that a call reads and writes only
+    /// the one it needs, however many the subject has).
+    pub fn take_uploads(&mut self) -> BTreeMap<String, Upload> {
+        std::mem::take(&mut self.uploads)
+    }
+
+    /// Puts records that storage loaded into the book, with how many other uncompleted
+    /// uploads it keeps (for [`Usage::uploads_uncompleted`]).
+    pub fn load_uploads(&mut self, uploads: impl IntoIterator<Item = Upload>, others: u64) {
+        for u in uploads {
+            self.uploads.insert(Upload::id(&u.target, &u.key), u);
+        }
+        self.stored_uncompleted = others;
     }
 
     /// The remembered upload of `key` on `target`.
@@ -430,7 +450,8 @@ impl Book {
             .uploads
             .values()
             .filter(|u| u.completed.is_none())
-            .count() as u64;
+            .count() as u64
+            + self.stored_uncompleted;
         usage
     }
 
@@ -677,6 +698,25 @@ pub enum Call {
     /// The deletion of an uncompleted upload (target, key) failed: try again at the time given.
     /// Answered with the usage.
     PostponeDelete(String, String, u64),
+}
+
+impl Call {
+    /// The upload record ([`Upload::id`]) this call reads or changes, if any: what a storage
+    /// that keeps records apart from the book loads for it.
+    pub fn upload_id(&self) -> Option<String> {
+        match self {
+            Self::Reserve(ask) => ask
+                .upload
+                .as_ref()
+                .map(|u| Upload::id(&u.target, &u.key))
+                .or_else(|| ask.link.as_ref().map(|l| l.0.clone())),
+            Self::Complete(done) => Some(Upload::id(&done.target, &done.key)),
+            Self::Removed(target, key, _) | Self::PostponeDelete(target, key, _) => {
+                Some(Upload::id(target, key))
+            }
+            _ => None,
+        }
+    }
 }
 
 /// The ledger's answer to a [`Call`] (JSON).

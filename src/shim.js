@@ -118,20 +118,62 @@ export class Ledger {
   constructor(ctx, env) {
     this.storage = ctx.storage;
     this.env = env;
-    this.storage.sql.exec("CREATE TABLE IF NOT EXISTS book (id INTEGER PRIMARY KEY, json TEXT NOT NULL)");
+    const sql = this.storage.sql;
+    sql.exec("CREATE TABLE IF NOT EXISTS book (id INTEGER PRIMARY KEY, json TEXT NOT NULL)");
+    // The granted uploads, one row each (src/durable.rs, ledger_step): a call reads and
+    // writes only its own, however many a subject has. `next`: when (Unix seconds) the alarm
+    // has to act on it; `open`: not completed.
+    sql.exec(
+      "CREATE TABLE IF NOT EXISTS uploads (id TEXT PRIMARY KEY, json TEXT NOT NULL, " +
+        "next INTEGER NOT NULL, open INTEGER NOT NULL, granted INTEGER NOT NULL)",
+    );
   }
 
   // One call (a JSON ledger call, or null for the alarm): the reply and the next alarm time.
   step(call) {
     const sql = this.storage.sql;
+    const now = Date.now();
     const row = sql.exec("SELECT json FROM book WHERE id = 1").toArray()[0];
-    const [reply, book, next, due] = imports.ledger_step(row ? row.json : null, call, Date.now());
+    const id = call === null ? undefined : imports.ledger_upload_of(call);
+    const loaded =
+      call === null
+        ? sql.exec("SELECT json FROM uploads WHERE next <= ?", Math.floor(now / 1000)).toArray()
+        : id === undefined
+          ? []
+          : sql.exec("SELECT json FROM uploads WHERE id = ?", id).toArray();
+    const counts = sql.exec("SELECT COUNT(*) AS n, COALESCE(SUM(open), 0) AS open FROM uploads").one();
+    const [reply, book, next, due, written] = imports.ledger_step(
+      row ? row.json : null,
+      call,
+      now,
+      "[" + loaded.map((r) => r.json).join(",") + "]",
+      counts.n,
+      counts.open,
+    );
     if (book === null) {
       sql.exec("DELETE FROM book WHERE id = 1");
     } else if (book !== undefined) {
       sql.exec("INSERT OR REPLACE INTO book (id, json) VALUES (1, ?)", book);
     }
-    return [reply, next, due];
+    const { rows, evict } = JSON.parse(written);
+    for (const [rid, json, at, open, granted] of rows) {
+      if (json === null) sql.exec("DELETE FROM uploads WHERE id = ?", rid);
+      else
+        sql.exec(
+          "INSERT OR REPLACE INTO uploads (id, json, next, open, granted) VALUES (?, ?, ?, ?, ?)",
+          rid, json, at, open, granted,
+        );
+    }
+    if (evict > 0) {
+      // The ledger's rule (MAX_UPLOADS): completed ones first, then the oldest.
+      sql.exec(
+        "DELETE FROM uploads WHERE id IN (SELECT id FROM uploads ORDER BY open, granted LIMIT ?)",
+        evict,
+      );
+    }
+    const first = sql.exec("SELECT MIN(next) AS at FROM uploads").one().at;
+    const wake = first === null ? next : next === null ? first * 1000 : Math.min(next, first * 1000);
+    return [reply, wake, due];
   }
 
   // `this.alarmAt` caches the alarm's time (the object is its only writer); `undefined` until

@@ -162,6 +162,12 @@ fn single_use_tokens_stay_used_across_a_restart() {
 /// The `json` of every ledger book stored under `state` (the SQLite files of the `Ledger`
 /// objects), read with Python's `sqlite3` while `wrangler dev` may still run (WAL readers).
 fn stored_books(state: &Path) -> String {
+    stored(state, "SELECT json FROM book")
+}
+
+/// The first column of `query`'s rows in every `Ledger` object's SQLite file under `state`,
+/// a line each.
+fn stored(state: &Path, query: &str) -> String {
     let script = r#"
 import glob, sqlite3, sys
 for f in sorted(glob.glob(sys.argv[1] + "/**/*Ledger*/*.sqlite", recursive=True)):
@@ -169,8 +175,8 @@ for f in sorted(glob.glob(sys.argv[1] + "/**/*Ledger*/*.sqlite", recursive=True)
         continue
     db = sqlite3.connect("file:" + f + "?mode=ro", uri=True)
     try:
-        for (j,) in db.execute("SELECT json FROM book"):
-            print(j)
+        for row in db.execute(sys.argv[2]):
+            print(row[0])
     except sqlite3.OperationalError:
         pass
 "#;
@@ -178,6 +184,7 @@ for f in sorted(glob.glob(sys.argv[1] + "/**/*Ledger*/*.sqlite", recursive=True)
         .arg("-c")
         .arg(script)
         .arg(state)
+        .arg(query)
         .output()
         .expect("python3 (for its sqlite3 module) runs");
     assert!(
@@ -643,5 +650,45 @@ fn uncompleted_uploads_are_deleted_by_the_ledger_alarm() {
     assert_eq!(
         (&used["bytes_day"], &used["uploads_uncompleted"]),
         (&json!(3), &json!(0))
+    );
+}
+
+/// Each granted upload is a row of its own in the object's SQLite storage (a call reads and
+/// writes only its own), and a subject keeps at most 1000 (`MAX_UPLOADS`): past it, the
+/// oldest are forgotten.
+#[test]
+#[ignore = "end-to-end: needs s3s-fs and wrangler; run by make test"]
+fn granted_uploads_are_stored_a_row_each_and_bounded() {
+    let (_store, secret, mut vars) = single_use_vars(&[]);
+    vars.retain(|(k, _)| k != "SINGLE_USE_TOKENS");
+    vars.push(("QUOTA_BYTES_PER_DAY".into(), "1000000".into()));
+    let refs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let state = TempDir::new("ledger-rows");
+    let worker = Worker::start_persisting(&refs, state.path());
+    let alice = token(&secret, &json!({ "sub": "alice", "exp": now_secs() + 600 }));
+    let grants = 1010;
+    thread::scope(|s| {
+        for t in 0..8 {
+            let (worker, alice) = (&worker, &alice);
+            s.spawn(move || {
+                for _ in (t..grants).step_by(8) {
+                    let (status, body) = upload(worker, alice, 1);
+                    assert_eq!(status, 200, "{body}");
+                }
+            });
+        }
+    });
+    let used = &usage(&worker, &alice)["used"];
+    assert_eq!(
+        (&used["bytes_day"], &used["uploads_uncompleted"]),
+        (&json!(grants), &json!(1000))
+    );
+    assert_eq!(
+        stored(state.path(), "SELECT COUNT(*) FROM uploads").trim(),
+        "1000"
+    );
+    assert!(
+        !stored_books(state.path()).contains("uploads"),
+        "records in the book row"
     );
 }
