@@ -39,7 +39,8 @@
 # Environment: BENCH_DURATION (s, default 10) per run, BENCH_ROUNDS (3: every target is measured
 # once per round, rounds interleave the targets), BENCH_WARMUP (s, 3), BENCH_CONNECTIONS (32),
 # BENCH_THREADS (2), BENCH_STARTUP_ROUNDS (9), BENCH_CRITERION_ARGS (default "--warm-up-time 1 --measurement-time 3"),
-# BENCH_SKIP_BUILD=1 (use build/ as it is), BENCH_SKIP_NATIVE=1 (no criterion run),
+# BENCH_SKIP_BUILD=1 (use build/ as it is), BENCH_SKIP_NATIVE=1 (no criterion run), BENCH_TARGETS
+# (a space-separated subset of the workerd targets, e.g. "ours-c1 ours-budget-c1"),
 # BENCH_TARGET_DIR (cargo's target directory for the criterion benches, default target/bench).
 # Every process started here is stopped on exit. Logs of the last run: bench/out/.
 set -euo pipefail
@@ -250,6 +251,9 @@ run() {
 }
 
 TARGETS=(ours ours-budget ours-es256 ours-rs256 healthz aws4fetch sdk floor ours-c1 ours-budget-c1)
+# BENCH_TARGETS="ours-c1 ours-budget-c1" measures only those (a quick look at one change; the
+# table then leaves the others' rows out or marks them missing).
+if [ -n "${BENCH_TARGETS:-}" ]; then read -r -a TARGETS <<<"$BENCH_TARGETS"; fi
 for t in "${TARGETS[@]}"; do
   say "$t: warm-up ${WARMUP}s (excluded)"
   run "$t" "$WARMUP" "$OUT/warmup-$t.log" || true
