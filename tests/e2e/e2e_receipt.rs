@@ -47,17 +47,7 @@ fn upload(env: &TestEnv, token: &str, name: &str, content_type: &str, bytes: &[u
     );
     assert_eq!(r.status, 200, "{}", r.text());
     let grant = r.json();
-    let headers: Vec<(String, String)> = grant["headers"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
-        .collect();
-    let refs: Vec<(&str, &str)> = headers
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let put = http("PUT", grant["url"].as_str().unwrap(), &refs, bytes);
+    let put = crate::e2e_multipart::send(&grant, bytes);
     assert_eq!(
         put.status,
         200,
