@@ -541,3 +541,36 @@ pub fn xml_text(body: &str, tag: &str) -> String {
         .replace("&quot;", "\"")
         .replace("&amp;", "&")
 }
+
+/// Runs `script` (an ES module) with `node` and the environment `env`: its standard output,
+/// after asserting that it succeeded; `None` when node is missing outside CI (in CI, where
+/// setup installs it, a missing node fails the test). `label` names the temporary directory.
+pub fn node_output(label: &str, script: &str, env: &[(&str, &str)]) -> Option<String> {
+    let dir = std::env::temp_dir().join(format!("presign-{label}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("script.mjs");
+    std::fs::write(&file, script).unwrap();
+    let ran = std::process::Command::new("node")
+        .arg(&file)
+        .envs(env.iter().copied())
+        .output();
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = match ran {
+        Ok(out) => out,
+        Err(e) => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "node is needed for this test in CI: {e}"
+            );
+            eprintln!("node not found: skipped");
+            return None;
+        }
+    };
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(stdout)
+}

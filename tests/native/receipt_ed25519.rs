@@ -600,28 +600,9 @@ fn the_readmes_node_snippet_verifies_what_the_worker_signs() {
          console.log(JSON.stringify([{good:?}, {changed:?}, {other:?}, {hs:?}].map((r) => verifyReceipt(r, keys))))\n",
         set = set.body,
     );
-    let dir = std::env::temp_dir().join(format!("presign-readme-receipt-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("verify.mjs");
-    std::fs::write(&file, script).unwrap();
-    let out = match std::process::Command::new("node").arg(&file).output() {
-        Ok(out) => out,
-        Err(e) => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "node is needed for this test in CI: {e}"
-            );
-            eprintln!("node not found: skipped");
-            return;
-        }
+    let Some(stdout) = crate::api_support::node_output("readme-receipt", &script, &[]) else {
+        return;
     };
-    let _ = std::fs::remove_dir_all(&dir);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let results: Value = serde_json::from_str(stdout.trim()).expect("JSON from node");
     assert_eq!(results[0]["key"], "alice/p/a.png", "{results}");
     assert_eq!(results[0]["iss"], ISSUER, "{results}");

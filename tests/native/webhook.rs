@@ -140,31 +140,10 @@ fn the_readmes_verification_snippet_accepts_what_the_worker_signs() {
         old = message(now - 3600, body),
         body = body,
     );
-    let dir = std::env::temp_dir().join(format!("presign-readme-webhook-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("verify.mjs");
-    std::fs::write(&file, script).unwrap();
-    let out = match Command::new("node")
-        .arg(&file)
-        .env("WEBHOOK_SECRET", SECRET)
-        .output()
-    {
-        Ok(out) => out,
-        Err(e) => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "node is needed for this test in CI: {e}"
-            );
-            eprintln!("node not found: skipped");
-            return;
-        }
+    let Some(stdout) =
+        crate::api_support::node_output("readme-webhook", &script, &[("WEBHOOK_SECRET", SECRET)])
+    else {
+        return;
     };
-    let _ = std::fs::remove_dir_all(&dir);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     assert_eq!(stdout.trim(), "[true,false,false]");
 }
