@@ -22,7 +22,7 @@
 //! | 503 | [`ApiError::LedgerUnavailable`] | `ledger_unavailable` (with `Retry-After`) |
 //! | 403 / 422 | [`ApiError::Ticket`] | `ticket_invalid`, `ticket_expired` (403), `invalid_upload_id` (422): a multipart upload's ticket or a worker URL's pass |
 //! | 409 | [`ApiError::TicketUsed`] | `ticket_used`: a create URL already created its upload |
-//! | 422 | [`ApiError::Breach`] | `size_exceeded`, `size_mismatch`: the parts break the grant (the upload was aborted) |
+//! | 422 | [`ApiError::Breach`] | `size_exceeded`, `size_mismatch`: the parts break the grant (the upload was aborted), or the completed object does (it was deleted) |
 //! | 501 | [`ApiError::ReceiptsNotConfigured`] | `receipts_not_configured`: `/v1/uploads/complete` without `RECEIPT_SECRET` or `RECEIPT_SIGNING_KEY` |
 //! | 404 | [`ApiError::ReceiptKeysNotConfigured`] | `receipt_keys_not_configured`: `/v1/receipts/jwks.json` without `RECEIPT_SIGNING_KEY` (no receipts, or HS256 ones) |
 //! | 409 | [`ApiError::UploadMissing`] | `upload_missing`: no object under the key (not uploaded yet, or deleted) |
@@ -82,7 +82,8 @@ pub(crate) enum ApiError {
     Ticket(TicketError),
     /// A create URL whose upload was already created (with a ledger, each is used once).
     TicketUsed,
-    /// The store's parts break the upload's grant; it was aborted unless it had no part.
+    /// The store's parts break the upload's grant; it was aborted unless it had no part. Or
+    /// the completed object does ([`Breach::Object`]); it was deleted.
     Breach(Breach),
     /// The store failed or refused the worker's own request.
     Store(StoreError),
@@ -211,6 +212,9 @@ impl fmt::Display for ApiError {
             Self::TicketUsed => f.write_str(
                 "this create URL already created its upload; ask /v1/sign for a new one",
             ),
+            Self::Breach(b @ Breach::Object { .. }) => {
+                write!(f, "{b}; the object was deleted at the store")
+            }
             Self::Breach(b) if b.aborts() => write!(f, "{b}; the upload was aborted at the store"),
             Self::Breach(b) => write!(f, "{b}"),
             Self::Store(e) if e.retryable() => write!(f, "{e}; try again later"),

@@ -19,8 +19,10 @@
 //!   completes only when the parts are what the ticket grants: at most
 //!   `ceil(size / part size)`, each of its exact length, adding up to exactly the declared size.
 //!   Otherwise it aborts the upload at the store (its parts are freed) and answers `422
-//!   size_exceeded` (or `size_mismatch` when smaller). The completed object is then read and
-//!   settled as `/v1/uploads/complete` does (`receipt.rs`). The answer is a
+//!   size_exceeded` (or `size_mismatch` when smaller). The completed object is then read: of
+//!   another size than declared (a part replaced at the store between the listing and the
+//!   completion), it is deleted and refused the same way. Else it is settled as
+//!   `/v1/uploads/complete` does (`receipt.rs`). The answer is a
 //!   `CompleteMultipartUploadResult` with `Location`, which Uppy needs, and the receipt when
 //!   receipts are configured.
 
@@ -34,9 +36,10 @@ use super::quota::Ledger;
 use super::{ApiError, Request, Response, Service, Target};
 use crate::ledger::{Ask, Call, Limits, Outcome, Reply, Stale, Upload};
 use crate::policy;
+use crate::store::complete::Breach;
 use crate::store::list_parts::{self, Part};
 use crate::store::ticket::{Ticket, TicketError};
-use crate::store::{abort, complete, create, Answer, StoreError, Transport};
+use crate::store::{abort, complete, create, delete, Answer, StoreError, Transport};
 
 /// The route of the worker-run CreateMultipartUpload.
 pub(super) const CREATE_PATH: &str = "/v1/multipart/create";
@@ -526,7 +529,20 @@ impl Service {
                     status,
                     body: &answer,
                 })?;
-                self.inspect(target, &ticket.key, now, store).await?
+                let seen = self.inspect(target, &ticket.key, now, store).await?;
+                if seen.object.size != ticket.size {
+                    // The store completed other bytes than it listed: a part was replaced in
+                    // between (the list names parts by number when the store gives no ETags).
+                    // Nothing of another size than granted is kept, with a ledger or without.
+                    self.delete_at_store(target, &ticket.key, now, store)
+                        .await?;
+                    self.removed(target, &ticket, subject, ledger).await;
+                    return Err(ApiError::Breach(Breach::Object {
+                        size: seen.object.size,
+                        declared: ticket.size,
+                    }));
+                }
+                seen
             }
             Err(ApiError::Store(e)) if e.code() == "upload_not_found" => {
                 // Completed before (or aborted): only an object of the ticket's size counts.
@@ -662,6 +678,26 @@ impl Service {
         let request = abort::request(&target.write, &target.bucket, key, store_id, now)?;
         let (status, body) = store.send(&request, b"").await?;
         abort::parse(&Answer {
+            status,
+            body: &body,
+        })?;
+        Ok(())
+    }
+}
+
+impl Service {
+    /// DeleteObject of `key` (the target's write credentials): `Ok` once it is gone (deleted
+    /// now, or not there).
+    pub(super) async fn delete_at_store<T: Transport>(
+        &self,
+        target: &Target,
+        key: &str,
+        now: u64,
+        store: &T,
+    ) -> Result<(), ApiError> {
+        let request = delete::request(&target.write, &target.bucket, key, now)?;
+        let (status, body) = store.send(&request, b"").await?;
+        delete::parse(&Answer {
             status,
             body: &body,
         })?;

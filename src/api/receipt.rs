@@ -40,7 +40,7 @@ use crate::jwks::Remote;
 use crate::ledger::{Call, Completion, Reply, Verdict};
 use crate::policy::{self, sniff};
 use crate::store::get_range::{self, Start};
-use crate::store::{delete, head, Transport};
+use crate::store::{head, Transport};
 
 /// The route.
 pub(super) const COMPLETE_PATH: &str = "/v1/uploads/complete";
@@ -246,12 +246,7 @@ impl Service {
         }
         if !mismatch.fields.is_empty() {
             if self.config.policy.delete_mismatched {
-                let request = delete::request(&target.write, &target.bucket, key, now)?;
-                let (status, body) = store.send(&request, b"").await?;
-                delete::parse(&crate::store::Answer {
-                    status,
-                    body: &body,
-                })?;
+                self.delete_at_store(target, key, now, store).await?;
                 mismatch.deleted = true;
                 if let Some(subject) = owner.ledger {
                     // Its bytes go back to the budget; a failure only leaves them counted.

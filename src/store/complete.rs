@@ -37,6 +37,15 @@ pub enum Breach {
         /// The declared size.
         declared: u64,
     },
+    /// The completed object is of another size than declared, though the listed parts added
+    /// up to it: a part was replaced at the store between ListParts and the completion (the
+    /// list names parts by number only when the store gives no ETags). The object is deleted.
+    Object {
+        /// The completed object's size (its HeadObject).
+        size: u64,
+        /// The declared size.
+        declared: u64,
+    },
 }
 
 impl Breach {
@@ -54,6 +63,7 @@ impl Breach {
             Self::TooManyParts { .. } | Self::Overflow => "size_exceeded",
             Self::PartLength { size, expected, .. } if size > expected => "size_exceeded",
             Self::Total { total, declared } if total > declared => "size_exceeded",
+            Self::Object { size, declared } if size > declared => "size_exceeded",
             _ => "size_mismatch",
         }
     }
@@ -81,6 +91,11 @@ impl std::fmt::Display for Breach {
             Self::Total { total, declared } => write!(
                 f,
                 "the parts add up to {total} bytes, the upload was granted {declared}"
+            ),
+            Self::Object { size, declared } => write!(
+                f,
+                "the completed object is {size} bytes, the upload was granted {declared} (a part \
+                 was replaced at the store while it was completed)"
             ),
         }
     }
@@ -269,6 +284,10 @@ mod tests {
         assert_eq!(e.code(), "size_exceeded");
         let e = body(&ticket(u64::MAX - 1, None), &parts(&[u64::MAX, u64::MAX])).unwrap_err();
         assert_eq!(e.code(), "size_exceeded");
+        // A completed object of another size than declared.
+        for (size, code) in [(13, "size_exceeded"), (11, "size_mismatch")] {
+            assert_eq!(Breach::Object { size, declared: 12 }.code(), code);
+        }
     }
 
     #[test]

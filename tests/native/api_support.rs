@@ -196,6 +196,10 @@ pub struct FakeStore {
     /// The first bytes of every object a multipart upload completes (parts keep only their
     /// sizes): a PNG signature unless a test sets others.
     pub multipart_start: RefCell<Vec<u8>>,
+    /// Parts replaced at the store after the worker listed them (another credential's PUT of
+    /// the same part number), as (number, size): applied when the upload completes, so the
+    /// object is of another size than the list said.
+    pub replaced_before_complete: RefCell<Vec<(u16, u64)>>,
     next: Cell<u32>,
 }
 
@@ -212,6 +216,7 @@ impl FakeStore {
             page: Cell::new(1000),
             types: RefCell::default(),
             multipart_start: RefCell::new(b"\x89PNG\r\n\x1a\n".to_vec()),
+            replaced_before_complete: RefCell::default(),
             next: Cell::new(0),
         }
     }
@@ -319,7 +324,8 @@ impl FakeStore {
                     return err(412, "PreconditionFailed");
                 }
                 let body = std::str::from_utf8(body).unwrap();
-                let (_, parts) = self.uploads.borrow_mut().remove(&id).unwrap();
+                let (_, mut parts) = self.uploads.borrow_mut().remove(&id).unwrap();
+                parts.extend(self.replaced_before_complete.borrow_mut().drain(..));
                 let mut size = 0;
                 for p in body.split("<PartNumber>").skip(1) {
                     let n: u16 = p[..p.find('<').unwrap()].parse().unwrap();
@@ -420,6 +426,7 @@ impl FakeStore {
             }
             "DELETE" => {
                 self.files.borrow_mut().remove(key);
+                self.objects.borrow_mut().remove(key);
                 status(204)
             }
             _ => status(405),

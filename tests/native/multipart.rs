@@ -378,6 +378,71 @@ fn an_upload_that_breaks_its_grant_is_aborted_never_completed() {
 }
 
 #[test]
+fn a_part_replaced_after_the_listing_never_leaves_an_object_of_another_size() {
+    // The store lists parts without ETags (s3s-fs), so the completion names parts by number
+    // only: a part PUT again with another credential between ListParts and
+    // CompleteMultipartUpload makes an object of another size than the list added up to.
+    // The worker reads the completed object: of another size than granted, it is deleted and
+    // refused, with or without a ledger, and the ledger gives the bytes back.
+    for (extra, replaced, want) in [
+        (&[][..], 2 * MIB + 1, "size_exceeded"),
+        (&[][..], MIB, "size_mismatch"),
+        (
+            &[
+                ("QUOTA_BYTES_PER_DAY", "104857600"),
+                ("QUOTA_OPEN_MULTIPART", "5"),
+            ][..],
+            3 * MIB,
+            "size_exceeded",
+        ),
+    ] {
+        let w = World::new(extra);
+        let (key, id) = w.create("movie.mp4", 12 * MIB, None);
+        let store_id = FakeStore::store_id(&id);
+        for (n, size) in [(1, 5 * MIB), (2, 5 * MIB), (3, 2 * MIB)] {
+            w.store.put_part(&store_id, n, size);
+        }
+        *w.store.replaced_before_complete.borrow_mut() = vec![(3, replaced)];
+        let r = w.post(&w.complete_url(&key, &id), b"");
+        assert_eq!(
+            (r.status, code(&r)),
+            (422, want.to_owned()),
+            "{extra:?} {replaced}: {}",
+            r.body
+        );
+        let v: Value = serde_json::from_str(&r.body).unwrap();
+        let message = v["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains(&format!("{} bytes", 10 * MIB + replaced))
+                && message.contains("deleted"),
+            "{message}"
+        );
+        assert!(w.store.files.borrow().is_empty(), "{extra:?} {replaced}");
+        assert!(w.store.objects.borrow().is_empty(), "{extra:?} {replaced}");
+        assert_eq!(w.open_uploads(), 0);
+        let requests = w.store.requests.borrow();
+        let (method, url, _, _) = requests.last().unwrap();
+        assert_eq!(
+            (method.as_str(), url.as_str()),
+            (
+                "DELETE",
+                format!("http://127.0.0.1:9000/uploads/{key}").as_str()
+            )
+        );
+        drop(requests);
+        // The ledger, when there is one, gives the upload's bytes back and closes it.
+        let books = w.ledger.books.borrow();
+        match books.values().next() {
+            Some(book) => {
+                let usage = book.usage(NOW);
+                assert_eq!((usage.bytes_day, usage.open_multipart), (0, 0), "{usage:?}");
+            }
+            None => assert!(extra.is_empty(), "a ledger was configured"),
+        }
+    }
+}
+
+#[test]
 fn every_page_of_the_part_list_is_read() {
     let w = World::new(&[]);
     let (key, id) = w.create("movie.mp4", 12 * MIB, None);
