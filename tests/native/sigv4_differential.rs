@@ -410,11 +410,39 @@ fn header_signatures_match_aws_sigv4() {
     }
 }
 
-/// The worker's own multipart control requests (`presign_worker::store`) are header-signed
-/// exactly as `aws-sigv4` signs the same request: query, signed headers and body hash.
+/// The worker's own requests to the store (`presign_worker::store`: the multipart control
+/// requests, and the HeadObject, ranged GET and DeleteObject of a completion check) are
+/// header-signed exactly as `aws-sigv4` signs the same request: query, signed headers and body
+/// hash. Once on AWS (virtual-hosted, with a session token) and once on a store of its own
+/// endpoint (path-style, as R2, MinIO and s3s-fs are addressed, without a token).
 #[test]
 fn store_control_requests_match_aws_sigv4() {
-    use presign_worker::store::{abort, complete, create, list_parts};
+    let stores = [
+        (
+            "https://s3.eu-central-1.amazonaws.com",
+            AddressingStyle::VirtualHosted,
+            "eu-central-1",
+            Some("session/token+="),
+        ),
+        (
+            "http://127.0.0.1:9000",
+            AddressingStyle::Path,
+            "us-east-1",
+            None,
+        ),
+    ];
+    for (endpoint, style, region, token) in stores {
+        store_requests_match_aws_sigv4(endpoint, style, region, token);
+    }
+}
+
+fn store_requests_match_aws_sigv4(
+    endpoint: &str,
+    style: AddressingStyle,
+    region: &'static str,
+    token: Option<&str>,
+) {
+    use presign_worker::store::{abort, complete, create, delete, get_range, head, list_parts};
     let case = |method: Method, key: &str, query: &[(&str, &str)], headers: &[(&str, &str)]| Case {
         method,
         key: key.to_owned(),
@@ -426,10 +454,10 @@ fn store_control_requests_match_aws_sigv4() {
             .iter()
             .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
             .collect(),
-        token: Some("session/token+=".to_owned()),
-        region: "eu-central-1",
-        endpoint: "https://s3.eu-central-1.amazonaws.com".to_owned(),
-        style: AddressingStyle::VirtualHosted,
+        token: token.map(str::to_owned),
+        region,
+        endpoint: endpoint.to_owned(),
+        style,
         expires: 300,
         now: 1_764_000_000,
     };
@@ -503,6 +531,31 @@ fn store_control_requests_match_aws_sigv4() {
         (
             abort::request(&signer, &bucket, key, id, now).unwrap(),
             case(Method::Delete, key, &[("uploadId", id)], &[]),
+            &b""[..],
+        ),
+        (
+            head::request(&signer, &bucket, key, now).unwrap(),
+            case(
+                Method::Head,
+                key,
+                &[],
+                &[("x-amz-checksum-mode", "ENABLED")],
+            ),
+            &b""[..],
+        ),
+        (
+            get_range::request(&signer, &bucket, key, "\"0f3a\"", now).unwrap(),
+            case(
+                Method::Get,
+                key,
+                &[],
+                &[("if-match", "\"0f3a\""), ("range", "bytes=0-511")],
+            ),
+            &b""[..],
+        ),
+        (
+            delete::request(&signer, &bucket, key, now).unwrap(),
+            case(Method::Delete, key, &[], &[]),
             &b""[..],
         ),
     ];
