@@ -500,59 +500,65 @@ impl Service {
             .ok_or(ApiError::Ticket(TicketError::Forged))?;
         let ticket = self.open_ticket(target, &pass.key, upload_id, now)?;
         let subject = pass.subject.as_deref();
-        let seen = match self.list_all(target, &ticket, now, store).await {
-            Ok(parts) => {
-                let body = match complete::body(&ticket, &parts) {
-                    Ok(body) => body,
-                    Err(breach) => {
-                        if breach.aborts() {
-                            self.abort_at_store(target, &ticket.key, &ticket.upload_id, now, store)
-                                .await?;
-                            self.removed(target, &ticket, subject, ledger).await;
-                        }
-                        return Err(ApiError::Breach(breach));
+        let listed = self.list_all(target, &ticket, now, store).await;
+        // Completed before (the answer was lost) or aborted: the store no longer knows the
+        // upload, or lists it without parts (s3s-fs lists a completed upload as empty).
+        let gone = match &listed {
+            Ok(parts) => parts.is_empty(),
+            Err(ApiError::Store(e)) => e.code() == "upload_not_found",
+            Err(_) => false,
+        };
+        let seen = if gone {
+            // Only an object of the ticket's size under its key counts as this upload's.
+            match self.inspect(target, &ticket.key, now, store).await {
+                Ok(seen) if seen.object.size == ticket.size => seen,
+                Ok(_) | Err(ApiError::UploadMissing) => {
+                    return Err(listed.err().unwrap_or(ApiError::Breach(Breach::Empty)))
+                }
+                Err(other) => return Err(other),
+            }
+        } else {
+            let parts = listed?;
+            let body = match complete::body(&ticket, &parts) {
+                Ok(body) => body,
+                Err(breach) => {
+                    if breach.aborts() {
+                        self.abort_at_store(target, &ticket.key, &ticket.upload_id, now, store)
+                            .await?;
+                        self.removed(target, &ticket, subject, ledger).await;
                     }
-                };
-                let if_none_match =
-                    policy::no_overwrite_header(&self.config.policy, false).is_some();
-                let request = complete::request(
-                    &target.write,
-                    &target.bucket,
-                    &ticket.key,
-                    &ticket.upload_id,
-                    body.as_bytes(),
-                    if_none_match,
-                    now,
-                )?;
-                let (status, answer) = store.send(&request, body.as_bytes()).await?;
-                complete::parse(&Answer {
-                    status,
-                    body: &answer,
-                })?;
-                let seen = self.inspect(target, &ticket.key, now, store).await?;
-                if seen.object.size != ticket.size {
-                    // The store completed other bytes than it listed: a part was replaced in
-                    // between (the list names parts by number when the store gives no ETags).
-                    // Nothing of another size than granted is kept, with a ledger or without.
-                    self.delete_at_store(target, &ticket.key, now, store)
-                        .await?;
-                    self.removed(target, &ticket, subject, ledger).await;
-                    return Err(ApiError::Breach(Breach::Object {
-                        size: seen.object.size,
-                        declared: ticket.size,
-                    }));
+                    return Err(ApiError::Breach(breach));
                 }
-                seen
+            };
+            let if_none_match = policy::no_overwrite_header(&self.config.policy, false).is_some();
+            let request = complete::request(
+                &target.write,
+                &target.bucket,
+                &ticket.key,
+                &ticket.upload_id,
+                body.as_bytes(),
+                if_none_match,
+                now,
+            )?;
+            let (status, answer) = store.send(&request, body.as_bytes()).await?;
+            complete::parse(&Answer {
+                status,
+                body: &answer,
+            })?;
+            let seen = self.inspect(target, &ticket.key, now, store).await?;
+            if seen.object.size != ticket.size {
+                // The store completed other bytes than it listed: a part was replaced in
+                // between (the list names parts by number when the store gives no ETags).
+                // Nothing of another size than granted is kept, with a ledger or without.
+                self.delete_at_store(target, &ticket.key, now, store)
+                    .await?;
+                self.removed(target, &ticket, subject, ledger).await;
+                return Err(ApiError::Breach(Breach::Object {
+                    size: seen.object.size,
+                    declared: ticket.size,
+                }));
             }
-            Err(ApiError::Store(e)) if e.code() == "upload_not_found" => {
-                // Completed before (or aborted): only an object of the ticket's size counts.
-                match self.inspect(target, &ticket.key, now, store).await {
-                    Ok(seen) if seen.object.size == ticket.size => seen,
-                    Ok(_) | Err(ApiError::UploadMissing) => return Err(ApiError::Store(e)),
-                    Err(other) => return Err(other),
-                }
-            }
-            Err(other) => return Err(other),
+            seen
         };
         let (iss, sub) = pass.owner.clone().unwrap_or_default();
         let owner = super::receipt::Owner {

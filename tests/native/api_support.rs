@@ -200,6 +200,9 @@ pub struct FakeStore {
     /// the same part number), as (number, size): applied when the upload completes, so the
     /// object is of another size than the list said.
     pub replaced_before_complete: RefCell<Vec<(u16, u64)>>,
+    /// ListParts of an upload the store no longer has lists no parts instead of answering
+    /// `NoSuchUpload` (what s3s-fs does once an upload is completed).
+    pub lists_gone_uploads_empty: Cell<bool>,
     next: Cell<u32>,
 }
 
@@ -217,6 +220,7 @@ impl FakeStore {
             types: RefCell::default(),
             multipart_start: RefCell::new(b"\x89PNG\r\n\x1a\n".to_vec()),
             replaced_before_complete: RefCell::default(),
+            lists_gone_uploads_empty: Cell::new(false),
             next: Cell::new(0),
         }
     }
@@ -296,6 +300,9 @@ impl FakeStore {
             ("GET", Some(id)) => {
                 let uploads = self.uploads.borrow();
                 let Some((k, parts)) = uploads.get(&id) else {
+                    if self.lists_gone_uploads_empty.get() {
+                        return (200, "<ListPartsResult></ListPartsResult>".to_owned());
+                    }
                     return err(404, "NoSuchUpload");
                 };
                 assert_eq!(*k, key);
