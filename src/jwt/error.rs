@@ -61,6 +61,30 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// Every kind, in declaration order: for tables of the codes (the API documents each as a
+    /// possible `reason` of `invalid_token`). A unit test fails to compile when a kind is added
+    /// and not listed here.
+    pub const ALL: &'static [ErrorKind] = &[
+        ErrorKind::Malformed,
+        ErrorKind::TooLarge,
+        ErrorKind::BadSignature,
+        ErrorKind::AlgNotAllowed,
+        ErrorKind::UnknownKey,
+        ErrorKind::InvalidKey,
+        ErrorKind::UnsupportedCrit,
+        ErrorKind::BadType,
+        ErrorKind::DuplicateClaim,
+        ErrorKind::Expired,
+        ErrorKind::NotYetValid,
+        ErrorKind::TooOld,
+        ErrorKind::MissingClaim,
+        ErrorKind::InvalidClaim,
+        ErrorKind::WrongIssuer,
+        ErrorKind::WrongAudience,
+        ErrorKind::AsyncVerificationRequired,
+        ErrorKind::Replayed,
+    ];
+
     /// The stable snake_case code of this kind, e.g. `"expired"` or `"bad_signature"`.
     pub fn code(&self) -> &'static str {
         match self {

@@ -122,27 +122,37 @@ fn algorithm_names_round_trip_and_none_is_never_one() {
     }
 }
 
+/// The index of `kind` in [`ErrorKind::ALL`]; an exhaustive match, so that a new kind does
+/// not compile until it is listed there.
+fn position(kind: ErrorKind) -> usize {
+    match kind {
+        ErrorKind::Malformed => 0,
+        ErrorKind::TooLarge => 1,
+        ErrorKind::BadSignature => 2,
+        ErrorKind::AlgNotAllowed => 3,
+        ErrorKind::UnknownKey => 4,
+        ErrorKind::InvalidKey => 5,
+        ErrorKind::UnsupportedCrit => 6,
+        ErrorKind::BadType => 7,
+        ErrorKind::DuplicateClaim => 8,
+        ErrorKind::Expired => 9,
+        ErrorKind::NotYetValid => 10,
+        ErrorKind::TooOld => 11,
+        ErrorKind::MissingClaim => 12,
+        ErrorKind::InvalidClaim => 13,
+        ErrorKind::WrongIssuer => 14,
+        ErrorKind::WrongAudience => 15,
+        ErrorKind::AsyncVerificationRequired => 16,
+        ErrorKind::Replayed => 17,
+    }
+}
+
 #[test]
 fn error_codes_are_unique_snake_case() {
-    let kinds = [
-        ErrorKind::Malformed,
-        ErrorKind::TooLarge,
-        ErrorKind::BadSignature,
-        ErrorKind::AlgNotAllowed,
-        ErrorKind::UnknownKey,
-        ErrorKind::InvalidKey,
-        ErrorKind::UnsupportedCrit,
-        ErrorKind::BadType,
-        ErrorKind::DuplicateClaim,
-        ErrorKind::Expired,
-        ErrorKind::NotYetValid,
-        ErrorKind::TooOld,
-        ErrorKind::MissingClaim,
-        ErrorKind::InvalidClaim,
-        ErrorKind::WrongIssuer,
-        ErrorKind::WrongAudience,
-    ];
-    let mut codes: Vec<&str> = kinds.iter().map(ErrorKind::code).collect();
+    for (i, kind) in ErrorKind::ALL.iter().enumerate() {
+        assert_eq!(position(*kind), i, "{kind:?}");
+    }
+    let mut codes: Vec<&str> = ErrorKind::ALL.iter().map(ErrorKind::code).collect();
     for c in &codes {
         assert!(
             c.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
@@ -151,7 +161,7 @@ fn error_codes_are_unique_snake_case() {
     }
     codes.sort_unstable();
     codes.dedup();
-    assert_eq!(codes.len(), kinds.len());
+    assert_eq!(codes.len(), ErrorKind::ALL.len());
 }
 
 #[test]

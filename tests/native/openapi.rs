@@ -255,6 +255,7 @@ fn check_answer(spec: &Value, path: &str, method: &str, r: &Response, seen: &mut
         seen.insert(format!("{path} {method} {}", r.status));
         return;
     }
+    check_headers(spec, path, method, r);
     let schema = response_schema(spec, path, method, r.status);
     let xml = r
         .headers
@@ -278,6 +279,42 @@ fn check_answer(spec: &Value, path: &str, method: &str, r: &Response, seen: &mut
         panic!("{method} {path} {}: {e}", r.status);
     }
     seen.insert(format!("{path} {method} {}", r.status));
+}
+
+/// Asserts that the answer carries every header its documented response requires, and that a
+/// `Retry-After` it carries is documented for that response.
+#[track_caller]
+fn check_headers(spec: &Value, path: &str, method: &str, r: &Response) {
+    let op = &spec["paths"][path][method.to_ascii_lowercase()];
+    let documented = resolve(spec, &op["responses"][r.status.to_string()]);
+    let headers = documented["headers"].as_object();
+    for (name, h) in headers.into_iter().flatten() {
+        let required = resolve(spec, h)["required"] == json!(true);
+        let sent = r.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name));
+        if required {
+            assert!(sent.is_some(), "{method} {path} {}: no {name}", r.status);
+        }
+        if let Some((_, v)) = sent {
+            let schema = &resolve(spec, h)["schema"];
+            let value = v
+                .parse::<u64>()
+                .map(Value::from)
+                .unwrap_or_else(|_| Value::String(v.clone()));
+            if let Err(e) = validate(spec, schema, &value, name) {
+                panic!("{method} {path} {}: {e}", r.status);
+            }
+        }
+    }
+    if r.headers
+        .iter()
+        .any(|(n, _)| n.eq_ignore_ascii_case("retry-after"))
+    {
+        assert!(
+            headers.is_some_and(|h| h.contains_key("Retry-After")),
+            "{method} {path} {} sends Retry-After, which its document does not name",
+            r.status
+        );
+    }
 }
 
 /// Asserts that a wrong method on `path` is a 405 error whose `Allow` names the documented
@@ -1234,4 +1271,124 @@ fn receipt_key_set_answers_match_the_document() {
         .chain([format!("{path} wrong method 405")])
         .collect();
     assert_eq!(seen, documented);
+}
+
+/// The error codes the document lists: exactly those of the README's Errors table, and every
+/// code of the layers below that can reach an answer (the signer's, the token's, the store's,
+/// the tickets', the completion checks').
+#[test]
+fn the_error_codes_are_the_readme_s_and_the_layers_codes() {
+    use presign_worker::jwt::ErrorKind;
+    use presign_worker::sigv4::SignError;
+    use presign_worker::store::ticket::TicketError;
+    use presign_worker::store::StoreError;
+    let spec = spec();
+    let listed = |member: &str| -> BTreeSet<String> {
+        spec["components"]["schemas"]["Error"]["properties"]["error"]["properties"][member]["enum"]
+            .as_array()
+            .unwrap_or_else(|| panic!("error.{member} has no enum"))
+            .iter()
+            .map(|c| c.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let codes = listed("code");
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let table = readme
+        .split("### Errors")
+        .nth(1)
+        .and_then(|s| s.split("\n### ").next())
+        .expect("README.md has an Errors section");
+    let mut in_readme = BTreeSet::new();
+    for row in table
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| status"))
+    {
+        // The codes are the backquoted snake_case names of the second column, outside
+        // parentheses and before the first colon (what follows explains them).
+        let mut col = row.split('|').nth(2).unwrap_or_default().to_owned();
+        while let Some(close) = col.find(')') {
+            let open = col[..close].rfind('(').expect("balanced parentheses");
+            col.replace_range(open..=close, "");
+        }
+        let col = col.split(':').next().unwrap_or_default();
+        for (i, piece) in col.split('`').enumerate() {
+            let code_shaped = piece.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+            if i % 2 == 1 && code_shaped {
+                assert!(
+                    in_readme.insert(piece.to_owned()),
+                    "{piece} is listed twice"
+                );
+            }
+        }
+    }
+    assert_eq!(
+        codes, in_readme,
+        "openapi.json's codes against the README's table"
+    );
+    let sign = [
+        SignError::EmptyBucket,
+        SignError::InvalidBucket,
+        SignError::BucketNotVirtualHostable,
+        SignError::EmptyKey,
+        SignError::KeyTooLong,
+        SignError::KeyControlCharacter,
+        SignError::InvalidHeaderName,
+        SignError::InvalidHeaderValue,
+        SignError::ReservedHeader,
+        SignError::ReservedQueryParameter,
+        SignError::ExpiresOutOfRange,
+        SignError::TimeOutOfRange,
+        SignError::InvalidEndpoint,
+        SignError::InvalidRegion,
+        SignError::InvalidAccessKey,
+        SignError::InvalidMethod,
+    ];
+    let store = [
+        StoreError::Unreachable,
+        StoreError::Timeout,
+        StoreError::Malformed("x"),
+        StoreError::Refused {
+            status: 404,
+            code: "NoSuchUpload".to_owned(),
+        },
+        StoreError::Refused {
+            status: 412,
+            code: String::new(),
+        },
+        StoreError::Refused {
+            status: 500,
+            code: "InternalError".to_owned(),
+        },
+    ];
+    let tickets = [
+        TicketError::Malformed,
+        TicketError::Forged,
+        TicketError::Expired,
+    ];
+    let below = sign
+        .iter()
+        .map(SignError::code)
+        .chain(store.iter().map(StoreError::code))
+        .chain(tickets.iter().map(|t| t.code()));
+    for code in below {
+        assert!(
+            codes.contains(code),
+            "{code} can be answered but is not documented"
+        );
+    }
+    let reasons = listed("reason");
+    for kind in ErrorKind::ALL {
+        assert!(
+            reasons.contains(kind.code()),
+            "reason {} is not documented",
+            kind.code()
+        );
+    }
+    for budget in ["bytes_per_day", "grants_per_hour", "open_multipart"] {
+        assert!(
+            reasons.contains(budget),
+            "reason {budget} is not documented"
+        );
+    }
 }
