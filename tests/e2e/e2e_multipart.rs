@@ -1,7 +1,7 @@
 //! Multipart uploads end to end: `wrangler dev` signs every request of Uppy's sequence through
 //! `POST /v1/sign`; the client sends the parts to `s3s-fs` directly with those URLs, and the
 //! create and complete requests to the worker, which runs them at the store itself.
-use crate::support::{http, multipart_form, now_secs, post_json, HttpResponse, TestEnv};
+use crate::support::{multipart_form, now_secs, post_json, HttpResponse, TestEnv};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -39,6 +39,17 @@ pub(crate) fn signed(env: &TestEnv, token: &str, request: Value) -> Value {
 
 /// Sends a signed request to the store with the headers the worker returned.
 pub(crate) fn send(grant: &Value, body: &[u8]) -> HttpResponse {
+    try_send(grant, body, crate::support::HTTP_TIMEOUT)
+        .unwrap_or_else(|e| panic!("{} {} failed: {e}", grant["method"], grant["url"]))
+}
+
+/// [`send`] returning transport errors (a store that closes the connection before it has read
+/// a body it refuses) instead of panicking.
+pub(crate) fn try_send(
+    grant: &Value,
+    body: &[u8],
+    timeout: std::time::Duration,
+) -> Result<HttpResponse, String> {
     let headers: Vec<(String, String)> = grant["headers"]
         .as_object()
         .unwrap()
@@ -49,11 +60,36 @@ pub(crate) fn send(grant: &Value, body: &[u8]) -> HttpResponse {
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    http(
+    crate::support::try_http(
         grant["method"].as_str().unwrap(),
         grant["url"].as_str().unwrap(),
         &refs,
         body,
+        timeout,
+    )
+}
+
+/// Sends `file` to the store as the POST form of a POST-policy grant (its `fields` in order,
+/// then the file), returning transport errors instead of panicking.
+pub(crate) fn try_post_form(
+    grant: &Value,
+    file: &[u8],
+    timeout: std::time::Duration,
+) -> Result<HttpResponse, String> {
+    assert_eq!(grant["method"], "POST", "not a POST policy: {grant}");
+    let fields: Vec<(&str, &str)> = grant["fields"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str().unwrap()))
+        .collect();
+    let (ctype, body) = multipart_form(&fields, file);
+    crate::support::try_http(
+        "POST",
+        grant["url"].as_str().unwrap(),
+        &[("content-type", &ctype)],
+        &body,
+        timeout,
     )
 }
 
@@ -298,25 +334,15 @@ fn put_object_as_a_post_policy_bounds_the_size() {
         &alice,
         json!({ "method": "PUT", "key": "form.png", "contentType": "image/png", "size": file.len() }),
     );
-    assert_eq!(grant["method"], "POST", "{grant}");
-    let fields: Vec<(&str, &str)> = grant["fields"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str().unwrap()))
-        .collect();
     let key = grant["key"].as_str().unwrap();
+    let post = |file: &[u8]| {
+        try_post_form(&grant, file, crate::support::HTTP_TIMEOUT).expect("the POST form")
+    };
 
     // One byte more than signed is refused by the store.
     let mut bigger = file.clone();
     bigger.push(0);
-    let (ctype, body) = multipart_form(&fields, &bigger);
-    let r = http(
-        "POST",
-        grant["url"].as_str().unwrap(),
-        &[("content-type", &ctype)],
-        &body,
-    );
+    let r = post(&bigger);
     assert!(
         r.status >= 400,
         "an oversized file was accepted: {}",
@@ -324,13 +350,7 @@ fn put_object_as_a_post_policy_bounds_the_size() {
     );
     assert_eq!(env.store.read_object(key), None);
 
-    let (ctype, body) = multipart_form(&fields, &file);
-    let r = http(
-        "POST",
-        grant["url"].as_str().unwrap(),
-        &[("content-type", &ctype)],
-        &body,
-    );
+    let r = post(&file);
     assert!(
         (200..300).contains(&r.status),
         "POST form: {} {}",
