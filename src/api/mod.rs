@@ -676,15 +676,11 @@ impl Service {
             ),
             receipt::COMPLETE_PATH => (
                 receipt::COMPLETE_PATH,
-                self.complete_upload(req, now_ms, remote, ledger, transport)
-                    .await
-                    .unwrap_or_else(Response::from),
+                out_of_line(self.complete_upload(req, now_ms, remote, ledger, transport)).await,
             ),
             receipt_keys::JWKS_PATH => (
                 receipt_keys::JWKS_PATH,
-                self.receipt_jwks(req, remote)
-                    .await
-                    .unwrap_or_else(Response::from),
+                out_of_line(self.receipt_jwks(req, remote)).await,
             ),
             "/v1/downloads" => (
                 "/v1/downloads",
@@ -693,16 +689,12 @@ impl Service {
             ),
             "/v1/usage" => (
                 "/v1/usage",
-                self.usage(req, now_ms, remote, ledger)
-                    .await
-                    .unwrap_or_else(Response::from),
+                out_of_line(self.usage(req, now_ms, remote, ledger)).await,
             ),
             path => match multipart::Op::from_path(path) {
                 Some(op) => (
                     op.path(),
-                    self.multipart(req, now_ms, remote, ledger, transport, op)
-                        .await
-                        .unwrap_or_else(Response::from),
+                    out_of_line(self.multipart(req, now_ms, remote, ledger, transport, op)).await,
                 ),
                 None => ("other", ApiError::NotFound.into()),
             },
@@ -903,4 +895,15 @@ impl Remote for Offline {
     }
 
     fn log(&self, _line: &str) {}
+}
+
+/// A route's future behind a pointer, its error made an answer. The routes that are not the
+/// signing hot path (completion, receipt keys, usage, the worker-run multipart requests) go
+/// through it, so that their code is not inlined into [`Service::serve_io`]'s state machine:
+/// V8 compiles a wasm function whole at its first call, and the first request of an isolate
+/// then compiles only the code of its own route (`README.md`, start-up).
+fn out_of_line<'a>(
+    route: impl std::future::Future<Output = Result<Response, ApiError>> + 'a,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Response> + 'a>> {
+    Box::pin(async move { route.await.unwrap_or_else(Response::from) })
 }
