@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use worker::wasm_bindgen::{self, prelude::wasm_bindgen, JsCast, JsValue};
 use worker::wasm_bindgen_futures::{future_to_promise, JsFuture};
-use worker::{console_error, console_warn, js_sys, web_sys, worker_sys, Env};
+use worker::{console_warn, js_sys, web_sys, worker_sys, Env};
 
 use crate::api::{self, Body, Platform, Service};
 use crate::jwks::Remote;
@@ -53,6 +53,11 @@ extern "C" {
         body: &[u8],
         line: &str,
     ) -> std::result::Result<web_sys::Response, JsValue>;
+
+    /// `startupLine(error, line)` of `src/glue.js`: a line of building the service, written
+    /// with the first request's log line (after its answer when that is ready at once).
+    #[wasm_bindgen(js_name = startupLine)]
+    fn glue_startup_line(error: bool, line: &str);
 
     /// `readLimited(message, limit, drain)` of `src/glue.js`: a promise of the body of a
     /// `Request` or `Response` as an `ArrayBuffer`, or of `undefined` once more than `limit`
@@ -645,11 +650,7 @@ pub(crate) fn service_of(env: &Env) -> Option<&'static Service> {
 fn service(env: &Env) -> Option<&'static Service> {
     let svc = build_service(env);
     for (error, line) in STARTUP_LOG.take() {
-        if error {
-            console_error!("{line}");
-        } else {
-            console_warn!("{line}");
-        }
+        glue_startup_line(error, &line);
     }
     svc
 }

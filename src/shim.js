@@ -17,7 +17,9 @@ $SNIPPET_JS_IMPORTS
 const snippets = {
   $SNIPPET_WASM_IMPORTS
 };
-const { readLimited } = Object.values(snippets).find((m) => typeof m.readLimited === "function");
+const { readLimited, holdFirstLine, muteLines } = Object.values(snippets).find(
+  (m) => typeof m.readLimited === "function",
+);
 
 let exports;
 
@@ -50,13 +52,20 @@ function failed(e) {
   );
 }
 
+// Whether the isolate's first log line is still to be written (see `holdFirstLine` in
+// src/glue.js: it is written after the first answer, not before).
+let holding = true;
+
 // `respond` of the wasm, with a trap turned into the JSON 500 of `failed`.
 function callRespond(request, body, env, ctx) {
   try {
+    if (holding) holdFirstLine(ctx);
     const out = imports.respond(request, body, env, ctx);
     return out instanceof Promise ? out.catch(failed) : out;
   } catch (e) {
     return failed(e);
+  } finally {
+    if (holding) holding = holdFirstLine(null);
   }
 }
 
@@ -66,11 +75,20 @@ let limit;
 
 // Per-isolate set-up at module evaluation rather than in the first request (on Cloudflare the
 // evaluation overlaps the TLS handshake): `prepare` builds the service from the bindings
-// (`env` of cloudflare:workers) and logs nothing; the first request logs what it has to say. A
-// trap leaves it to the first request, with a fresh instance.
+// (`env` of cloudflare:workers) and logs nothing; the first request logs what it has to say.
+// `warm_up` runs a made-up upload grant through the service, and a GET /healthz through
+// `respond` (its log line dropped) runs this module's and the glue's side of a request once, so
+// that V8 has compiled both before the first request. A trap leaves it to the first request,
+// with a fresh instance.
 try {
   limit = imports.prepare(env);
   imports.warm_up(env);
+  muteLines(true);
+  try {
+    imports.respond(new Request("http://warm-up.invalid/healthz"), null, env, { waitUntil() {} });
+  } finally {
+    muteLines(false);
+  }
 } catch (e) {
   if (e instanceof WebAssembly.RuntimeError) {
     const old = exports.memory;

@@ -409,6 +409,37 @@ fn misconfigured_worker_answers_500_without_details() {
     );
 }
 
+/// The isolate's first lines (the warnings of building the service, then the first request's
+/// log line) are written after the first answer, not before it (workerd's first console call
+/// costs a few ms): they must all still be written, once each, warnings first, and the next
+/// request's line after them.
+#[test]
+#[ignore = "end-to-end: needs s3s-fs and wrangler; run by make test"]
+fn the_first_lines_of_an_isolate_are_all_written_in_order() {
+    // One credential for uploads and downloads: the `shared_credentials` warning.
+    let env = TestEnv::start(VARS);
+    let alice = token(&env, "alice", now_secs() + 600);
+    let upload = json!({ "filename": "a.txt", "content_type": "text/plain", "size": 5 });
+    for _ in 0..2 {
+        let (s, v) = api(&env, "/v1/uploads", Some(&alice), &upload);
+        assert_eq!(s, 200, "{v}");
+    }
+    let access = "\"route\":\"/v1/uploads\"";
+    let both = |logs: &str| logs.matches(access).count() >= 2;
+    let logs = env.worker.logs_when(both);
+    assert!(both(&logs), "{logs}");
+    let warning = logs
+        .find("\"event\":\"shared_credentials\"")
+        .unwrap_or_else(|| panic!("no start-up warning: {logs}"));
+    assert_eq!(
+        logs.matches("\"event\":\"shared_credentials\"").count(),
+        1,
+        "{logs}"
+    );
+    assert_eq!(logs.matches(access).count(), 2, "{logs}");
+    assert!(warning < logs.find(access).unwrap(), "{logs}");
+}
+
 /// One HTTP/1.1 request written as is on a new connection to the worker; the answer's status
 /// code and body (read up to its `Content-Length`).
 fn raw_request(env: &TestEnv, head: &str, body: &[u8]) -> (u16, String) {
