@@ -1,7 +1,7 @@
 // JavaScript helpers of src/adapter.rs (imported by its `extern` block; wasm-bindgen bundles
 // this file with the glue). One call instead of one per header.
 
-// workerd loads its console's formatting code at an isolate's first console call: about 3 ms
+// workerd loads its console's formatting code at an isolate's first console call: 2 to 3 ms
 // that the first request's client would wait for (README.md, start-up). So the isolate's first
 // lines (the warnings of building the service, then the first request's log line) are written
 // once that request's answer is on its way, in its `waitUntil`: src/shim.js calls
