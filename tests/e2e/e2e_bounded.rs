@@ -312,44 +312,12 @@ fn expired_tickets_and_passes_are_refused_and_the_upload_can_be_aborted() {
     assert_store_clean(&env, GRANTED);
 }
 
-/// How a fake store answers every request.
-#[derive(Clone, Copy)]
-enum Fault {
-    /// This status and body.
-    Answer(u16, &'static str),
-    /// Takes the request and never answers.
-    Silent,
-}
-
-/// A store at a local port that answers every request with `fault` (its thread ends with the
-/// test binary).
-fn faulty_store(fault: Fault) -> String {
-    // A port of the harness's (`free_port`, through `listener`): below the OS's ephemeral
-    // range, so the OS never hands it out by itself, and handed out once, so no other test's
-    // process is about to bind it.
-    let listener = listener();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for stream in listener.incoming().flatten() {
-            let mut stream = stream;
-            let mut buf = [0u8; 4096];
-            let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
-            let _ = stream.read(&mut buf);
-            match fault {
-                Fault::Silent => held.push(stream),
-                Fault::Answer(status, body) => {
-                    let head = format!(
-                        "HTTP/1.1 {status} X\r\ncontent-type: application/xml\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                        body.len()
-                    );
-                    let _ = stream.write_all(head.as_bytes());
-                    let _ = stream.write_all(body.as_bytes());
-                }
-            }
-        }
-    });
-    format!("http://127.0.0.1:{port}")
+/// A store at a local port that answers every request with `flaw` (a [`flaky_proxy`] in front
+/// of nothing; its threads end with the test binary).
+fn faulty_store(flaw: Flaw) -> String {
+    let store = flaky_proxy(0);
+    store.set("*", flaw);
+    store.url
 }
 
 #[test]
@@ -361,20 +329,17 @@ fn a_failing_store_gets_a_gateway_error_never_a_500_or_a_hang() {
         ("down", closed, 503, "store_unavailable"),
         (
             "error",
-            faulty_store(Fault::Answer(
-                500,
-                "<Error><Code>InternalError</Code></Error>",
-            )),
+            faulty_store(Flaw::Answers(500, INTERNAL_ERROR)),
             502,
             "store_error",
         ),
         (
             "junk",
-            faulty_store(Fault::Answer(200, "<html>a proxy's error page</html>")),
+            faulty_store(Flaw::Answers(200, "<html>a proxy's error page</html>")),
             502,
             "store_answer_malformed",
         ),
-        ("slow", faulty_store(Fault::Silent), 504, "store_timeout"),
+        ("slow", faulty_store(Flaw::Hangs), 504, "store_timeout"),
     ];
     let mut vars: Vec<(String, String)> = vec![
         (
@@ -547,13 +512,17 @@ fn no_single_put_or_post_policy_ends_larger_than_granted() {
     assert_store_clean(&env, SMALL);
 }
 
-/// What [`flaky_proxy`] does with a request of the method it is set for (the others pass).
+/// S3's answer to a request it failed.
+const INTERNAL_ERROR: &str = "<Error><Code>InternalError</Code></Error>";
+
+/// What [`flaky_proxy`] does with a request of the method it is set for, or of every method
+/// when set for `*` (the others pass).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Flaw {
     /// Passes it to the store and its answer back.
     None,
-    /// Answers 500 `InternalError` (the store is not asked).
-    Fails,
+    /// Answers this status and XML body (the store is not asked).
+    Answers(u16, &'static str),
     /// Takes it and never answers.
     Hangs,
     /// Closes the connection without an answer (the store is not asked).
@@ -625,12 +594,15 @@ fn proxy_one(
     }
     let method = head.split(' ').next().unwrap_or_default().to_owned();
     let (flawed, flaw) = *state.lock().unwrap();
-    let flaw = if method == flawed { flaw } else { Flaw::None };
+    let flaw = if flawed == "*" || method == flawed {
+        flaw
+    } else {
+        Flaw::None
+    };
     match flaw {
-        Flaw::Fails => {
-            let body = "<Error><Code>InternalError</Code></Error>";
+        Flaw::Answers(status, body) => {
             let answer = format!(
-                "HTTP/1.1 500 Internal Server Error\r\ncontent-type: application/xml\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                "HTTP/1.1 {status} X\r\ncontent-type: application/xml\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
                 body.len()
             );
             let _ = client.write_all(answer.as_bytes());
@@ -715,10 +687,20 @@ fn a_store_failing_at_list_parts_or_complete_leaves_an_upload_to_retry_or_abort(
 
     let (key, _, store_id, file, complete) = upload("a.bin", 11);
     for (method, flaw, status, code) in [
-        ("GET", Flaw::Fails, 502, "store_error"),
+        (
+            "GET",
+            Flaw::Answers(500, INTERNAL_ERROR),
+            502,
+            "store_error",
+        ),
         ("GET", Flaw::Drops, 503, "store_unavailable"),
         ("GET", Flaw::Hangs, 504, "store_timeout"),
-        ("POST", Flaw::Fails, 502, "store_error"),
+        (
+            "POST",
+            Flaw::Answers(500, INTERNAL_ERROR),
+            502,
+            "store_error",
+        ),
         ("POST", Flaw::Hangs, 504, "store_timeout"),
     ] {
         proxy.set(method, flaw);
@@ -766,14 +748,14 @@ fn a_store_failing_at_list_parts_or_complete_leaves_an_upload_to_retry_or_abort(
 
     // A failed completion, then an abort that fails too, then one that goes through.
     let (key, id, store_id, _, complete) = upload("c.bin", 13);
-    proxy.set("GET", Flaw::Fails);
+    proxy.set("GET", Flaw::Answers(500, INTERNAL_ERROR));
     refused_for_now(&send(&complete, b""), 502, "store_error", "list");
     let abort = signed(
         &env,
         &t,
         json!({ "method": "DELETE", "key": key, "uploadId": id }),
     );
-    proxy.set("DELETE", Flaw::Fails);
+    proxy.set("DELETE", Flaw::Answers(500, INTERNAL_ERROR));
     refused_for_now(&send(&abort, b""), 502, "store_error", "abort");
     assert!(open_files(&store_id) > 0);
     proxy.set("", Flaw::None);
