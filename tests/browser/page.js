@@ -98,6 +98,18 @@ async function main() {
   }
 }
 
+// Uppy sends the requests to the worker's own URLs (create, complete, abort) with
+// XMLHttpRequest: the page notes each one's end, so that it waits for the abort to be answered
+// before it reports (the browser is closed once it has).
+const workerAnswered = []
+const origOpen = XMLHttpRequest.prototype.open
+XMLHttpRequest.prototype.open = function (method, url, ...rest) {
+  if (String(url).includes('/v1/multipart/')) {
+    this.addEventListener('loadend', () => workerAnswered.push({ method, status: this.status }))
+  }
+  return origOpen.call(this, method, url, ...rest)
+}
+
 // A multipart upload removed once its first part is in: Uppy aborts it (AbortMultipartUpload,
 // a DELETE to the worker's URL, cross-origin). Reports whether the abort was signed.
 async function cancelOne() {
@@ -117,10 +129,11 @@ async function cancelOne() {
   await uploading
   const t0 = performance.now()
   const abortSigned = () => signed.some((s) => s.method === 'DELETE' && s.uploadId)
-  while (!abortSigned() && performance.now() - t0 < 10000) {
+  const abortAnswered = () => workerAnswered.find((a) => a.method === 'DELETE')
+  while (!(abortSigned() && abortAnswered()) && performance.now() - t0 < 10000) {
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
-  log(`cancelled.bin removed; abort signed: ${abortSigned()}`)
+  log(`cancelled.bin removed; abort signed: ${abortSigned()}, answered: ${abortAnswered()?.status}`)
   return { name: 'cancelled.bin', abortSigned: abortSigned() }
 }
 
