@@ -24,7 +24,7 @@
 //! | 409 | [`ApiError::TicketUsed`] | `ticket_used`: a create URL already created its upload |
 //! | 422 | [`ApiError::Breach`] | `size_exceeded`, `size_mismatch`: the parts break the grant (the upload was aborted), or the completed object does (it was deleted) |
 //! | 501 | [`ApiError::ReceiptsNotConfigured`] | `receipts_not_configured`: `/v1/uploads/complete` without `RECEIPT_SECRET` or `RECEIPT_SIGNING_KEY` |
-//! | 404 | [`ApiError::ReceiptKeysNotConfigured`] | `receipt_keys_not_configured`: `/v1/receipts/jwks.json` without `RECEIPT_SIGNING_KEY` (no receipts, or HS256 ones) |
+//! | 404 | [`ApiError::ReceiptKeysNotConfigured`] | `receipt_keys_not_configured`: `/v1/receipts/jwks.json` without `RECEIPT_SIGNING_KEY` or `RECEIPT_PREVIOUS_KEYS` (no receipts, or HS256 ones) |
 //! | 409 | [`ApiError::UploadMissing`] | `upload_missing`: no object under the key (not uploaded yet, or deleted) |
 //! | 409 | [`ApiError::UploadChanged`] | `upload_changed`: the object was replaced while it was checked (retry) |
 //! | 422 | [`ApiError::UploadMismatch`] | `upload_mismatch`, with `mismatch` (`size`, `content_type`, `content`) and `deleted` |
@@ -90,7 +90,8 @@ pub(crate) enum ApiError {
     /// `/v1/uploads/complete` without `RECEIPT_SECRET` or `RECEIPT_SIGNING_KEY`: receipts
     /// cannot be signed.
     ReceiptsNotConfigured,
-    /// `/v1/receipts/jwks.json` without `RECEIPT_SIGNING_KEY`: no public key to publish.
+    /// `/v1/receipts/jwks.json` without `RECEIPT_SIGNING_KEY` or `RECEIPT_PREVIOUS_KEYS`: no
+    /// public key to publish.
     ReceiptKeysNotConfigured,
     /// `/v1/uploads/complete` of a key that holds no object.
     UploadMissing,
@@ -225,7 +226,7 @@ impl fmt::Display for ApiError {
             ),
             Self::ReceiptKeysNotConfigured => f.write_str(
                 "this service publishes no receipt keys: its receipts are not signed with a \
-                 public key (RECEIPT_SIGNING_KEY is not set)",
+                 public key (neither RECEIPT_SIGNING_KEY nor RECEIPT_PREVIOUS_KEYS is set)",
             ),
             Self::UploadMissing => {
                 f.write_str("the store holds no object under this key; upload it first")

@@ -9,8 +9,11 @@
 //! logged (`receipt_key_invalid`, `receipt_signing_failed`), never with the key.
 //!
 //! An EdDSA receipt's header is `{"alg":"EdDSA","typ":"JWT","kid":…}`, the `kid` being the
-//! RFC 7638 thumbprint of the public key, as in the key set. The key set answers
-//! `cache-control: public, max-age=3600`; without `RECEIPT_SIGNING_KEY` it is
+//! RFC 7638 thumbprint of the public key, as in the key set. The set lists the current key
+//! first, then those of `RECEIPT_PREVIOUS_KEYS` (earlier signing keys, so that their receipts
+//! still verify after a rotation; the current one left out if listed there too; published even
+//! when receipts are now HS256 or off).
+//! It answers `cache-control: public, max-age=3600`; with neither variable it is
 //! `404 receipt_keys_not_configured` (HS256 receipts have no public key).
 
 use serde_json::{Map, Value};
@@ -36,19 +39,32 @@ pub(super) struct ReceiptPublicKey {
 
 /// One key of the key set.
 #[derive(serde::Serialize)]
-struct PublicJwk<'a> {
+struct PublicJwk {
     kty: &'static str,
     crv: &'static str,
     x: String,
-    kid: &'a str,
+    kid: String,
     alg: &'static str,
     #[serde(rename = "use")]
     usage: &'static str,
 }
 
+impl PublicJwk {
+    fn ed25519(x: &[u8; 32], kid: String) -> Self {
+        Self {
+            kty: "OKP",
+            crv: "Ed25519",
+            x: jwt::base64url(x),
+            kid,
+            alg: "EdDSA",
+            usage: "sig",
+        }
+    }
+}
+
 #[derive(serde::Serialize)]
-struct KeySet<'a> {
-    keys: [PublicJwk<'a>; 1],
+struct KeySet {
+    keys: Vec<PublicJwk>,
 }
 
 impl Service {
@@ -114,7 +130,8 @@ impl Service {
             .get_or_init(|| ReceiptPublicKey { x, kid }))
     }
 
-    /// `GET /v1/receipts/jwks.json`: `{"keys":[{kty,crv,x,kid,alg,use}]}`.
+    /// `GET /v1/receipts/jwks.json`: `{"keys":[{kty,crv,x,kid,alg,use}, …]}`, the current key
+    /// first, then the previous ones.
     pub(super) async fn receipt_jwks<R: Remote>(
         &self,
         req: &Request<'_>,
@@ -123,23 +140,26 @@ impl Service {
         if !matches!(req.method, "GET" | "HEAD") {
             return Err(ApiError::MethodNotAllowed { allow: "GET, HEAD" });
         }
-        let key = self
-            .config
-            .receipts
-            .signing_key
-            .as_ref()
-            .ok_or(ApiError::ReceiptKeysNotConfigured)?;
-        let public = self.receipt_public_key(key, remote).await?;
-        let set = KeySet {
-            keys: [PublicJwk {
-                kty: "OKP",
-                crv: "Ed25519",
-                x: jwt::base64url(&public.x),
-                kid: &public.kid,
-                alg: "EdDSA",
-                usage: "sig",
-            }],
-        };
+        let receipts = &self.config.receipts;
+        if receipts.signing_key.is_none() && receipts.previous.is_empty() {
+            return Err(ApiError::ReceiptKeysNotConfigured);
+        }
+        let mut keys = Vec::with_capacity(1 + receipts.previous.len());
+        let mut current = None;
+        if let Some(key) = &receipts.signing_key {
+            let public = self.receipt_public_key(key, remote).await?;
+            keys.push(PublicJwk::ed25519(&public.x, public.kid.clone()));
+            current = Some(public.x);
+        }
+        // The current key may be listed too (its set saved and set before the rotation).
+        keys.extend(
+            receipts
+                .previous
+                .iter()
+                .filter(|x| current.as_ref() != Some(*x))
+                .map(|x| PublicJwk::ed25519(x, thumbprint(x))),
+        );
+        let set = KeySet { keys };
         Ok(Response::json(200, &set)
             .header("cache-control", format!("public, max-age={JWKS_MAX_AGE}")))
     }

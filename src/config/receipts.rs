@@ -3,13 +3,17 @@
 //! JWK: EdDSA receipts whose public key `GET /v1/receipts/jwks.json` publishes), and
 //! `RECEIPT_ISSUER` (the receipts' `iss`). Without either key the route answers
 //! `501 receipts_not_configured`; both set is a configuration error (which one signs would
-//! otherwise be a guess).
+//! otherwise be a guess). `RECEIPT_PREVIOUS_KEYS` is the rotation: the public keys of earlier
+//! signing keys (a JWK set, as the key set served them), published after the current one so
+//! that receipts signed before a rotation still verify.
 
 use std::fmt;
 
+use serde_json::Value;
+
 use super::{show, Config, ConfigError, JwksSource, Result, Vars, MIN_JWT_SECRET_BYTES};
-use crate::jwt::ed25519::Ed25519PrivateKey;
-use crate::jwt::{parse_secret, PublicKey};
+use crate::jwt::ed25519::{thumbprint, Ed25519PrivateKey};
+use crate::jwt::{parse_secret, Key, OkpCurve, PublicKey};
 
 /// Default of `RECEIPT_ISSUER`.
 pub(crate) const DEFAULT_RECEIPT_ISSUER: &str = "presign-worker";
@@ -24,6 +28,11 @@ pub struct ReceiptConfig {
     pub signing_key: Option<Ed25519PrivateKey>,
     /// The receipts' `iss` (`RECEIPT_ISSUER`).
     pub issuer: String,
+    /// The Ed25519 public keys of earlier signing keys (`RECEIPT_PREVIOUS_KEYS`), in the
+    /// order given: published by the key set after the current key (which is left out of
+    /// them, so that the set saved just before a rotation can be set first), never used to
+    /// sign.
+    pub previous: Vec<[u8; 32]>,
 }
 
 impl ReceiptConfig {
@@ -39,12 +48,20 @@ impl fmt::Debug for ReceiptConfig {
             .field("secret", &self.secret.as_ref().map(|_| "<set>"))
             .field("signing_key", &self.signing_key.as_ref().map(|_| "<set>"))
             .field("issuer", &self.issuer)
+            .field("previous", &self.previous.len())
             .finish()
     }
 }
 
 /// The variable of the Ed25519 key.
 pub(crate) const SIGNING_KEY_VAR: &str = "RECEIPT_SIGNING_KEY";
+
+/// The variable of the earlier keys' public keys.
+pub(crate) const PREVIOUS_KEYS_VAR: &str = "RECEIPT_PREVIOUS_KEYS";
+
+/// The most keys `RECEIPT_PREVIOUS_KEYS` may list: the key set is one answer, cached by every
+/// verifier, and a receipt names its key by `kid` among them.
+pub(crate) const MAX_PREVIOUS_RECEIPT_KEYS: usize = 16;
 
 /// The checks of `RECEIPT_SIGNING_KEY` that need its public key `public` (derived from the
 /// private key by the signer): it is the public key the text states, if any, and not a key of
@@ -102,11 +119,13 @@ pub(super) fn parse_receipts(vars: &Vars<'_>) -> Result<ReceiptConfig> {
         ),
         None => None,
     };
+    let previous = parse_previous_keys(vars)?;
     let Some(text) = vars.secret(VAR)? else {
         return Ok(ReceiptConfig {
             secret: None,
             signing_key,
             issuer,
+            previous,
         });
     };
     if signing_key.is_some() {
@@ -145,7 +164,76 @@ pub(super) fn parse_receipts(vars: &Vars<'_>) -> Result<ReceiptConfig> {
         secret: Some(secret),
         signing_key: None,
         issuer,
+        previous,
     })
+}
+
+/// `RECEIPT_PREVIOUS_KEYS`: a JWK set (`{"keys": [...]}`, what `/v1/receipts/jwks.json` served
+/// before a rotation) of 1 to [`MAX_PREVIOUS_RECEIPT_KEYS`] Ed25519 public keys. Every key must
+/// be usable, unlike an identity provider's set, where unusable keys are skipped: a key left
+/// out here would leave its receipts unverifiable without a word. Refused: a private key (`d`:
+/// this variable is published, and no secret), another key type or curve, a `kid` that is not
+/// the key's RFC 7638 thumbprint (the receipts' headers name that one), a key listed twice.
+/// The current key's public key may be among them (see [`ReceiptConfig::previous`]). The
+/// errors name the key by its position, never by its contents.
+fn parse_previous_keys(vars: &Vars<'_>) -> Result<Vec<[u8; 32]>> {
+    let Some(text) = vars.get(PREVIOUS_KEYS_VAR) else {
+        return Ok(Vec::new());
+    };
+    let refused = |problem: String| ConfigError::new(PREVIOUS_KEYS_VAR, problem);
+    let set: Value = serde_json::from_str(&text).map_err(|_| {
+        refused(
+            "is not JSON: write the JWK set that /v1/receipts/jwks.json served, {\"keys\": [...]}"
+                .to_owned(),
+        )
+    })?;
+    let Some(list) = set.get("keys").and_then(Value::as_array) else {
+        return Err(refused(
+            "is not a JWK set: write the one /v1/receipts/jwks.json served, {\"keys\": [...]}"
+                .to_owned(),
+        ));
+    };
+    if list.is_empty() || list.len() > MAX_PREVIOUS_RECEIPT_KEYS {
+        return Err(refused(format!(
+            "must list 1 to {MAX_PREVIOUS_RECEIPT_KEYS} keys, not {}",
+            list.len()
+        )));
+    }
+    let mut keys: Vec<[u8; 32]> = Vec::with_capacity(list.len());
+    for (i, jwk) in list.iter().enumerate() {
+        let n = i + 1;
+        let Some(object) = jwk.as_object() else {
+            return Err(refused(format!("key {n} is not a JSON object")));
+        };
+        if object.contains_key("d") {
+            return Err(refused(format!(
+                "key {n} is a private key (it has d): this variable is published, list public keys only"
+            )));
+        }
+        let key = Key::from_jwk(&jwk.to_string()).map_err(|e| refused(format!("key {n}: {e}")))?;
+        let x = match key.public_key() {
+            Some(PublicKey::Okp {
+                curve: OkpCurve::Ed25519,
+                x,
+            }) => <[u8; 32]>::try_from(x.as_slice())
+                .map_err(|_| refused(format!("key {n}: an Ed25519 x has 32 bytes")))?,
+            _ => {
+                return Err(refused(format!(
+                    "key {n} is not an Ed25519 (OKP) public key: receipts are EdDSA"
+                )))
+            }
+        };
+        if key.kid().is_some_and(|kid| kid != thumbprint(&x)) {
+            return Err(refused(format!(
+                "key {n}'s kid is not its RFC 7638 thumbprint, which is what receipts name"
+            )));
+        }
+        if keys.contains(&x) {
+            return Err(refused(format!("key {n} is listed twice")));
+        }
+        keys.push(x);
+    }
+    Ok(keys)
 }
 
 #[cfg(test)]

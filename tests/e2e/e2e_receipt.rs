@@ -294,25 +294,37 @@ fn a_completion_is_checked_against_its_grant_in_the_ledger() {
 #[ignore = "end-to-end: needs s3s-fs, wrangler and openssl; run by make test"]
 fn an_eddsa_receipt_verifies_under_the_key_set_the_worker_serves() {
     let (pem, public) = openssl_ed25519_key();
+    // A key rotated out: its public key, as an operator would write it (no kid).
+    let (_, previous) = openssl_ed25519_key();
+    let previous_set = json!({ "keys": [{
+        "kty": "OKP", "crv": "Ed25519", "x": URL_SAFE_NO_PAD.encode(previous)
+    }]})
+    .to_string();
     let env = TestEnv::start(&[
         ("ALLOWED_CONTENT_TYPES", "image/*"),
         ("RECEIPT_SIGNING_KEY", pem.as_str()),
+        ("RECEIPT_PREVIOUS_KEYS", previous_set.as_str()),
         ("RECEIPT_ISSUER", ISSUER),
     ]);
     let alice = token(&env);
 
-    // The key set: WebCrypto's public key of the PEM is openssl's.
+    // The key set: WebCrypto's public key of the PEM is openssl's; then the previous key,
+    // named by its thumbprint.
     let set = http("GET", &env.worker.url("/v1/receipts/jwks.json"), &[], b"");
     assert_eq!(set.status, 200, "{}", set.text());
     assert_eq!(set.header("cache-control"), Some("public, max-age=3600"));
     let published = set.json();
     let keys: JwkSet = serde_json::from_value(published.clone()).expect("a JWK set");
     let thumbprint = keys.keys[0].thumbprint(ThumbprintHash::SHA256);
+    let previous_thumbprint = keys.keys[1].thumbprint(ThumbprintHash::SHA256);
     assert_eq!(
         published,
         json!({ "keys": [{
             "kty": "OKP", "crv": "Ed25519", "x": URL_SAFE_NO_PAD.encode(public),
             "kid": thumbprint, "alg": "EdDSA", "use": "sig"
+        }, {
+            "kty": "OKP", "crv": "Ed25519", "x": URL_SAFE_NO_PAD.encode(previous),
+            "kid": previous_thumbprint, "alg": "EdDSA", "use": "sig"
         }]})
     );
 

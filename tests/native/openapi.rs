@@ -757,13 +757,15 @@ fn the_validator_refuses_what_it_should() {
     ] {
         assert!(validate(&spec, &grant, &v, "g").is_err(), "{name} passed");
     }
-    // Arrays: their items and their number (the receipts' key set: one public key).
+    // Arrays: their items and their number (the receipts' key set: the current public key and
+    // up to 16 previous ones).
     let keys = json!({"$ref": "#/components/schemas/ReceiptKeys"});
     let jwk = json!({
         "kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
         "kid": "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k", "alg": "EdDSA", "use": "sig"
     });
     assert!(validate(&spec, &keys, &json!({ "keys": [jwk] }), "k").is_ok());
+    assert!(validate(&spec, &keys, &json!({ "keys": vec![jwk.clone(); 17] }), "k").is_ok());
     let mut private = jwk.clone();
     private["d"] = json!("nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A");
     let mut rsa = jwk.clone();
@@ -772,7 +774,7 @@ fn the_validator_refuses_what_it_should() {
         ("private", json!({ "keys": [private] })),
         ("kty", json!({ "keys": [rsa] })),
         ("none", json!({ "keys": [] })),
-        ("two", json!({ "keys": [jwk, jwk] })),
+        ("eighteen", json!({ "keys": vec![jwk; 18] })),
     ] {
         assert!(validate(&spec, &keys, &v, "k").is_err(), "{name} passed");
     }

@@ -612,3 +612,182 @@ fn the_readmes_node_snippet_verifies_what_the_worker_signs() {
         [Value::Null, Value::Null, Value::Null]
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Rotation: RECEIPT_PREVIOUS_KEYS.
+
+/// The receipt of the PNG in a fresh store, signed by `svc`.
+fn png_receipt(svc: &Service) -> String {
+    let r = complete(svc, &store_with_png(), "alice/p/a.png");
+    assert_eq!(r.status, 200, "{}", r.body);
+    serde_json::from_str::<Value>(&r.body).unwrap()["receipt"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn after_a_rotation_the_key_set_still_verifies_the_receipts_of_the_previous_keys() {
+    // Before: the first key signs, and the operator saves the key set it serves.
+    let first = TestKey::new("receipts");
+    let before = service(&[("RECEIPT_SIGNING_KEY", &first.pem())]);
+    let (saved, _) = key_set(&before);
+    let old_receipt = png_receipt(&before);
+
+    // After: a new key signs; the saved set is RECEIPT_PREVIOUS_KEYS.
+    let second = TestKey::new("rotated");
+    let after = service(&[
+        ("RECEIPT_SIGNING_KEY", &second.pem()),
+        ("RECEIPT_PREVIOUS_KEYS", &saved.body),
+    ]);
+    let (r, set) = key_set(&after);
+    assert_eq!(header(&r, "cache-control"), Some("public, max-age=3600"));
+    let published: Value = serde_json::from_str(&r.body).unwrap();
+    let old: Value = serde_json::from_str(&saved.body).unwrap();
+    assert_eq!(
+        published["keys"].as_array().unwrap().len(),
+        2,
+        "{published}"
+    );
+    // The current key first, with its thumbprint (jsonwebtoken's) as kid; then the saved one
+    // as it was served.
+    assert_eq!(published["keys"][0]["x"], second.x());
+    assert_eq!(
+        published["keys"][0]["kid"],
+        set.keys[0].thumbprint(ThumbprintHash::SHA256)
+    );
+    assert_eq!(published["keys"][1], old["keys"][0]);
+    // Both receipts verify under the one set, each by its kid; the new one is the second key's.
+    let new_receipt = png_receipt(&after);
+    assert_ne!(new_receipt, old_receipt);
+    assert_eq!(verified(&old_receipt, &set), verified(&new_receipt, &set));
+    assert_eq!(
+        jsonwebtoken::decode_header(&new_receipt).unwrap().kid,
+        set.keys[0].common.key_id
+    );
+    assert_eq!(
+        jsonwebtoken::decode_header(&old_receipt).unwrap().kid,
+        set.keys[1].common.key_id
+    );
+
+    // A second rotation: the set served after the first is the next RECEIPT_PREVIOUS_KEYS.
+    let third = TestKey::new("rotated again");
+    let later = service(&[
+        ("RECEIPT_SIGNING_KEY", &third.pem()),
+        ("RECEIPT_PREVIOUS_KEYS", &r.body),
+    ]);
+    let (_, set3) = key_set(&later);
+    assert_eq!(set3.keys.len(), 3);
+    for receipt in [&old_receipt, &new_receipt, &png_receipt(&later)] {
+        verified(receipt, &set3);
+    }
+
+    // Public keys written by hand: without kid (the worker adds the thumbprint), with
+    // alg/use/key_ops as RFC 7517 allows.
+    let by_hand = json!({ "keys": [{
+        "kty": "OKP", "crv": "Ed25519", "x": first.x(), "use": "sig", "key_ops": ["verify"]
+    }]})
+    .to_string();
+    let svc = service(&[
+        ("RECEIPT_SIGNING_KEY", &second.pem()),
+        ("RECEIPT_PREVIOUS_KEYS", &by_hand),
+    ]);
+    assert_eq!(key_set(&svc).0.body, r.body);
+
+    // The order the README gives: the saved set first (it lists the current key: published
+    // once), then the new signing key.
+    let staged = service(&[
+        ("RECEIPT_SIGNING_KEY", &first.pem()),
+        ("RECEIPT_PREVIOUS_KEYS", &saved.body),
+    ]);
+    assert_eq!(key_set(&staged).0.body, saved.body);
+    let staged = service(&[
+        ("RECEIPT_SIGNING_KEY", &second.pem()),
+        ("RECEIPT_PREVIOUS_KEYS", &r.body),
+    ]);
+    assert_eq!(key_set(&staged).0.body, r.body);
+
+    // Receipts now HS256 (or off): the previous keys are still published, alone.
+    for extra in [
+        &[("RECEIPT_SECRET", "receipt-ed-hs256-secret-0123456789abcdef")][..],
+        &[][..],
+    ] {
+        let svc = service(&[extra, &[("RECEIPT_PREVIOUS_KEYS", saved.body.as_str())][..]].concat());
+        let (r, set) = key_set(&svc);
+        assert_eq!(r.body, saved.body);
+        verified(&old_receipt, &set);
+    }
+}
+
+/// Asserts that the configuration refuses `RECEIPT_PREVIOUS_KEYS = value` (with `extra`
+/// variables), saying `needle`, and quoting nothing of the keys' members.
+#[track_caller]
+fn previous_refused(extra: &[(&str, &str)], value: &str, needle: &str) {
+    let e = match configure(&[extra, &[("RECEIPT_PREVIOUS_KEYS", value)][..]].concat()) {
+        Ok(_) => panic!("RECEIPT_PREVIOUS_KEYS was accepted: {value}"),
+        Err(e) => e,
+    };
+    assert_eq!(e.variable, "RECEIPT_PREVIOUS_KEYS", "{e}");
+    assert!(e.problem.contains(needle), "{e} lacks {needle:?}");
+    for member in ["\"d\":\"", "\"x\":\"", "\"n\":\""] {
+        let mut rest = value;
+        while let Some(at) = rest.find(member) {
+            rest = &rest[at + member.len()..];
+            assert!(!e.to_string().contains(&rest[..8]), "{e} quotes a key");
+        }
+    }
+}
+
+#[test]
+fn the_configuration_refuses_previous_keys_that_are_not_ed25519_public_keys() {
+    let key = TestKey::new("receipts");
+    let public = |k: &TestKey| json!({ "kty": "OKP", "crv": "Ed25519", "x": k.x() });
+    let set = |keys: Vec<Value>| json!({ "keys": keys }).to_string();
+    previous_refused(&[], "not json", "is not JSON");
+    previous_refused(&[], &public(&key).to_string(), "is not a JWK set");
+    previous_refused(&[], r#"{"keys": []}"#, "1 to 16 keys, not 0");
+    let many: Vec<Value> = (0..17)
+        .map(|i| public(&TestKey::new(&format!("key {i}"))))
+        .collect();
+    previous_refused(&[], &set(many.clone()), "1 to 16 keys, not 17");
+    previous_refused(&[], r#"{"keys": ["a key"]}"#, "key 1 is not a JSON object");
+    // A private key: refused, never quoted (this variable is not a secret).
+    let private: Value = serde_json::from_str(&key.jwk()).unwrap();
+    previous_refused(
+        &[],
+        &set(vec![public(&TestKey::new("other")), private]),
+        "key 2 is a private key",
+    );
+    // Other key types and curves.
+    let rsa = json!({ "kty": "RSA", "n": URL_SAFE_NO_PAD.encode([0xc5u8; 256]), "e": "AQAB" });
+    previous_refused(&[], &set(vec![rsa]), "key 1");
+    let mut x25519 = public(&key);
+    x25519["crv"] = json!("X25519");
+    previous_refused(&[], &set(vec![x25519]), "key 1");
+    let oct = json!({ "kty": "oct", "k": URL_SAFE_NO_PAD.encode([1u8; 32]) });
+    previous_refused(&[], &set(vec![oct]), "key 1");
+    let mut short = public(&key);
+    short["x"] = json!(URL_SAFE_NO_PAD.encode([9u8; 31]));
+    previous_refused(&[], &set(vec![short]), "key 1");
+    // A kid that is not the key's thumbprint (a receipt names its key by thumbprint).
+    let mut renamed = public(&key);
+    renamed["kid"] = json!("2024-receipts");
+    previous_refused(
+        &[],
+        &set(vec![renamed]),
+        "key 1's kid is not its RFC 7638 thumbprint",
+    );
+    // The same key twice.
+    previous_refused(
+        &[],
+        &set(vec![
+            public(&TestKey::new("other")),
+            public(&key),
+            public(&key),
+        ]),
+        "key 3 is listed twice",
+    );
+    // 16 distinct public keys are accepted.
+    configure(&[("RECEIPT_PREVIOUS_KEYS", set(many[..16].to_vec()).as_str())])
+        .expect("16 previous keys");
+}
