@@ -168,6 +168,16 @@ fn key_set(svc: &Service) -> (Response, JwkSet) {
     (r, set)
 }
 
+/// The receipt of the PNG in a fresh store, signed by `svc`.
+fn png_receipt(svc: &Service) -> String {
+    let r = complete(svc, &store_with_png(), "alice/p/a.png");
+    assert_eq!(r.status, 200, "{}", r.body);
+    serde_json::from_str::<Value>(&r.body).unwrap()["receipt"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 #[test]
 fn an_eddsa_receipt_verifies_with_jsonwebtoken_under_the_published_key() {
     let key = TestKey::new("receipts");
@@ -239,17 +249,9 @@ fn the_pem_and_the_jwk_of_a_key_sign_the_same_receipts() {
     // The PEM as `wrangler secret put` may get it: `\n` escapes on one line.
     let escaped = key.pem().trim_end().replace('\n', "\\n");
     let by_escaped = service(&[("RECEIPT_SIGNING_KEY", &escaped)]);
-    let store = store_with_png();
     let receipts: Vec<String> = [&by_pem, &by_jwk, &by_escaped]
         .iter()
-        .map(|svc| {
-            let r = complete(svc, &store, "alice/p/a.png");
-            assert_eq!(r.status, 200, "{}", r.body);
-            serde_json::from_str::<Value>(&r.body).unwrap()["receipt"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
+        .map(|svc| png_receipt(svc))
         .collect();
     assert_eq!(receipts[0], receipts[1]);
     assert_eq!(receipts[0], receipts[2]);
@@ -570,16 +572,8 @@ fn the_readmes_node_snippet_verifies_what_the_worker_signs() {
     let code = &readme[start + "```js\n".len()..];
     let code = &code[..code.find("```").unwrap()];
 
-    let receipt_of = |svc: &Service| {
-        let r = complete(svc, &store_with_png(), "alice/p/a.png");
-        assert_eq!(r.status, 200, "{}", r.body);
-        serde_json::from_str::<Value>(&r.body).unwrap()["receipt"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    };
     let svc = service(&[("RECEIPT_SIGNING_KEY", &TestKey::new("receipts").pem())]);
-    let good = receipt_of(&svc);
+    let good = png_receipt(&svc);
     let (set, _) = key_set(&svc);
     let (head, rest) = good.split_once('.').unwrap();
     let (_, sig) = rest.split_once('.').unwrap();
@@ -587,11 +581,11 @@ fn the_readmes_node_snippet_verifies_what_the_worker_signs() {
         "{head}.{}.{sig}",
         URL_SAFE_NO_PAD.encode(br#"{"key":"alice/other.png","sub":"alice"}"#)
     );
-    let other = receipt_of(&service(&[(
+    let other = png_receipt(&service(&[(
         "RECEIPT_SIGNING_KEY",
         &TestKey::new("another").pem(),
     )]));
-    let hs = receipt_of(&service(&[(
+    let hs = png_receipt(&service(&[(
         "RECEIPT_SECRET",
         "receipt-ed-hs256-secret-0123456789abcdef",
     )]));
@@ -615,16 +609,6 @@ fn the_readmes_node_snippet_verifies_what_the_worker_signs() {
 
 // ---------------------------------------------------------------------------------------------
 // Rotation: RECEIPT_PREVIOUS_KEYS.
-
-/// The receipt of the PNG in a fresh store, signed by `svc`.
-fn png_receipt(svc: &Service) -> String {
-    let r = complete(svc, &store_with_png(), "alice/p/a.png");
-    assert_eq!(r.status, 200, "{}", r.body);
-    serde_json::from_str::<Value>(&r.body).unwrap()["receipt"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
 
 #[test]
 fn after_a_rotation_the_key_set_still_verifies_the_receipts_of_the_previous_keys() {
