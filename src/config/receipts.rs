@@ -13,7 +13,8 @@ use serde_json::Value;
 
 use super::{show, Config, ConfigError, JwksSource, Result, Vars, MIN_JWT_SECRET_BYTES};
 use crate::jwt::ed25519::{thumbprint, Ed25519PrivateKey};
-use crate::jwt::{parse_secret, Key, OkpCurve, PublicKey};
+use crate::jwt::jwk::key_from_jwk_object;
+use crate::jwt::{parse_secret, OkpCurve, PublicKey};
 
 /// Default of `RECEIPT_ISSUER`.
 pub(crate) const DEFAULT_RECEIPT_ISSUER: &str = "presign-worker";
@@ -210,7 +211,7 @@ fn parse_previous_keys(vars: &Vars<'_>) -> Result<Vec<[u8; 32]>> {
                 "key {n} is a private key (it has d): this variable is published, list public keys only"
             )));
         }
-        let key = Key::from_jwk(&jwk.to_string()).map_err(|e| refused(format!("key {n}: {e}")))?;
+        let key = key_from_jwk_object(object).map_err(|e| refused(format!("key {n}: {e}")))?;
         let x = match key.public_key() {
             Some(PublicKey::Okp {
                 curve: OkpCurve::Ed25519,

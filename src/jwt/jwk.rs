@@ -300,7 +300,8 @@ fn bytes(jwk: &Map<String, Value>, name: &str, missing: &'static str) -> Result<
     }
 }
 
-fn key_from_jwk_object(jwk: &Map<String, Value>) -> Result<Key, Error> {
+/// One JWK already parsed as a JSON object (see [`key_from_jwk`]).
+pub(crate) fn key_from_jwk_object(jwk: &Map<String, Value>) -> Result<Key, Error> {
     let kty =
         opt_str(jwk, "kty", "JWK kty is not a string")?.ok_or_else(|| invalid("JWK has no kty"))?;
     if let Some(usage) = opt_str(jwk, "use", "JWK use is not a string")? {
