@@ -979,12 +979,15 @@ function variant(dir) {
   fs.writeFileSync(path.join(abs, "ours.capnp"), c);
 }
 
+// Clock ticks per second of /proc/PID/stat's times.
+let clockTicks;
+
 // CPU time (user + system) of a process so far, in ms, from /proc/PID/stat.
 function statCpuMs(pid) {
+  clockTicks ??= Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
   const f = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
   const fields = f.slice(f.lastIndexOf(")") + 2).split(" ");
-  const hz = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / hz;
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
 }
 
 // A/B of builds (see the header). Each measurement gets a workerd of its own, started for it
