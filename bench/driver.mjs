@@ -708,13 +708,14 @@ function report(dir) {
   const rs = wrkResult(dir, "ours-rs256");
   const a4f = wrkResult(dir, "aws4fetch");
   const sdk = wrkResult(dir, "sdk");
+  const rmin = wrkResult(dir, "rust-min");
   const hz = wrkResult(dir, "healthz");
   const floor = wrkResult(dir, "floor");
   const budget = wrkResult(dir, "ours-budget");
   const ours1 = wrkResult(dir, "ours-c1");
   const budget1 = wrkResult(dir, "ours-budget-c1");
-  const measured = [ours, budget, es, rs, a4f, sdk, hz, floor, ours1, budget1].filter(Boolean).length;
-  const busy = [ours, budget, es, rs, a4f, sdk, hz, floor, ours1, budget1].flatMap((w) => (w ? w.runs : [])).map((r) => r.machine_busy).filter((b) => b !== undefined);
+  const measured = [ours, budget, es, rs, a4f, sdk, rmin, hz, floor, ours1, budget1].filter(Boolean).length;
+  const busy = [ours, budget, es, rs, a4f, sdk, rmin, hz, floor, ours1, budget1].flatMap((w) => (w ? w.runs : [])).map((r) => r.machine_busy).filter((b) => b !== undefined);
   const pct = (f) => `${(f * 100).toFixed(0)} %`;
   const busyRange = !busy.length
     ? ""
@@ -819,6 +820,20 @@ function report(dir) {
       : "";
   row("workerd: full job, aws4fetch + jose", fig(a4f), ratio(ours, a4f, 2) + aboveFloor, "same; bench/workers/aws4fetch");
   row("workerd: full job, @aws-sdk/s3-request-presigner + jose", fig(sdk), ratio(ours, sdk, 3), "same; bench/workers/sdk");
+  // No goal: the least a Rust/wasm worker pays for the job, to read ours against.
+  const vsMin =
+    ours && rmin
+      ? `ours ÷ this: ${x2(ours.rps / rmin.rps)}` +
+        (floor && [ours, rmin, floor].every((w) => w.cpu_us !== undefined)
+          ? ` · CPU above the floor's: ours ${(ours.cpu_us - floor.cpu_us).toFixed(0)} µs, this ${(rmin.cpu_us - floor.cpu_us).toFixed(0)} µs`
+          : "")
+      : "";
+  row(
+    "workerd: full job, rust-min (the least Rust/wasm worker for the job; no goal)",
+    fig(rmin),
+    vsMin,
+    "same; bench/rust-min (wasm-bindgen only, one call into the wasm per request, HS256 only, no other routes or settings)",
+  );
   row(
     "workerd: GET /healthz, presign-worker (ceiling)",
     fig(hz),
@@ -845,14 +860,18 @@ function report(dir) {
     "tracked, no goal of its own (#18: start-up, measured below, is what users feel)",
     "gzip -9 (node zlib) of build/worker/index.wasm + shim.mjs (scripts/build.sh, worker-build --release with src/shim.js)",
   );
-  for (const [n, l] of [["aws4fetch", "aws4fetch + jose"], ["sdk", "@aws-sdk + jose"]]) {
-    const f = `bench/dist/${n}/worker.js`;
-    const s = fs.existsSync(path.join(ROOT, f)) ? sizes([f]) : null;
+  for (const [n, l, files, how] of [
+    ["aws4fetch", "aws4fetch + jose", ["worker.js"], "`wrangler deploy --dry-run --minify`"],
+    ["sdk", "@aws-sdk + jose", ["worker.js"], "`wrangler deploy --dry-run --minify`"],
+    ["rust-min", "rust-min", ["index.wasm", "shim.mjs"], "scripts/bench.sh: cargo, wasm-bindgen, wasm-opt -Oz, esbuild"],
+  ]) {
+    const fl = files.map((f) => `bench/dist/${n}/${f}`);
+    const s = fl.every((f) => fs.existsSync(path.join(ROOT, f))) ? sizes(fl) : null;
     row(
       `bundle: ${l}`,
       s ? `${kib(s.raw)} raw · ${kib(s.gz)} gzipped` : "missing",
       s ? `presign-worker ÷ this (gzipped): ${x2(so.gz / s.gz)}` : "",
-      `gzip -9 of ${f} (\`wrangler deploy --dry-run --minify\`)`,
+      `gzip -9 of ${fl.join(" + ")} (${how})`,
     );
   }
 
@@ -884,7 +903,7 @@ function report(dir) {
     const med = (n, k) => fr[n]?.[k]?.median;
     const f = (v) => (v === undefined ? "?" : `${v.toFixed(1)} ms`);
     const runs = fr.ours?.samples ?? "?";
-    const names = [["aws4fetch", "aws4fetch + jose"], ["sdk", "@aws-sdk + jose"], ["floor", "floor"]];
+    const names = [["aws4fetch", "aws4fetch + jose"], ["sdk", "@aws-sdk + jose"], ["rust-min", "rust-min"], ["floor", "floor"]];
     const spawnGoal =
       med("ours", "spawn_ms") !== undefined && med("aws4fetch", "spawn_ms") !== undefined
         ? ` (ours ÷ aws4fetch + jose: ${x2(med("ours", "spawn_ms") / med("aws4fetch", "spawn_ms"))}, goal ≤ 1×: ${verdict(med("ours", "spawn_ms") <= med("aws4fetch", "spawn_ms"))})`

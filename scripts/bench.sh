@@ -12,7 +12,9 @@
 #                from /proc): our POST /v1/uploads with an HS256 token, the same with an ES256 and
 #                an RS256 (RSA 2048) token verified with WebCrypto, the aws4fetch + jose and the
 #                @aws-sdk + jose baselines (bench/workers, bundled here with `wrangler deploy
-#                --dry-run --minify`), our GET /healthz as the ceiling, and `floor`
+#                --dry-run --minify`), `rust-min` (bench/rust-min: the same job in about the
+#                least Rust/wasm a worker can run, built here; no goal, the bound to read ours
+#                against), our GET /healthz as the ceiling, and `floor`
 #                (bench/workers/floor, plain JavaScript that only reads the same POST's body, logs
 #                and answers fixed JSON: what the request costs any worker; not checked). The public-key tokens
 #                go to a second workerd of our worker, bench/out/ours-jwks.capnp, which the driver
@@ -32,7 +34,7 @@
 #   3. start-up  bundle sizes (raw, gzipped); workerd spawn → first answer of each worker; what
 #                compiling and instantiating our wasm module adds to a trivial worker's start-up
 #                in workerd (bench/workerd/probe-*.capnp); and the first requests of a fresh
-#                workerd of ours, of each baseline and of `floor` (`driver.mjs firstreq`: spawn →
+#                workerd of ours, of each baseline (rust-min too) and of `floor` (`driver.mjs firstreq`: spawn →
 #                accepting connections → ten full-job requests in a row on new connections;
 #                spawn → first answer, and the first request's own latency against the tenth's)
 #
@@ -140,6 +142,29 @@ for n in aws4fetch sdk; do
   [ -f "bench/dist/$n/worker.js" ] || die "bench/dist/$n/worker.js was not written"
 done
 
+# --- the rust-min baseline: bench/rust-min, built like ours but by hand ------------------------
+# (cargo, then wasm-bindgen --target web, wasm-opt -Oz, esbuild) into bench/dist/rust-min/, which
+# bench/workerd/rust-min.capnp serves.
+say "building bench/rust-min (the least Rust/wasm worker for the job)"
+RUST_MIN=bench/dist/rust-min
+rm -rf "$RUST_MIN"
+mkdir -p "$RUST_MIN/gen"
+cargo build --quiet --release --locked --target wasm32-unknown-unknown \
+  --manifest-path bench/rust-min/Cargo.toml --target-dir target/rust-min ||
+  die "building bench/rust-min failed"
+# strip = true drops the target_features section wasm-bindgen would read; wasm-opt gets
+# rustc's wasm32 features explicitly instead.
+wasm-bindgen --target web --out-dir "$RUST_MIN/gen" --out-name rust_min \
+  target/rust-min/wasm32-unknown-unknown/release/rust_min.wasm 2>"$OUT/rust-min-bindgen.log" ||
+  { cat "$OUT/rust-min-bindgen.log" >&2; die "wasm-bindgen (rust-min) failed"; }
+node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+  --enable-sign-ext --enable-mutable-globals "$RUST_MIN/gen/rust_min_bg.wasm" -o "$RUST_MIN/index.wasm" ||
+  die "wasm-opt (rust-min) failed"
+cp bench/rust-min/shim.js "$RUST_MIN/gen/shim.js"
+node_modules/.bin/esbuild "$RUST_MIN/gen/shim.js" --bundle --format=esm --platform=neutral \
+  --external:./index.wasm --external:cloudflare:workers --log-level=warning --outfile="$RUST_MIN/shim.mjs" ||
+  die "esbuild (rust-min) failed"
+
 # --- start-up in workerd: the three workers and the wasm probes ---------------------------------
 say "timing workerd start-up ($STARTUP_ROUNDS runs of each, interleaved)"
 "${DRIVER[@]}" startup "$STARTUP_ROUNDS" \
@@ -156,6 +181,7 @@ say "timing the first full-job requests of a fresh workerd ($STARTUP_ROUNDS runs
   ours=bench/workerd/ours.capnp \
   aws4fetch=bench/workerd/aws4fetch.capnp \
   sdk=bench/workerd/sdk.capnp \
+  rust-min=bench/workerd/rust-min.capnp \
   floor=bench/workerd/floor.capnp >"$OUT/firstreq.json"
 
 # --- the store that checks the URLs -------------------------------------------------------------
@@ -176,10 +202,10 @@ PIDS+=($!)
 # our worker again, in its own workerd whose config adds the bench identity provider.
 # ours-budget is our worker with a budget, in a workerd whose config adds the ledger.
 declare -A PROC=([ours]=ours [healthz]=ours [ours-budget]=ours-ledger [ours-es256]=ours-jwks
-  [ours-rs256]=ours-jwks [aws4fetch]=aws4fetch [sdk]=sdk [floor]=floor
+  [ours-rs256]=ours-jwks [aws4fetch]=aws4fetch [sdk]=sdk [rust-min]=rust-min [floor]=floor
   [ours-c1]=ours [ours-budget-c1]=ours-ledger)
 declare -A ALG=([ours]=HS256 [ours-budget]=HS256 [ours-es256]=ES256 [ours-rs256]=RS256
-  [aws4fetch]=HS256 [sdk]=HS256)
+  [aws4fetch]=HS256 [sdk]=HS256 [rust-min]=HS256)
 # What the check asks GET /v1/usage to show (driver.mjs check): the grant counted, or no ledger.
 declare -A USAGE=([ours]=none [ours-budget]=ledger)
 export BENCH_ISSUER_KEYS="$RUN_DIR/issuer-keys.json"
@@ -189,7 +215,7 @@ say "ours-jwks: ES256 and RS256 keys of the bench issuer, $OUT/ours-jwks.capnp"
 mkdir -p "$RUN_DIR/ledger"
 say "ours-ledger: the budget's Durable Object on local disk ($RUN_DIR/ledger), $OUT/ours-ledger.capnp"
 "${DRIVER[@]}" ledger "$OUT/ours-ledger.capnp" || die "driver.mjs ledger failed"
-WORKERDS=(ours ours-ledger ours-jwks aws4fetch sdk floor)
+WORKERDS=(ours ours-ledger ours-jwks aws4fetch sdk rust-min floor)
 declare -A BASE=() WPID=()
 for name in "${WORKERDS[@]}"; do
   capnp=bench/workerd/$name.capnp
@@ -213,7 +239,7 @@ for name in "${WORKERDS[@]}"; do
     { tail -n 20 "$RUN_DIR/workerd-$name.log" >&2; die "workerd ($name) did not answer"; }
 done
 declare -A TOKEN=()
-for t in ours ours-budget ours-es256 ours-rs256 aws4fetch sdk; do
+for t in ours ours-budget ours-es256 ours-rs256 aws4fetch sdk rust-min; do
   p=${PROC[$t]}
   say "$t: checking one answer (${ALG[$t]} token) and its URL against s3s-fs${USAGE[$t]:+, GET /v1/usage (ledger: ${USAGE[$t]})}"
   "${DRIVER[@]}" check "$t" "${BASE[$p]}" "$S3_PORT" "$RUN_DIR/s3" "${ALG[$t]}" ${USAGE[$t]:+"${USAGE[$t]}"} >"$OUT/check-$t.json" ||
@@ -250,7 +276,7 @@ run() {
     -s bench/wrk/job.lua "$(url_of "$target")" >"$log" 2>&1
 }
 
-TARGETS=(ours ours-budget ours-es256 ours-rs256 healthz aws4fetch sdk floor ours-c1 ours-budget-c1)
+TARGETS=(ours ours-budget ours-es256 ours-rs256 healthz aws4fetch sdk rust-min floor ours-c1 ours-budget-c1)
 # BENCH_TARGETS="ours-c1 ours-budget-c1" measures only those (a quick look at one change; the
 # table then leaves the others' rows out or marks them missing).
 if [ -n "${BENCH_TARGETS:-}" ]; then read -r -a TARGETS <<<"$BENCH_TARGETS"; fi
