@@ -826,7 +826,8 @@ function report(dir) {
       ? `ours ÷ this: ${x2(ours.rps / rmin.rps)}` +
         (floor && [ours, rmin, floor].every((w) => w.cpu_us !== undefined)
           ? ` · CPU above the floor's: ours ${(ours.cpu_us - floor.cpu_us).toFixed(0)} µs, this ${(rmin.cpu_us - floor.cpu_us).toFixed(0)} µs`
-          : "")
+          : "") +
+        (a4f ? ` · this ÷ aws4fetch + jose: ${x2(rmin.rps / a4f.rps)}` : "")
       : "";
   row(
     "workerd: full job, rust-min (the least Rust/wasm worker for the job; no goal)",
@@ -906,7 +907,11 @@ function report(dir) {
     const names = [["aws4fetch", "aws4fetch + jose"], ["sdk", "@aws-sdk + jose"], ["rust-min", "rust-min"], ["floor", "floor"]];
     const spawnGoal =
       med("ours", "spawn_ms") !== undefined && med("aws4fetch", "spawn_ms") !== undefined
-        ? ` (ours ÷ aws4fetch + jose: ${x2(med("ours", "spawn_ms") / med("aws4fetch", "spawn_ms"))}, goal ≤ 1×: ${verdict(med("ours", "spawn_ms") <= med("aws4fetch", "spawn_ms"))})`
+        ? ` (ours ÷ aws4fetch + jose: ${x2(med("ours", "spawn_ms") / med("aws4fetch", "spawn_ms"))}, goal ≤ 1×: ${verdict(med("ours", "spawn_ms") <= med("aws4fetch", "spawn_ms"))}` +
+          (med("rust-min", "spawn_ms") !== undefined
+            ? `; ours ÷ rust-min: ${x2(med("ours", "spawn_ms") / med("rust-min", "spawn_ms"))}, rust-min ÷ aws4fetch + jose: ${x2(med("rust-min", "spawn_ms") / med("aws4fetch", "spawn_ms"))}`
+            : "") +
+          ")"
         : "";
     const spawnOf = (n) =>
       `${f(med(n, "spawn_ms"))} (accepting after ${f(med(n, "listen_ms"))}; workerd CPU ${f(med(n, "cpu_first_ms"))}, ${f(med(n, "cpu_listen_ms"))} of it before accepting)`;
