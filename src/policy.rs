@@ -368,16 +368,88 @@ fn push_uuid_v4(out: &mut String, mut b: [u8; 16]) {
     }
 }
 
-/// The lower-case `type/subtype` of a `Content-Type` value, if it is well formed.
+/// Whether `s` is a media type's type or subtype: the restricted names of RFC 6838 §4.2.
+fn is_type_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+}
+
+/// Whether `s` is an HTTP token (RFC 9110 §5.6.2), as parameter names and unquoted values are.
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// Whether `rest`, what follows `type/subtype` in a `Content-Type` value, is a list of
+/// parameters: `*( OWS ";" OWS [ name "=" ( token / quoted-string ) ] )` (RFC 9110 §8.3.1),
+/// printable ASCII only. A comma is refused anywhere, also quoted: browsers split a
+/// `Content-Type` on commas and use the last type (WHATWG Fetch, "extract a MIME type"), so
+/// `image/png; a=b, text/html` would be checked as a PNG and rendered as HTML.
+fn media_type_params_ok(rest: &str) -> bool {
+    if !rest
+        .bytes()
+        .all(|b| (b' '..=b'~').contains(&b) || b == b'\t')
+        || rest.contains(',')
+    {
+        return false;
+    }
+    let ows = |s: &str| s.trim_start_matches([' ', '\t']).len();
+    let mut s = rest;
+    loop {
+        s = &s[s.len() - ows(s)..];
+        let Some(after) = s.strip_prefix(';') else {
+            return s.is_empty();
+        };
+        s = &after[after.len() - ows(after)..];
+        if s.is_empty() || s.starts_with(';') {
+            continue;
+        }
+        let Some((name, value)) = s.split_once('=') else {
+            return false;
+        };
+        if !is_token(name) {
+            return false;
+        }
+        s = if let Some(quoted) = value.strip_prefix('"') {
+            // qdtext or a quoted-pair, up to the closing quote.
+            let mut end = None;
+            let mut escaped = false;
+            for (i, c) in quoted.char_indices() {
+                match (escaped, c) {
+                    (true, _) => escaped = false,
+                    (false, '\\') => escaped = true,
+                    (false, '"') => {
+                        end = Some(i);
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+            match end {
+                Some(i) => &quoted[i + 1..],
+                None => return false,
+            }
+        } else {
+            let len = value.find([';', ' ', '\t']).unwrap_or(value.len());
+            if !is_token(&value[..len]) {
+                return false;
+            }
+            &value[len..]
+        };
+    }
+}
+
+/// The lower-case `type/subtype` of a `Content-Type` value, if the whole value is well formed
+/// (see `media_type_params_ok` for its parameters).
 pub fn media_type_essence(value: &str) -> Option<String> {
-    let main = value.split(';').next()?.trim();
+    let value = value.trim_matches([' ', '\t']);
+    let end = value.find(';').unwrap_or(value.len());
+    let main = value[..end].trim_end_matches([' ', '\t']);
     let (ty, sub) = main.split_once('/')?;
-    let token = |s: &str| {
-        !s.is_empty()
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
-    };
-    (token(ty) && token(sub)).then(|| main.to_ascii_lowercase())
+    (is_type_name(ty) && is_type_name(sub) && media_type_params_ok(&value[end..]))
+        .then(|| main.to_ascii_lowercase())
 }
 
 /// The JavaScript MIME types of the WHATWG MIME Sniffing standard (§4.6), lower case.

@@ -385,6 +385,14 @@ fn media_type_essence_is_the_lower_case_type_and_subtype() {
         ("te xt/plain", None),
         ("text/pl(ain", None),
         ("", None),
+        ("text/plain; charset=\"utf-8\"", Some("text/plain")),
+        ("text/plain;;a=b;", Some("text/plain")),
+        ("image/png; a=b, text/html", None),
+        ("image/png, text/html", None),
+        ("image/png; a=\"x,y\"", None),
+        ("text/plain; charset", None),
+        ("text/plain; charset=\"utf-8", None),
+        ("text/plain; charset=utf 8", None),
     ] {
         assert_eq!(media_type_essence(value).as_deref(), essence, "{value:?}");
     }

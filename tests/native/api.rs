@@ -497,6 +497,56 @@ const ACTIVE_TYPES: &[&str] = &[
 ];
 
 #[test]
+fn a_second_type_after_a_comma_is_refused_on_every_path() {
+    // Browsers split a Content-Type on commas and use the last type: a value that starts with
+    // an allowed type and ends with another must not be signed.
+    let svc = service(&[("ALLOWED_CONTENT_TYPES", "image/*,text/plain")]);
+    let png = token(json!({ "sub": "alice", "exp": NOW + 60, "content_types": ["image/png"] }));
+    for ctype in [
+        "image/png; a=b, text/html",
+        "image/png;,text/html",
+        "image/png, text/html",
+        "image/png; a=\"x,text/html\"",
+        "image/png; x=1, application/pdf",
+        "image/png; a",
+        "image/png; =b",
+        "image/png; a=\"open",
+        "image/png; a=b c",
+    ] {
+        let (status, v) = post(&svc, "/v1/uploads", Some(&png), upload(5, ctype));
+        assert_eq!(
+            (status, code(&v)),
+            (422, "invalid_content_type"),
+            "{ctype}: {v}"
+        );
+        for method in ["PUT", "POST"] {
+            let (status, v) = sign(
+                &svc,
+                &png,
+                json!({ "method": method, "key": "a.png", "contentType": ctype, "size": 5 }),
+            );
+            assert_eq!(
+                (status, code(&v)),
+                (422, "invalid_content_type"),
+                "{method} {ctype}: {v}"
+            );
+        }
+    }
+    // Well-formed parameters still pass, quoted ones with a `;` inside too.
+    for ctype in [
+        "image/png",
+        "image/png; a=b; c=d",
+        "image/png;a=\"b;c\"",
+        "image/png; name=\"x \\\" y\"",
+        "image/png;",
+    ] {
+        let (status, v) = post(&svc, "/v1/uploads", Some(&png), upload(5, ctype));
+        assert_eq!(status, 200, "{ctype}: {v}");
+        assert_eq!(v["headers"]["content-type"], ctype, "{v}");
+    }
+}
+
+#[test]
 fn wildcards_never_admit_active_content() {
     let t = alice();
     // In the configuration: `image/*`, `text/*`, `*/*` admit passive types only.
