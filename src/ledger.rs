@@ -281,6 +281,9 @@ pub enum Outcome {
     },
     /// The token's `jti` was already used: nothing was reserved.
     Replayed,
+    /// The ask's `jti` is remembered until a time already past by the ledger's clock (the
+    /// token or ticket ended between the worker's check and this call): nothing was reserved.
+    Expired,
 }
 
 /// One bucket's totals.
@@ -348,18 +351,23 @@ impl Book {
         }
     }
 
-    /// Gives back what an upload that never completed counted against the day's budget (its
-    /// minute's bucket, or the next one still in the window), and forgets it.
-    fn refund(&mut self, id: &str) {
+    /// Gives back what an upload that never completed counted against the day's budget, and
+    /// forgets it. `multipart`: the store's id of the multipart upload that was removed, when
+    /// one was; a record of another grant of the same key (a later PUT, another multipart
+    /// upload) is left as it is. The bytes come off the minute they were charged to, and only
+    /// while that minute is in the day's window: once it has left, they no longer count, and
+    /// taking them off a later minute would free other grants' bytes.
+    fn refund(&mut self, id: &str, multipart: Option<&str>) {
         let Some(upload) = self.uploads.remove(id) else {
             return;
         };
-        if upload.completed.is_some() {
+        let other = multipart.is_some_and(|m| upload.multipart.as_deref() != Some(m));
+        if upload.completed.is_some() || other {
             self.uploads.insert(id.to_owned(), upload);
             return;
         }
         let (minute, bytes) = upload.charged;
-        if let Some((_, b)) = self.buckets.range_mut(minute..).next() {
+        if let Some(b) = self.buckets.get_mut(&minute) {
             b.bytes = b.bytes.saturating_sub(bytes);
         }
         if let Some(store_id) = &upload.multipart {
@@ -486,9 +494,14 @@ impl Book {
     /// Reserves `ask` at `now` if it breaks no budget and its `jti` is unused; prunes first.
     pub fn reserve(&mut self, ask: &Ask, now: u64) -> Outcome {
         self.prune(now);
-        if let Some((jti, _)) = &ask.jti {
+        if let Some((jti, until)) = &ask.jti {
             if self.jtis.contains_key(jti) {
                 return Outcome::Replayed;
+            }
+            // Remembered only until `until`, it could be used again from then on: a token
+            // checked by the worker just before its end and reaching the ledger after it.
+            if *until < now {
+                return Outcome::Expired;
             }
         }
         let usage = self.usage(now);
@@ -787,7 +800,7 @@ impl Book {
             }
             Call::Complete(done) => Reply::Completion(self.complete(done, now)),
             Call::Removed(target, key, store_id) => {
-                self.refund(&Upload::id(target, key));
+                self.refund(&Upload::id(target, key), store_id.as_deref());
                 if let Some(id) = store_id {
                     self.open.remove(id);
                     self.cleanup.remove(id);

@@ -410,6 +410,9 @@ impl Service {
             let refusal = match ledger.call(subject, &Call::Reserve(Box::new(ask))).await {
                 Ok(Reply::Reserved(Outcome::Granted { .. })) => None,
                 Ok(Reply::Reserved(Outcome::Replayed)) => Some(ApiError::TicketUsed),
+                Ok(Reply::Reserved(Outcome::Expired)) => {
+                    Some(ApiError::Ticket(TicketError::Expired))
+                }
                 Ok(Reply::Reserved(Outcome::Exceeded {
                     budget,
                     retry_after,

@@ -236,6 +236,11 @@ impl Service {
                 "this single-use token was already used",
             )
             .into()),
+            Reply::Reserved(Outcome::Expired) => Err(jwt::Error::new(
+                ErrorKind::Expired,
+                "the single-use token expired before it could be recorded as used",
+            )
+            .into()),
             Reply::Reserved(Outcome::Exceeded {
                 budget,
                 retry_after,

@@ -2,7 +2,7 @@
 //! (a list of every grant and used `jti`, summed afresh for each question), and the API's use of
 //! it through `Service::handle_with` with a fake ledger that keeps real books in memory.
 use presign_worker::api::{Response, Service};
-use presign_worker::ledger::{Ask, Book, Budget, Call, Limits, Outcome, Reply, Usage};
+use presign_worker::ledger::{Ask, Book, Budget, Call, Limits, Outcome, Reply, Upload, Usage};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
@@ -627,7 +627,7 @@ fn completion(key: &str, size: u64, etag: &str) -> presign_worker::ledger::Compl
 /// once; an upload removed uncompleted gives its bytes back, a completed one does not.
 #[test]
 fn granted_uploads_are_checked_recorded_and_refunded() {
-    use presign_worker::ledger::{Upload, Verdict};
+    use presign_worker::ledger::Verdict;
     let t0 = 1_767_225_600u64;
     let mut book = Book::default();
     let ask = |key: &str, at| Ask {
@@ -728,6 +728,154 @@ fn granted_uploads_are_checked_recorded_and_refunded() {
     book.prune(t0 + 100_000);
     assert!(book.upload("uploads", "c").is_some());
     let _ = Upload::id("uploads", "c");
+}
+
+/// Aborting a multipart upload gives back the bytes of that upload's grant only: not those of
+/// a later grant of the same key (a PUT granted after the create), which would then be stored
+/// without being counted.
+#[test]
+fn an_abort_refunds_its_own_grant_not_a_later_one_of_the_same_key() {
+    let t0 = 1_767_225_600u64;
+    let limits = Limits {
+        bytes_per_day: Some(1000),
+        ..Limits::default()
+    };
+    let mut book = Book::default();
+    // A multipart grant of 0 bytes, its upload created at the store as "store-1".
+    let create = Ask {
+        upload: Some(granted("k", t0, None)),
+        link: Some((Upload::id("uploads", "k"), "store-1".into(), t0 + 3_600)),
+        limits,
+        ..Ask::default()
+    };
+    let Outcome::Granted { .. } = book.reserve(&create, t0) else {
+        panic!("create refused")
+    };
+    // Then a single PUT of the whole budget to the same key.
+    let put = Ask {
+        bytes: 1000,
+        grant: true,
+        upload: Some(granted("k", t0 + 60, None)),
+        limits,
+        ..Ask::default()
+    };
+    let Outcome::Granted { .. } = book.reserve(&put, t0 + 60) else {
+        panic!("put refused")
+    };
+    assert_eq!(book.usage(t0 + 60).bytes_day, 1000);
+    // The multipart upload is aborted: the PUT's bytes stay counted, its record stays.
+    book.answer(
+        &Call::Removed("uploads".into(), "k".into(), Some("store-1".into())),
+        t0 + 120,
+    );
+    assert_eq!(book.usage(t0 + 120).bytes_day, 1000);
+    assert!(book.upload("uploads", "k").is_some());
+    let again = Ask {
+        bytes: 1,
+        ..put.clone()
+    };
+    assert!(matches!(
+        book.reserve(&again, t0 + 180),
+        Outcome::Exceeded {
+            budget: Budget::BytesPerDay,
+            ..
+        }
+    ));
+    // Its own abort still gives its bytes back.
+    let mut book = Book::default();
+    let create = Ask {
+        bytes: 700,
+        grant: true,
+        ..create
+    };
+    book.reserve(&create, t0);
+    book.answer(
+        &Call::Removed("uploads".into(), "k".into(), Some("store-1".into())),
+        t0 + 120,
+    );
+    assert_eq!(book.usage(t0 + 120).bytes_day, 0);
+}
+
+/// A refund after the grant's minute left the day's window takes nothing off: those bytes no
+/// longer count, and taking them off a later minute would free another grant's.
+#[test]
+fn a_refund_after_the_day_never_frees_a_newer_grant() {
+    let t0 = 1_767_225_600u64;
+    let day = 86_400;
+    let limits = Limits {
+        bytes_per_day: Some(1000),
+        ..Limits::default()
+    };
+    let mut book = Book::default();
+    let mut old = granted("old", t0, None);
+    old.until = t0 + day + 3_600;
+    old.multipart = Some("store-1".into());
+    let first = Ask {
+        bytes: 1000,
+        grant: true,
+        upload: Some(old),
+        limits,
+        ..Ask::default()
+    };
+    let Outcome::Granted { .. } = book.reserve(&first, t0) else {
+        panic!("first refused")
+    };
+    // A day and two minutes later the first grant has left the window: a second one fits.
+    let later = t0 + day + 120;
+    let second = Ask {
+        bytes: 1000,
+        grant: true,
+        upload: Some(granted("new", later, None)),
+        limits,
+        ..Ask::default()
+    };
+    let Outcome::Granted { .. } = book.reserve(&second, later) else {
+        panic!("second refused")
+    };
+    // The first one's multipart upload is cleaned up: the second's bytes stay counted.
+    book.answer(
+        &Call::Removed("uploads".into(), "old".into(), Some("store-1".into())),
+        later + 60,
+    );
+    assert_eq!(book.usage(later + 60).bytes_day, 1000);
+    let third = Ask {
+        bytes: 1,
+        upload: Some(granted("third", later + 120, None)),
+        ..second
+    };
+    assert!(matches!(
+        book.reserve(&third, later + 120),
+        Outcome::Exceeded {
+            budget: Budget::BytesPerDay,
+            ..
+        }
+    ));
+}
+
+/// A single-use token whose life (`exp` + leeway) has ended by the ledger's clock is refused:
+/// the book keeps a `jti` only that long, so it could not tell a second use from a first.
+#[test]
+fn a_single_use_token_that_reaches_the_ledger_after_its_end_is_refused() {
+    let t0 = 1_767_225_600u64;
+    let mut book = Book::default();
+    let use_once = Ask {
+        jti: Some(("j1".into(), t0 + 10)),
+        ..Ask::default()
+    };
+    assert!(matches!(
+        book.reserve(&use_once, t0),
+        Outcome::Granted { .. }
+    ));
+    assert_eq!(book.reserve(&use_once, t0 + 10), Outcome::Replayed);
+    // Past its end the book has forgotten it: a late call must not be granted again.
+    assert_eq!(book.reserve(&use_once, t0 + 11), Outcome::Expired);
+    assert_eq!(book.reserve(&use_once, t0 + 12), Outcome::Expired);
+    // A fresh token reaching the ledger after its end is refused as well.
+    let late = Ask {
+        jti: Some(("j2".into(), t0 + 10)),
+        ..Ask::default()
+    };
+    assert_eq!(book.reserve(&late, t0 + 11), Outcome::Expired);
 }
 
 /// A book remembers at most `MAX_UPLOADS` grants, forgetting completed ones first.
