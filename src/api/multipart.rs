@@ -514,7 +514,18 @@ impl Service {
         let seen = if gone {
             // Only an object of the ticket's size under its key counts as this upload's.
             match self.inspect(target, &ticket.key, now, store).await {
-                Ok(seen) if seen.object.size == ticket.size => seen,
+                Ok(seen) if seen.object.size == ticket.size => {
+                    if matches!(&listed, Ok(parts) if parts.is_empty()) {
+                        // Listed without parts: completed (s3s-fs lists it so), or still open
+                        // with none uploaded yet (AWS) and the object another grant's. Aborted
+                        // before it is settled and closed in the ledger below, so that it
+                        // takes no parts from then on; a completed one is unknown to the
+                        // abort, which is `Ok`.
+                        self.abort_at_store(target, &ticket.key, &ticket.upload_id, now, store)
+                            .await?;
+                    }
+                    seen
+                }
                 Ok(_) | Err(ApiError::UploadMissing) => {
                     return Err(listed.err().unwrap_or(ApiError::Breach(Breach::Empty)))
                 }
