@@ -32,6 +32,7 @@ use worker::wasm_bindgen_futures::{future_to_promise, JsFuture};
 use worker::{console_warn, js_sys, web_sys, worker_sys, Env};
 
 use crate::api::{self, Body, Platform, Service};
+use crate::config::ConfigError;
 use crate::jwks::Remote;
 use crate::jwt::ed25519::Ed25519PrivateKey;
 use crate::jwt::{Algorithm, PublicKey};
@@ -577,9 +578,29 @@ impl Transport for JsStore {
 fn build_service(env: &Env) -> Option<&'static Service> {
     SERVICE.with(|cell| {
         *cell.get_or_init(|| {
-            let lookup = |name: &str| env.var(name).ok().map(|v| v.to_string());
+            // A `[vars]` entry written without quotes (a number, a boolean, an array) reaches
+            // the worker as a JSON binding, not as text: refused by name rather than read as
+            // unset, which would quietly put a default (no budget, a larger size) in its place.
+            let not_text = RefCell::new(Vec::new());
+            let lookup = |name: &str| match env.var(name) {
+                Ok(v) => Some(v.to_string()),
+                Err(_) => {
+                    let bound = js_sys::Reflect::get(env, &JsValue::from_str(name))
+                        .is_ok_and(|v| !v.is_undefined());
+                    if bound {
+                        not_text.borrow_mut().push(name.to_owned());
+                    }
+                    None
+                }
+            };
+            let built = Service::from_lookup(&lookup);
+            let not_text = not_text.into_inner();
+            let built = match not_text.is_empty() {
+                true => built,
+                false => Err(ConfigError::not_text(not_text.join(", "))),
+            };
             let mut lines = Vec::new();
-            let svc = match Service::from_lookup(&lookup) {
+            let svc = match built {
                 // One service per isolate, alive as long as the isolate: leaking it is the point.
                 Ok(svc) => {
                     for (event, problem) in svc.warnings() {

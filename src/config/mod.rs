@@ -194,6 +194,16 @@ impl ConfigError {
             problem: problem.into(),
         }
     }
+
+    /// `variable` (one name, or several joined by `, `) is bound, but not to text: a `[vars]`
+    /// value of `wrangler.toml` written without quotes (a number, a boolean, an array), which
+    /// the runtime hands over as JSON.
+    pub fn not_text(variable: impl Into<String>) -> Self {
+        ConfigError::new(
+            variable,
+            "is not text: write its value in quotes in wrangler.toml's [vars] (e.g. \"10485760\", \"true\", \"image/png,image/jpeg\")",
+        )
+    }
 }
 
 impl fmt::Display for ConfigError {

@@ -409,6 +409,53 @@ fn misconfigured_worker_answers_500_without_details() {
     );
 }
 
+/// A `[vars]` value written without quotes reaches the worker as JSON, not text: the worker
+/// refuses to run on it (naming the variable in its log) instead of reading it as unset, which
+/// would put the default in its place: here a 100 MiB limit for a 10-byte one, and tokens
+/// usable again for single-use ones.
+#[test]
+#[ignore = "end-to-end: needs s3s-fs and wrangler; run by make test"]
+fn a_var_that_is_not_text_stops_the_worker_instead_of_its_default() {
+    let unquoted = |toml: &str| {
+        let toml = toml.replace(
+            "MAX_UPLOAD_SIZE = \"104857600\"",
+            "MAX_UPLOAD_SIZE = 10\nSINGLE_USE_TOKENS = true",
+        );
+        assert!(
+            toml.contains("MAX_UPLOAD_SIZE = 10\n"),
+            "wrangler.toml changed: {toml}"
+        );
+        toml
+    };
+    let env = TestEnv::start_with_toml(&[], &unquoted);
+    let alice = token(&env, "alice", now_secs() + 600);
+    for _ in 0..2 {
+        let (s, v) = api(
+            &env,
+            "/v1/uploads",
+            Some(&alice),
+            &json!({ "filename": "a.txt", "content_type": "text/plain", "size": 1000 }),
+        );
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (500, Some("config_invalid")),
+            "{v}"
+        );
+    }
+    let named = |logs: &str| {
+        logs.lines().any(|l| {
+            l.contains("config_invalid")
+                && l.contains("is not text")
+                && l.contains("MAX_UPLOAD_SIZE")
+                && l.contains("SINGLE_USE_TOKENS")
+        })
+    };
+    assert!(
+        named(&env.worker.logs_when(named)),
+        "the variable is not named in the log"
+    );
+}
+
 /// The isolate's first lines (the warnings of building the service, then the first request's
 /// log line) are written after the first answer, not before it (workerd's first console call
 /// costs a few ms): they must all still be written, once each, warnings first, and the next

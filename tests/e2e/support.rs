@@ -659,17 +659,28 @@ impl Worker {
     /// Started again on other ports when it lost one of its ports to another process
     /// ([`start_on_fresh_ports`]).
     pub fn start(vars: &[(&str, &str)]) -> Worker {
-        Worker::start_in(vars, None)
+        Worker::start_in(vars, None, None)
+    }
+
+    /// [`Worker::start`] with a copy of the repository's `wrangler.toml` changed by `edit` (for
+    /// what `--var` cannot say: a `[vars]` value that is not text). The copy lives in a
+    /// temporary directory, with `main` made absolute.
+    pub fn start_with_toml(vars: &[(&str, &str)], edit: &dyn Fn(&str) -> String) -> Worker {
+        Worker::start_in(vars, None, Some(edit))
     }
 
     /// [`Worker::start`] with the local state (the Cache API's content, ...) kept in `state`
     /// instead of a temporary directory: a second worker started on the same directory sees
     /// what the first one stored, as a new isolate would in production.
     pub fn start_persisting(vars: &[(&str, &str)], state: &Path) -> Worker {
-        Worker::start_in(vars, Some(state))
+        Worker::start_in(vars, Some(state), None)
     }
 
-    fn start_in(vars: &[(&str, &str)], state: Option<&Path>) -> Worker {
+    fn start_in(
+        vars: &[(&str, &str)],
+        state: Option<&Path>,
+        edit: Option<&dyn Fn(&str) -> String>,
+    ) -> Worker {
         let root = repo_root();
         let shim = root.join("build/worker/shim.mjs");
         if !shim.is_file() {
@@ -686,7 +697,7 @@ impl Worker {
                 wrangler.display()
             );
         }
-        start_on_fresh_ports(|| Worker::try_start(&wrangler, vars, state))
+        start_on_fresh_ports(|| Worker::try_start(&wrangler, vars, state, edit))
     }
 
     /// One start of `wrangler dev` on fresh ports (see [`Worker::start`]): [`PortLost`] when it
@@ -695,18 +706,34 @@ impl Worker {
         wrangler: &Path,
         vars: &[(&str, &str)],
         state: Option<&Path>,
+        edit: Option<&dyn Fn(&str) -> String>,
     ) -> Result<Worker, PortLost> {
         let root = repo_root();
         let dir = TempDir::new("wrangler");
         let env_file = dir.path().join("empty.env");
         fs::write(&env_file, "").expect("write the empty env file");
+        let config = match edit {
+            None => root.join("wrangler.toml"),
+            Some(edit) => {
+                let toml =
+                    fs::read_to_string(root.join("wrangler.toml")).expect("read wrangler.toml");
+                let main = root.join("build/worker/shim.mjs");
+                let toml = toml.replace(
+                    "main = \"build/worker/shim.mjs\"",
+                    &format!("main = {:?}", main.display().to_string()),
+                );
+                let path = dir.path().join("wrangler.toml");
+                fs::write(&path, edit(&toml)).expect("write the changed wrangler.toml");
+                path
+            }
+        };
         let port = free_port();
         let inspector_port = free_port();
         let mut cmd = Command::new(wrangler);
         cmd.current_dir(&root)
             .arg("dev")
             .arg("--config")
-            .arg(root.join("wrangler.toml"))
+            .arg(&config)
             .args(["--ip", "127.0.0.1", "--port", &port.to_string()])
             .args(["--inspector-port", &inspector_port.to_string()])
             .arg("--persist-to")
@@ -867,6 +894,20 @@ impl TestEnv {
     /// [`TestEnv::start`] with a store already started (so that what sits in front of it, a
     /// CORS proxy, can be started before the worker that signs for it).
     pub fn start_with_store(store: S3Store, extra_vars: &[(&str, &str)]) -> TestEnv {
+        TestEnv::start_in(store, extra_vars, None)
+    }
+
+    /// [`TestEnv::start`] with `wrangler.toml` changed by `edit` (see
+    /// [`Worker::start_with_toml`]).
+    pub fn start_with_toml(extra_vars: &[(&str, &str)], edit: &dyn Fn(&str) -> String) -> TestEnv {
+        TestEnv::start_in(S3Store::start_default(), extra_vars, Some(edit))
+    }
+
+    fn start_in(
+        store: S3Store,
+        extra_vars: &[(&str, &str)],
+        edit: Option<&dyn Fn(&str) -> String>,
+    ) -> TestEnv {
         let jwt_secret = random_hex(32);
         let mut vars = TestEnv::base_vars(&store, &jwt_secret);
         for (k, v) in extra_vars {
@@ -874,7 +915,10 @@ impl TestEnv {
             vars.push(((*k).to_owned(), (*v).to_owned()));
         }
         let refs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let worker = Worker::start(&refs);
+        let worker = match edit {
+            None => Worker::start(&refs),
+            Some(edit) => Worker::start_with_toml(&refs, edit),
+        };
         TestEnv {
             worker,
             store,
