@@ -45,7 +45,7 @@
 //! | `JWT_ALGORITHMS` | `HS256` | Comma list of accepted algorithms: `HS256`, `HS384`, `HS512`. |
 //! | `JWT_ISSUER` | unset (not checked) | Comma list; when set, the token's `iss` must be one of them. |
 //! | `JWT_AUDIENCE` | unset (not checked) | Comma list; when set, the token's `aud` must contain one of them. |
-//! | `JWT_LEEWAY` | `60` | Clock skew allowed on `exp`/`nbf`/`iat`, in seconds, 0 to 600. |
+//! | `JWT_LEEWAY` | `60` | Clock skew allowed on `exp` and `nbf`, in seconds, 0 to 600 (`iat` is not checked). |
 //! | `JWT_TARGETS` | all targets | Comma list of the targets (from `TARGETS`) that tokens of the HMAC keys may use; refused when no HMAC key is set. |
 //! | `JWT_HEADER` | `authorization` | Request header carrying the token. `authorization` uses the `Bearer` scheme; any other header carries the bare token. |
 //! | `ISSUERS` | unset | Comma list of identity-provider names (`[a-z][a-z0-9_]*`, at most 32 characters) whose tokens are signed with public keys from a JWKS. A token is checked against the issuer whose `ISSUER_<NAME>_ISS` equals its `iss`; other tokens use the HMAC keys above. `access` and `local` are reserved. `<NAME>` below is an issuer name in upper case. |
