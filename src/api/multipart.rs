@@ -519,10 +519,17 @@ impl Service {
                         // Listed without parts: completed (s3s-fs lists it so), or still open
                         // with none uploaded yet (AWS) and the object another grant's. Aborted
                         // before it is settled and closed in the ledger below, so that it
-                        // takes no parts from then on; a completed one is unknown to the
-                        // abort, which is `Ok`.
-                        self.abort_at_store(target, &ticket.key, &ticket.upload_id, now, store)
-                            .await?;
+                        // takes no parts from then on. A completed one is unknown to the abort
+                        // (`Ok`), or refused by it (s3s-fs: 403): that refusal is no reason to
+                        // fail; an unreachable or failing store is.
+                        let aborted = self
+                            .abort_at_store(target, &ticket.key, &ticket.upload_id, now, store)
+                            .await;
+                        match aborted {
+                            Err(ApiError::Store(StoreError::Refused { status, .. }))
+                                if (400..500).contains(&status) => {}
+                            other => other?,
+                        }
                     }
                     seen
                 }
