@@ -23,6 +23,7 @@ use worker::{js_sys, Env};
 use crate::adapter::{warn, within};
 use crate::api::{Ledger, LedgerUnavailable};
 use crate::ledger::{Book, Call, Delivery, Reply, Stale, Upload, MAX_UPLOADS};
+use crate::store::abort::Gone;
 use crate::webhook;
 
 /// Longest wait for the object's answer; then the grant is refused (`ledger_unavailable`).
@@ -209,7 +210,10 @@ async fn run_all(env: &Env, work: &str, now_ms: f64) -> Result<String, JsValue> 
         worker::console_log!("{line}");
         calls.push(match done {
             // Its bytes go back to the budget.
-            Ok(()) => Call::Removed(stale.target, stale.key, Some(id)),
+            Ok(Gone::Aborted) => Call::Removed(stale.target, stale.key, Some(id)),
+            // Completed (maybe by a completion still settling), or ended before: no longer
+            // open, its bytes stay counted.
+            Ok(Gone::Unknown) => Call::Close(id),
             Err(_) => Call::Postpone(id, now + ABORT_RETRY_SECS),
         });
     }

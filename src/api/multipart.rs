@@ -36,6 +36,7 @@ use super::quota::Ledger;
 use super::{ApiError, Request, Response, Service, Target};
 use crate::ledger::{Ask, Call, Limits, Outcome, Reply, Stale, Upload};
 use crate::policy;
+use crate::store::abort::Gone;
 use crate::store::complete::Breach;
 use crate::store::list_parts::{self, Part};
 use crate::store::ticket::{Ticket, TicketError};
@@ -528,7 +529,9 @@ impl Service {
                         match aborted {
                             Err(ApiError::Store(StoreError::Refused { status, .. }))
                                 if (400..500).contains(&status) => {}
-                            other => other?,
+                            other => {
+                                other?;
+                            }
                         }
                     }
                     seen
@@ -544,9 +547,10 @@ impl Service {
                 Ok(body) => body,
                 Err(breach) => {
                     if breach.aborts() {
-                        self.abort_at_store(target, &ticket.key, &ticket.upload_id, now, store)
+                        let gone = self
+                            .abort_at_store(target, &ticket.key, &ticket.upload_id, now, store)
                             .await?;
-                        self.removed(target, &ticket, subject, ledger).await;
+                        self.removed(target, &ticket, gone, subject, ledger).await;
                     }
                     return Err(ApiError::Breach(breach));
                 }
@@ -573,7 +577,9 @@ impl Service {
                 // Nothing of another size than granted is kept, with a ledger or without.
                 self.delete_at_store(target, &ticket.key, now, store)
                     .await?;
-                self.removed(target, &ticket, subject, ledger).await;
+                // Deleted: it ended without a completion of the grant's size.
+                self.removed(target, &ticket, Gone::Aborted, subject, ledger)
+                    .await;
                 return Err(ApiError::Breach(Breach::Object {
                     size: seen.object.size,
                     declared: ticket.size,
@@ -629,22 +635,29 @@ impl Service {
 }
 
 impl Service {
-    /// Tells the ledger of the pass's subject that the upload ended without completing: its
-    /// bytes go back to the budget and it is no longer open. A failure is not the client's:
-    /// the upload then stays counted until its ticket expires.
+    /// Tells the ledger of the pass's subject that the upload is gone from the store: it is no
+    /// longer open, and when `gone` is [`Gone::Aborted`] (this worker ended it without a
+    /// completion) its bytes go back to the budget. An upload the store no longer knows
+    /// ([`Gone::Unknown`]) may have been completed by a completion still settling: its bytes
+    /// stay counted. A failure is not the client's: the upload then stays counted until its
+    /// ticket expires.
     async fn removed<L: Ledger>(
         &self,
         target: &Target,
         ticket: &Ticket,
+        gone: Gone,
         subject: Option<&str>,
         ledger: &L,
     ) {
         if let Some(subject) = subject {
-            let call = Call::Removed(
-                target.name.clone(),
-                ticket.key.clone(),
-                Some(ticket.upload_id.clone()),
-            );
+            let call = match gone {
+                Gone::Aborted => Call::Removed(
+                    target.name.clone(),
+                    ticket.key.clone(),
+                    Some(ticket.upload_id.clone()),
+                ),
+                Gone::Unknown => Call::Close(ticket.upload_id.clone()),
+            };
             let _ = ledger.call(subject, &call).await;
         }
     }
@@ -664,16 +677,17 @@ impl Service {
             .as_deref()
             .ok_or(ApiError::Ticket(TicketError::Forged))?;
         let ticket = self.open_ticket(target, &pass.key, upload_id, 0)?;
-        self.abort_at_store(target, &ticket.key, &ticket.upload_id, now, store)
+        let gone = self
+            .abort_at_store(target, &ticket.key, &ticket.upload_id, now, store)
             .await?;
-        self.removed(target, &ticket, pass.subject.as_deref(), ledger)
+        self.removed(target, &ticket, gone, pass.subject.as_deref(), ledger)
             .await;
         Ok(Response::empty(204))
     }
 
     /// Aborts a stale multipart upload for its subject's ledger (the alarm of
     /// `MULTIPART_CLEANUP_GRACE`): the store's upload `store_id` of `key` on the target named
-    /// `target`. `Ok` once it is gone; the error says why not, without a secret.
+    /// `target`. `Ok` once it is gone, saying how; the error says why not, without a secret.
     pub async fn abort_stale<T: Transport>(
         &self,
         target: &str,
@@ -681,7 +695,7 @@ impl Service {
         store_id: &str,
         now: u64,
         store: &T,
-    ) -> Result<(), String> {
+    ) -> Result<Gone, String> {
         let target = self
             .targets
             .iter()
@@ -692,8 +706,8 @@ impl Service {
             .map_err(|e| e.to_string())
     }
 
-    /// AbortMultipartUpload of the store's upload `store_id` of `key`: `Ok` once it is gone
-    /// (aborted now, or unknown to the store).
+    /// AbortMultipartUpload of the store's upload `store_id` of `key`: `Ok` once it is gone,
+    /// saying how ([`Gone`]).
     async fn abort_at_store<T: Transport>(
         &self,
         target: &Target,
@@ -701,14 +715,13 @@ impl Service {
         store_id: &str,
         now: u64,
         store: &T,
-    ) -> Result<(), ApiError> {
+    ) -> Result<Gone, ApiError> {
         let request = abort::request(&target.write, &target.bucket, key, store_id, now)?;
         let (status, body) = store.send(&request, b"").await?;
-        abort::parse(&Answer {
+        Ok(abort::parse(&Answer {
             status,
             body: &body,
-        })?;
-        Ok(())
+        })?)
     }
 }
 

@@ -21,11 +21,21 @@ pub fn request(
     signer.sign(bucket, &req, Payload::Bytes(b""), now)
 }
 
-/// `Ok` when the upload is gone: aborted now (204), or unknown to the store (`NoSuchUpload`).
-pub fn parse(answer: &Answer<'_>) -> Result<(), StoreError> {
+/// How an upload is gone from the store once the abort is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gone {
+    /// Aborted by this request: it never completed, so its grant's bytes may go back.
+    Aborted,
+    /// Unknown to the store (`NoSuchUpload`): aborted before, or completed (by a completion
+    /// that may still be settling), or expired by the store. Its bytes stay counted.
+    Unknown,
+}
+
+/// `Ok` when the upload is gone: aborted now (2xx), or unknown to the store (`NoSuchUpload`).
+pub fn parse(answer: &Answer<'_>) -> Result<Gone, StoreError> {
     match success(answer) {
-        Ok(_) => Ok(()),
-        Err(StoreError::Refused { code, .. }) if code == "NoSuchUpload" => Ok(()),
+        Ok(_) => Ok(Gone::Aborted),
+        Err(StoreError::Refused { code, .. }) if code == "NoSuchUpload" => Ok(Gone::Unknown),
         Err(e) => Err(e),
     }
 }
@@ -41,7 +51,7 @@ mod tests {
                 status: 204,
                 body: ""
             }),
-            Ok(())
+            Ok(Gone::Aborted)
         );
         let unknown = "<Error><Code>NoSuchUpload</Code></Error>";
         assert_eq!(
@@ -49,7 +59,7 @@ mod tests {
                 status: 404,
                 body: unknown
             }),
-            Ok(())
+            Ok(Gone::Unknown)
         );
         assert_eq!(
             parse(&Answer {

@@ -306,6 +306,30 @@ fn an_aborted_multipart_upload_gives_its_bytes_back() {
     );
 }
 
+/// An abort that finds the upload unknown to the store (completed by a completion that may
+/// still be settling, as when a client sends the abort while its completion runs) closes it
+/// but gives nothing back: only an upload this abort ended returns its bytes.
+#[test]
+fn an_abort_of_an_upload_the_store_no_longer_knows_gives_nothing_back() {
+    let w = World::new(&[("QUOTA_OPEN_MULTIPART", "5")]);
+    let (key, id) = w.create("big.bin", 6 * MIB);
+    // The store completed it (the worker's completion is still between the store's answer and
+    // its ledger call).
+    w.store.uploads.borrow_mut().clear();
+    w.store.put_file(&key, "application/octet-stream", &[0; 16]);
+    assert_eq!(w.control("DELETE", &key, &id).status, 204);
+    let used = w.usage();
+    assert_eq!(
+        (&used["bytes_day"], &used["open_multipart"]),
+        (&json!(6 * MIB), &json!(0)),
+        "{used}"
+    );
+    assert!(
+        w.book().upload("uploads", &key).is_some(),
+        "the grant is forgotten"
+    );
+}
+
 #[test]
 fn uncompleted_uploads_are_due_for_deletion_after_the_delay_and_completed_ones_never() {
     // Never before the URL expires (URL_TTL 300 > 60).

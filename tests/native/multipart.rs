@@ -1118,8 +1118,15 @@ fn with_a_cleanup_grace_the_ledger_records_each_upload_until_it_ends() {
             w.svc
                 .abort_stale("uploads", &key, &store_id, NOW + 4200, &w.store),
         );
-    assert_eq!(done, Ok(()));
+    assert_eq!(done, Ok(presign_worker::store::abort::Gone::Aborted));
     assert_eq!(w.open_uploads(), 0);
+    // Again: the store no longer knows it, which is no reason to refund it twice.
+    let again =
+        futures_lite_block_on(
+            w.svc
+                .abort_stale("uploads", &key, &store_id, NOW + 4200, &w.store),
+        );
+    assert_eq!(again, Ok(presign_worker::store::abort::Gone::Unknown));
     assert!(
         futures_lite_block_on(w.svc.abort_stale("nope", &key, &store_id, NOW, &w.store)).is_err()
     );
