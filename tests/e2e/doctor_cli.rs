@@ -141,3 +141,78 @@ fn a_bad_configuration_is_a_usage_error_without_secrets() {
     let out = doctor(&["--target"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// Files that do not parse are named with where they fail, never quoted: the parsers' own
+/// messages print the line (a `.dev.vars` with an unclosed quote: the rest of the file), and
+/// these files hold the secrets. An environment variable that is not UTF-8 is left out, not a
+/// panic that quotes it. A `[vars]` value that is not text is refused, as the worker does.
+#[test]
+fn files_that_do_not_parse_are_named_never_quoted() {
+    let dir = TempDir::new("doctor-parse");
+    let good = dir.path().join("wrangler.toml");
+    fs::write(&good, "[vars]\nTARGETS = \"uploads\"\n").unwrap();
+    let secret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+    let vars = dir.path().join(".dev.vars");
+    for text in [
+        format!("JWT_SECRET=correct horse {secret}\n"),
+        format!("JWT_SECRET=\"unterminated\nS3_SECRET_ACCESS_KEY={secret}\n"),
+    ] {
+        fs::write(&vars, text).unwrap();
+        let out = doctor(&[
+            "--config",
+            good.to_str().unwrap(),
+            "--vars",
+            vars.to_str().unwrap(),
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(".dev.vars"), "{stderr}");
+        assert!(
+            !stderr.contains(secret) && !stderr.contains("horse"),
+            "{stderr}"
+        );
+    }
+    let broken = dir.path().join("broken.toml");
+    fs::write(
+        &broken,
+        format!("[vars]\nTARGETS = \"uploads\"\nS3_SECRET_ACCESS_KEY = \"{secret}\n"),
+    )
+    .unwrap();
+    let out = doctor(&[
+        "--config",
+        broken.to_str().unwrap(),
+        "--vars",
+        "/nonexistent",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("line 3"), "{stderr}");
+    assert!(!stderr.contains(secret), "{stderr}");
+    let unquoted = dir.path().join("unquoted.toml");
+    fs::write(&unquoted, "[vars]\nMAX_UPLOAD_SIZE = 10\n").unwrap();
+    let out = doctor(&[
+        "--config",
+        unquoted.to_str().unwrap(),
+        "--vars",
+        "/nonexistent",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("MAX_UPLOAD_SIZE is not text"), "{stderr}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let odd = std::ffi::OsStr::from_bytes(b"\xffnot-text-secret");
+        let out = Command::new(env!("CARGO_BIN_EXE_presign"))
+            .args(["doctor", "--from-environment"])
+            .env("ODD_VALUE", odd)
+            .output()
+            .expect("run presign doctor");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            !stderr.contains("not-text-secret") && !stderr.contains("panicked"),
+            "{stderr}"
+        );
+    }
+}

@@ -593,9 +593,16 @@ fn parse_http_date(s: &str) -> Option<u64> {
 /// `wrangler.toml`'s `[vars]` (or `[env.NAME.vars]`) as strings.
 fn wrangler_vars(path: &Path, env: Option<&str>) -> Result<HashMap<String, String>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let doc: toml::Table = text
-        .parse()
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    // Where, not what: the parser's own message quotes the line, which may hold a secret.
+    let doc: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        let at = e.span().map_or(0, |s| s.start).min(text.len());
+        let line = text.as_bytes()[..at]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1;
+        format!("{}: not valid TOML (line {line})", path.display())
+    })?;
     let vars = match env {
         None => doc.get("vars"),
         Some(name) => doc
@@ -606,18 +613,15 @@ fn wrangler_vars(path: &Path, env: Option<&str>) -> Result<HashMap<String, Strin
     let mut out = HashMap::new();
     if let Some(toml::Value::Table(t)) = vars {
         for (name, value) in t {
-            let value = match value {
-                toml::Value::String(s) => s.clone(),
-                toml::Value::Integer(n) => n.to_string(),
-                toml::Value::Float(n) => n.to_string(),
-                toml::Value::Boolean(b) => b.to_string(),
-                _ => {
-                    return Err(format!(
-                        "{}: [vars] {name} must be a string",
-                        path.display()
-                    ))
-                }
+            // The worker refuses to run on a value that is not text (wrangler binds it as
+            // JSON): so does the doctor.
+            let toml::Value::String(value) = value else {
+                return Err(format!(
+                    "{}: [vars] {name} is not text: write its value in quotes",
+                    path.display()
+                ));
             };
+            let value = value.clone();
             out.insert(name.clone(), value);
         }
     }
@@ -629,9 +633,36 @@ fn dev_vars(path: &Path) -> Result<HashMap<String, String>, String> {
     if !path.exists() {
         return Ok(HashMap::new());
     }
-    let iter = dotenvy::from_path_iter(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    iter.map(|item| item.map_err(|e| format!("{}: {e}", path.display())))
-        .collect()
+    let problem = |e: dotenvy::Error| dotenv_problem(path, &e);
+    let iter = dotenvy::from_path_iter(path).map_err(problem)?;
+    iter.map(|item| item.map_err(problem)).collect()
+}
+
+/// What is wrong with the dotenv file `path`, without its contents: dotenvy's own messages
+/// quote the line that does not parse (up to the end of the file after an unclosed quote), or
+/// the value of an environment variable, and `.dev.vars` holds the secrets.
+fn dotenv_problem(path: &Path, e: &dotenvy::Error) -> String {
+    let file = path.display();
+    match e {
+        dotenvy::Error::LineParse(line, _) => {
+            let name = line.split('=').next().unwrap_or_default().trim();
+            let name = name.strip_prefix("export ").unwrap_or(name).trim();
+            let is_name = !name.is_empty()
+                && name.len() <= 64
+                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            match is_name {
+                true => format!(
+                    "{file}: the line of {name} is not NAME=value (quote a value with spaces or backslashes)"
+                ),
+                false => format!("{file}: a line is not NAME=value"),
+            }
+        }
+        dotenvy::Error::EnvVar(_) => {
+            format!("{file}: a $NAME in it names an environment variable that is not text")
+        }
+        dotenvy::Error::Io(io) => format!("{file}: {io}"),
+        _ => format!("{file}: cannot be read as NAME=value lines"),
+    }
 }
 
 /// Runs `presign doctor` with the arguments after the verb; returns the exit code.
@@ -653,7 +684,11 @@ pub fn run(args: &[String]) -> i32 {
         Err(e) => return usage(&e),
     };
     let vars = if opts.has("from-environment") {
-        std::env::vars().collect()
+        // `std::env::vars` panics on a variable that is not UTF-8, quoting it; such variables
+        // are none of the worker's and are left out.
+        std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .collect()
     } else {
         let config = Path::new(opts.last("config").unwrap_or("wrangler.toml"));
         let local = Path::new(opts.last("vars").unwrap_or(".dev.vars"));
