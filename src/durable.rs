@@ -81,7 +81,7 @@ pub fn ledger_step(
         .iter()
         .map(|u| Upload::id(&u.target, &u.key))
         .collect();
-    let loaded_open = loaded.iter().filter(|u| u.completed.is_none()).count() as u64;
+    let loaded_open = loaded.iter().filter(|u| u.uncompleted()).count() as u64;
     let others = (uncompleted as u64).saturating_sub(loaded_open);
     let others_total = (total as u64).saturating_sub(loaded.len() as u64);
     book.load_uploads(loaded, others);
@@ -116,7 +116,7 @@ pub fn ledger_step(
     if changed {
         for (id, u) in &uploads {
             let json = serde_json::to_string(u).unwrap_or_default();
-            let open = u8::from(u.completed.is_none());
+            let open = u8::from(u.uncompleted());
             rows.push(serde_json::json!([
                 id,
                 json,
@@ -232,7 +232,7 @@ async fn run_all(env: &Env, work: &str, now_ms: f64) -> Result<String, JsValue> 
         });
         worker::console_log!("{line}");
         calls.push(match done {
-            Ok(_) => Call::Removed(upload.target, upload.key, None),
+            Ok(deleted) => deleted.ledger_call(upload.target, upload.key, now),
             Err(_) => Call::PostponeDelete(upload.target, upload.key, now + ABORT_RETRY_SECS),
         });
     }

@@ -95,9 +95,20 @@ pub struct Upload {
     /// The object's ETag once completed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed: Option<String>,
+    /// Nothing had arrived when its deletion came due, so its bytes were given back: what
+    /// comes under its key later (a PUT started before its URL expired may still be on its
+    /// way) is not completed as this upload, and is deleted at a second look.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub given_back: bool,
 }
 
 impl Upload {
+    /// Whether it counts as uncompleted ([`Usage::uploads_uncompleted`]): granted, not
+    /// completed, and its bytes not [given back](Self::given_back).
+    pub fn uncompleted(&self) -> bool {
+        self.completed.is_none() && !self.given_back
+    }
+
     /// When the book next has to act on it (Unix seconds): delete it, or forget it.
     pub fn next_event(&self) -> u64 {
         match (self.completed.is_none(), self.delete_at) {
@@ -112,7 +123,8 @@ impl Upload {
     }
 
     /// What an object of `size` bytes, `content_type` and stored `checksum` differs in from
-    /// this grant: the names `size`, `content_type`, `checksum`, with one sentence each. A
+    /// this grant: the names `size`, `content_type`, `checksum`, and `late` for an upload
+    /// whose bytes were [given back](Self::given_back), with one sentence each. A
     /// checksum is compared only when both sides have one of the same algorithm; content types
     /// are compared without their case.
     pub fn differs(
@@ -149,9 +161,22 @@ impl Upload {
                 ));
             }
         }
+        if self.given_back {
+            out.push((
+                "late",
+                "it came after its grant was given back: nothing was under its key when its \
+                 deletion came due (DELETE_UNCOMPLETED_AFTER)"
+                    .to_owned(),
+            ));
+        }
         out
     }
 }
+
+/// How long after a deletion found nothing under an upload's key it is looked at again
+/// ([`Call::NothingUploaded`]): time for a PUT that started before its URL expired to arrive,
+/// so that what arrives late is deleted, not left uncounted.
+pub const LATE_ARRIVAL_SECS: u64 = 86_400;
 
 /// Most uploads a book remembers; past it, the oldest records are forgotten (completed ones
 /// first), and with them the deletion of an uncompleted one.
@@ -358,21 +383,33 @@ impl Book {
     /// while that minute is in the day's window: once it has left, they no longer count, and
     /// taking them off a later minute would free other grants' bytes.
     fn refund(&mut self, id: &str, multipart: Option<&str>) {
-        let Some(upload) = self.uploads.remove(id) else {
+        let Some(upload) = self.uploads.get(id) else {
             return;
         };
         let other = multipart.is_some_and(|m| upload.multipart.as_deref() != Some(m));
         if upload.completed.is_some() || other {
-            self.uploads.insert(id.to_owned(), upload);
             return;
         }
-        let (minute, bytes) = upload.charged;
+        self.give_back(id);
+        if let Some(upload) = self.uploads.remove(id) {
+            if let Some(store_id) = &upload.multipart {
+                self.open.remove(store_id);
+                self.cleanup.remove(store_id);
+            }
+        }
+    }
+
+    /// Gives back, once, what the remembered upload `id` counted against the day's budget
+    /// (from its own minute, while that is in the window: see [`Self::refund`]), keeping its
+    /// record.
+    fn give_back(&mut self, id: &str) {
+        let Some(upload) = self.uploads.get_mut(id) else {
+            return;
+        };
+        let minute = upload.charged.0;
+        let bytes = std::mem::take(&mut upload.charged.1);
         if let Some(b) = self.buckets.get_mut(&minute) {
             b.bytes = b.bytes.saturating_sub(bytes);
-        }
-        if let Some(store_id) = &upload.multipart {
-            self.open.remove(store_id);
-            self.cleanup.remove(store_id);
         }
     }
 
@@ -454,11 +491,8 @@ impl Book {
         usage.open_multipart = self.open.values().filter(|u| **u >= now).count() as u64;
         usage.webhooks_pending = self.outbox.len() as u64;
         usage.webhooks_failed = self.failed.len() as u64;
-        usage.uploads_uncompleted = self
-            .uploads
-            .values()
-            .filter(|u| u.completed.is_none())
-            .count() as u64
+        usage.uploads_uncompleted = self.uploads.values().filter(|u| u.uncompleted()).count()
+            as u64
             + self.stored_uncompleted;
         usage
     }
@@ -711,6 +745,11 @@ pub enum Call {
     /// The deletion of an uncompleted upload (target, key) failed: try again at the time given.
     /// Answered with the usage.
     PostponeDelete(String, String, u64),
+    /// The deletion of an uncompleted upload (target, key) found nothing under its key. The
+    /// first time, its bytes are given back and it is looked at again at the time given (a
+    /// PUT may still be arriving: the store checks a URL's expiry when the request starts);
+    /// the second time it is forgotten. Answered with the usage.
+    NothingUploaded(String, String, u64),
 }
 
 impl Call {
@@ -724,9 +763,9 @@ impl Call {
                 .map(|u| Upload::id(&u.target, &u.key))
                 .or_else(|| ask.link.as_ref().map(|l| l.0.clone())),
             Self::Complete(done) => Some(Upload::id(&done.target, &done.key)),
-            Self::Removed(target, key, _) | Self::PostponeDelete(target, key, _) => {
-                Some(Upload::id(target, key))
-            }
+            Self::Removed(target, key, _)
+            | Self::PostponeDelete(target, key, _)
+            | Self::NothingUploaded(target, key, _) => Some(Upload::id(target, key)),
             _ => None,
         }
     }
@@ -804,6 +843,24 @@ impl Book {
                 if let Some(id) = store_id {
                     self.open.remove(id);
                     self.cleanup.remove(id);
+                }
+                Reply::Usage(self.usage(now))
+            }
+            Call::NothingUploaded(target, key, again) => {
+                let id = Upload::id(target, key);
+                match self.uploads.get(&id) {
+                    Some(u) if u.completed.is_none() && !u.given_back => {
+                        self.give_back(&id);
+                        if let Some(u) = self.uploads.get_mut(&id) {
+                            u.given_back = true;
+                            u.delete_at = Some(*again);
+                            u.until = u.until.max(*again);
+                        }
+                    }
+                    Some(u) if u.completed.is_none() => {
+                        self.uploads.remove(&id);
+                    }
+                    _ => {}
                 }
                 Reply::Usage(self.usage(now))
             }

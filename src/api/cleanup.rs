@@ -3,7 +3,7 @@
 //! [`Service::abort_stale`].)
 
 use super::Service;
-use crate::ledger::Upload;
+use crate::ledger::{Call, Upload, LATE_ARRIVAL_SECS};
 use crate::store::{abort, delete, head, Answer, Transport};
 
 /// What the deletion of an uncompleted upload found at the store.
@@ -22,6 +22,18 @@ pub enum Deleted {
 }
 
 impl Deleted {
+    /// The ledger call that records this outcome of the deletion of `target`'s `key` at `now`:
+    /// an object deleted, or one kept as older than the grant, ends the upload (its bytes go
+    /// back); nothing under the key gives them back but has the key looked at again
+    /// [`LATE_ARRIVAL_SECS`] later, since a PUT that started before its URL expired may still
+    /// be on its way (S3 checks a URL's expiry when the request starts).
+    pub fn ledger_call(self, target: String, key: String, now: u64) -> Call {
+        match self {
+            Self::Nothing => Call::NothingUploaded(target, key, now + LATE_ARRIVAL_SECS),
+            Self::Object { .. } | Self::KeptOlder => Call::Removed(target, key, None),
+        }
+    }
+
     /// The log's name of the outcome.
     pub fn name(self) -> &'static str {
         match self {

@@ -128,6 +128,7 @@ fn field_name(name: &str) -> &'static str {
         "size" => "size",
         "content_type" => "content_type",
         "checksum" => "checksum",
+        "late" => "late",
         _ => "content",
     }
 }

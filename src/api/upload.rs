@@ -101,6 +101,7 @@ impl UploadPlan {
             charged: (0, 0),
             multipart: None,
             completed: None,
+            given_back: false,
         }
     }
 }

@@ -358,6 +358,74 @@ fn deleting(w: &World, upload: &Upload) -> Result<Deleted, String> {
     }
 }
 
+/// A deletion that finds nothing gives the grant's bytes back, but a PUT that started before
+/// its URL expired may still be on its way: what arrives under the key afterwards is not
+/// completed as the grant's (it is no longer counted), and the second look deletes it.
+#[test]
+fn what_arrives_after_its_grant_was_given_back_is_refused_and_deleted() {
+    let w = World::new(&[("DELETE_UNCOMPLETED_AFTER", "60")]);
+    let key = w.grant("late.txt", "text/plain", 3, json!({}));
+    assert_eq!(w.usage()["bytes_day"], 3);
+    let upload = w.book().upload("uploads", &key).cloned().unwrap();
+    let answer = |call: Call, at| {
+        w.ledger
+            .books
+            .borrow_mut()
+            .values_mut()
+            .next()
+            .unwrap()
+            .answer(&call, at)
+    };
+    assert_eq!(deleting(&w, &upload), Ok(Deleted::Nothing));
+    answer(
+        Deleted::Nothing.ledger_call("uploads".into(), key.clone(), NOW + 600),
+        NOW + 600,
+    );
+    assert_eq!(w.usage()["bytes_day"], 0, "its bytes are given back");
+    // The slow PUT lands now: completing it is refused, nothing of it is counted.
+    w.store.put_file(&key, "text/plain", b"abc");
+    w.store
+        .files
+        .borrow_mut()
+        .get_mut(&key)
+        .unwrap()
+        .last_modified = NOW_HTTP.to_owned();
+    let (r, v) = w.complete(&key);
+    assert_eq!((r.status, code(&v)), (422, "upload_mismatch"), "{}", r.body);
+    assert_eq!(v["error"]["mismatch"], json!(["late"]), "{v}");
+    // The second look finds it and deletes it; the grant is then forgotten, given back once.
+    let again = w.book().upload("uploads", &key).cloned().unwrap();
+    assert_eq!(
+        w.book()
+            .deletions(NOW + 600 + 86_400)
+            .iter()
+            .map(|u| u.key.as_str())
+            .collect::<Vec<_>>(),
+        [key.as_str()]
+    );
+    let found = deleting(&w, &again);
+    assert_eq!(found, Ok(Deleted::Object { size: 3 }));
+    assert!(!w.store.files.borrow().contains_key(&key));
+    answer(
+        found
+            .unwrap()
+            .ledger_call("uploads".into(), key.clone(), NOW + 600 + 86_400),
+        NOW + 600 + 86_400,
+    );
+    assert!(w.book().upload("uploads", &key).is_none());
+    // Nothing at the second look either: forgotten then too.
+    let other = w.grant("never.txt", "text/plain", 3, json!({}));
+    let rec = w.book().upload("uploads", &other).cloned().unwrap();
+    for at in [NOW + 600, NOW + 600 + 86_400] {
+        assert_eq!(deleting(&w, &rec), Ok(Deleted::Nothing));
+        answer(
+            Deleted::Nothing.ledger_call("uploads".into(), other.clone(), at),
+            at,
+        );
+    }
+    assert!(w.book().upload("uploads", &other).is_none());
+}
+
 #[test]
 fn deleting_an_uncompleted_upload_keeps_what_is_older_than_its_grant() {
     let w = World::new(&[("DELETE_UNCOMPLETED_AFTER", "60")]);

@@ -607,6 +607,7 @@ fn granted(key: &str, at: u64, delete_at: Option<u64>) -> presign_worker::ledger
         charged: (0, 0),
         multipart: None,
         completed: None,
+        given_back: false,
     }
 }
 
