@@ -444,7 +444,16 @@ impl Book {
                 .checksum
                 .as_ref()
                 .map(|(a, v)| (a.as_str(), v.as_str()));
-            let fields = g.differs(done.size, &done.content_type, checksum);
+            let mut fields = g.differs(done.size, &done.content_type, checksum);
+            // Its deletion is due (the alarm may be deleting it right now): too late to be
+            // completed, however it matches.
+            if g.completed.is_none() && !g.given_back && g.delete_at.is_some_and(|at| at <= now) {
+                fields.push((
+                    "late",
+                    "its deletion came due before it was completed (DELETE_UNCOMPLETED_AFTER)"
+                        .to_owned(),
+                ));
+            }
             if g.completed.as_deref() != Some(done.etag.as_str()) && !fields.is_empty() {
                 return Verdict::Differs {
                     granted: g.clone(),

@@ -585,7 +585,8 @@ fn a_completion_webhook_is_retried_until_the_receiver_takes_it() {
 fn uncompleted_uploads_are_deleted_by_the_ledger_alarm() {
     let env = TestEnv::start(&[
         ("URL_TTL", "2"),
-        ("DELETE_UNCOMPLETED_AFTER", "2"),
+        // A completion once the deletion is due is refused: time enough to complete kept.txt.
+        ("DELETE_UNCOMPLETED_AFTER", "5"),
         ("QUOTA_BYTES_PER_DAY", "1000"),
         (
             "RECEIPT_SECRET",

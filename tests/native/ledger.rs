@@ -879,6 +879,43 @@ fn a_single_use_token_that_reaches_the_ledger_after_its_end_is_refused() {
     assert_eq!(book.reserve(&late, t0 + 11), Outcome::Expired);
 }
 
+/// A completion that reaches the ledger once the upload's deletion is due is refused: the
+/// alarm may be deleting the object at that moment, and a receipt for it would then name an
+/// object that is gone.
+#[test]
+fn a_completion_after_the_deletion_came_due_is_refused() {
+    use presign_worker::ledger::Verdict;
+    let t0 = 1_767_225_600u64;
+    let mut book = Book::default();
+    for key in ["early", "late"] {
+        let ask = Ask {
+            bytes: 100,
+            grant: true,
+            upload: Some(granted(key, t0, Some(t0 + 600))),
+            ..Ask::default()
+        };
+        assert!(matches!(book.reserve(&ask, t0), Outcome::Granted { .. }));
+    }
+    let early = book.answer(&Call::Complete(completion("early", 100, "e1")), t0 + 599);
+    assert!(
+        matches!(early, Reply::Completion(Verdict::Completed { .. })),
+        "{early:?}"
+    );
+    let late = book.answer(&Call::Complete(completion("late", 100, "e2")), t0 + 600);
+    let Reply::Completion(Verdict::Differs { fields, .. }) = late else {
+        panic!("{late:?}")
+    };
+    assert_eq!(
+        fields.iter().map(|f| f.0.as_str()).collect::<Vec<_>>(),
+        ["late"]
+    );
+    assert!(
+        book.deliveries(t0 + 600).len() == 1,
+        "only the early one is announced"
+    );
+    assert_eq!(book.deletions(t0 + 600).len(), 1);
+}
+
 /// A book remembers at most `MAX_UPLOADS` grants, forgetting completed ones first.
 #[test]
 fn a_book_remembers_a_bounded_number_of_uploads() {
