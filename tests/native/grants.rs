@@ -125,6 +125,23 @@ impl World {
     fn book(&self) -> Book {
         self.ledger.books.borrow().values().next().cloned().unwrap()
     }
+
+    /// `call` answered by the subject's book at `at`, as the Durable Object would.
+    fn answer(&self, call: &Call, at: u64) -> Reply {
+        let mut books = self.ledger.books.borrow_mut();
+        books.values_mut().next().unwrap().answer(call, at)
+    }
+
+    /// An object under `key`, written at the grant's time (after it).
+    fn put_new_file(&self, key: &str, body: &[u8]) {
+        self.store.put_file(key, "text/plain", body);
+        self.store
+            .files
+            .borrow_mut()
+            .get_mut(key)
+            .unwrap()
+            .last_modified = NOW_HTTP.to_owned();
+    }
 }
 
 fn alice() -> String {
@@ -367,15 +384,7 @@ fn what_arrives_after_its_grant_was_given_back_is_refused_and_deleted() {
     let key = w.grant("late.txt", "text/plain", 3, json!({}));
     assert_eq!(w.usage()["bytes_day"], 3);
     let upload = w.book().upload("uploads", &key).cloned().unwrap();
-    let answer = |call: Call, at| {
-        w.ledger
-            .books
-            .borrow_mut()
-            .values_mut()
-            .next()
-            .unwrap()
-            .answer(&call, at)
-    };
+    let answer = |call: Call, at| w.answer(&call, at);
     assert_eq!(deleting(&w, &upload), Ok(Deleted::Nothing));
     answer(
         Deleted::Nothing.ledger_call("uploads".into(), key.clone(), NOW + 600),
@@ -383,13 +392,7 @@ fn what_arrives_after_its_grant_was_given_back_is_refused_and_deleted() {
     );
     assert_eq!(w.usage()["bytes_day"], 0, "its bytes are given back");
     // The slow PUT lands now: completing it is refused, nothing of it is counted.
-    w.store.put_file(&key, "text/plain", b"abc");
-    w.store
-        .files
-        .borrow_mut()
-        .get_mut(&key)
-        .unwrap()
-        .last_modified = NOW_HTTP.to_owned();
+    w.put_new_file(&key, b"abc");
     let (r, v) = w.complete(&key);
     assert_eq!((r.status, code(&v)), (422, "upload_mismatch"), "{}", r.body);
     assert_eq!(v["error"]["mismatch"], json!(["late"]), "{v}");
@@ -438,26 +441,14 @@ fn deleting_an_uncompleted_upload_keeps_what_is_older_than_its_grant() {
     assert_eq!(deleting(&w, &upload), Ok(Deleted::KeptOlder));
     assert!(w.store.files.borrow().contains_key(&key));
     // Written after the grant: deleted.
-    w.store
-        .files
-        .borrow_mut()
-        .get_mut(&key)
-        .unwrap()
-        .last_modified = NOW_HTTP.to_owned();
+    w.put_new_file(&key, b"old");
     assert_eq!(deleting(&w, &upload), Ok(Deleted::Object { size: 3 }));
     assert!(!w.store.files.borrow().contains_key(&key));
     // The ledger then gives its bytes back.
-    let reply = w
-        .ledger
-        .books
-        .borrow_mut()
-        .values_mut()
-        .next()
-        .unwrap()
-        .answer(
-            &Call::Removed("uploads".into(), key.clone(), None),
-            NOW + 600,
-        );
+    let reply = w.answer(
+        &Call::Removed("uploads".into(), key.clone(), None),
+        NOW + 600,
+    );
     let Reply::Usage(used) = reply else {
         panic!("{reply:?}")
     };
