@@ -582,16 +582,18 @@ fn build_service(env: &Env) -> Option<&'static Service> {
             // the worker as a JSON binding, not as text: refused by name rather than read as
             // unset, which would quietly put a default (no budget, a larger size) in its place.
             let not_text = RefCell::new(Vec::new());
-            let lookup = |name: &str| match env.var(name) {
-                Ok(v) => Some(v.to_string()),
-                Err(_) => {
-                    let bound = js_sys::Reflect::get(env, &JsValue::from_str(name))
-                        .is_ok_and(|v| !v.is_undefined());
-                    if bound {
-                        not_text.borrow_mut().push(name.to_owned());
-                    }
-                    None
+            // One property read per name (no `Env::var`, which formats an error for each of
+            // the many unset ones).
+            let lookup = |name: &str| {
+                let v = js_sys::Reflect::get(env, &JsValue::from_str(name)).ok()?;
+                if v.is_undefined() {
+                    return None;
                 }
+                let text = v.as_string();
+                if text.is_none() {
+                    not_text.borrow_mut().push(name.to_owned());
+                }
+                text
             };
             let built = Service::from_lookup(&lookup);
             let not_text = not_text.into_inner();
